@@ -1,0 +1,251 @@
+"""One connection layer for every engine: DSN parsing, drivers, reachability, masking.
+
+Users type DSNs in many shapes::
+
+    postgresql://user@host/db        postgres://...       postgresql+psycopg2://...
+    mysql://root@127.0.0.1/shop      mariadb://...        mysql+pymysql://...
+    mssql://sa@host:1433/erp         sqlserver://...      mssql+pyodbc://...
+    sqlite:///path/to/file.db        path/to/file.sqlite
+
+:func:`parse_dsn` turns each into a SQLAlchemy :class:`~sqlalchemy.engine.URL` for the
+driver we support; :func:`connect` builds an engine and proves it works, turning each
+driver's failure into one :class:`~data_create.errors.ConnectionFailed` line.  The
+password may stay out of the DSN (and out of shell history): it is then read from
+``NL2SQL_DB_PASSWORD`` or from the variable named by ``password_env``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import engines
+from .errors import (
+    AuthenticationFailed,
+    ConfigError,
+    ConnectionFailed,
+    ConnectTimeout,
+    DriverMissing,
+    HostUnreachable,
+    UnknownDatabase,
+    UnknownScheme,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL, Engine
+
+PASSWORD_ENV = "NL2SQL_DB_PASSWORD"
+DEFAULT_CONNECT_TIMEOUT = 10
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+
+
+@dataclass(frozen=True)
+class Database:
+    """A connected database: the engine, its profile and a printable (masked) DSN."""
+
+    engine: Engine
+    profile: engines.EngineProfile
+    url: URL
+    display: str  # masked DSN, safe to log
+
+    @property
+    def dialect(self) -> str:
+        return self.profile.sqlglot_dialect
+
+    @property
+    def name(self) -> str:
+        """The database name (the file stem for SQLite)."""
+        if self.profile.name == "sqlite":
+            return Path(self.url.database or "memory").stem
+        return self.url.database or ""
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def parse_dsn(dsn: str, password_env: str | None = None) -> URL:
+    """Normalise a DSN to a SQLAlchemy URL with our driver for that engine.
+
+    >>> parse_dsn("postgres://u@h/db").drivername
+    'postgresql+psycopg2'
+    >>> parse_dsn("mariadb://root@127.0.0.1/shop").render_as_string()
+    'mysql+pymysql://root@127.0.0.1/shop?charset=utf8mb4'
+    >>> parse_dsn("data/shop.sqlite").database
+    'data/shop.sqlite'
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    dsn = (dsn or "").strip()
+    if not dsn:
+        raise ConfigError("no DSN given", "pass --dsn, e.g. --dsn postgresql://user@host/db")
+    if "://" not in dsn:
+        if dsn.lower().endswith(_SQLITE_SUFFIXES) or Path(dsn).is_file():
+            dsn = "sqlite:///" + dsn
+        else:
+            raise UnknownScheme(f"DSN {_mask_text(dsn)!r} has no scheme")
+    scheme = dsn.split("://", 1)[0]
+    profile = engines.get(scheme)  # raises UnknownScheme with the list of known ones
+    try:
+        url = make_url(dsn)
+    except ArgumentError as exc:
+        raise ConfigError(f"cannot parse DSN {_mask_text(dsn)!r}: {exc}") from None
+    except ValueError as exc:  # e.g. a non-numeric port
+        raise ConfigError(f"cannot parse DSN {_mask_text(dsn)!r}: {exc}") from None
+    driver = url.drivername.split("+", 1)[1] if "+" in url.drivername else None
+    wanted_driver = profile.drivername.split("+", 1)[1] if "+" in profile.drivername else None
+    if driver and wanted_driver and driver != wanted_driver:
+        # The user asked for a driver we do not test (e.g. mysql+mysqldb); honour it.
+        drivername = url.drivername
+    else:
+        drivername = profile.drivername
+    url = url.set(drivername=drivername)
+    if profile.name == "mysql" and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    if profile.name == "mssql" and "driver" not in url.query and "odbc_connect" not in url.query:
+        url = url.update_query_dict({"driver": "ODBC Driver 18 for SQL Server"})
+    if profile.name != "sqlite" and url.password is None:
+        env_name = password_env or PASSWORD_ENV
+        password = os.environ.get(env_name)
+        if password_env and password is None:
+            raise ConfigError(
+                f"environment variable {password_env} (named by --password-env) is not set"
+            )
+        if password is not None:
+            url = url.set(password=password)
+    return url
+
+
+def mask(url: URL | str) -> str:
+    """The URL as text with its password replaced by ``***``."""
+    if isinstance(url, str):
+        return _mask_text(url)
+    return url.render_as_string(hide_password=True)
+
+
+def _mask_text(text: str) -> str:
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def scrub(text: str, url: URL | None) -> str:
+    """Remove the URL's password from arbitrary text (driver messages echo DSNs)."""
+    text = _mask_text(text)
+    if url is not None and url.password:
+        text = text.replace(str(url.password), "***")
+    return text
+
+
+def driver_available(profile: engines.EngineProfile) -> bool:
+    return importlib.util.find_spec(profile.driver_module) is not None
+
+
+def create_engine(url: URL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT) -> Engine:
+    """A SQLAlchemy engine for ``url`` with connect timeouts set; does not connect."""
+    import sqlalchemy
+
+    profile = engines.get(url.drivername)
+    if not driver_available(profile):
+        raise DriverMissing(
+            f"the {profile.name} driver ({profile.driver_module}) is not installed",
+            f"install it: {profile.install_hint}",
+        )
+    connect_args: dict[str, object] = {}
+    kwargs: dict[str, object] = {"pool_pre_ping": False}
+    if profile.name == "sqlite":
+        path = url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            if not Path(path).is_file():
+                raise UnknownDatabase(f"SQLite file {path!r} does not exist")
+        connect_args["check_same_thread"] = False
+    elif profile.name == "postgresql":
+        connect_args["connect_timeout"] = connect_timeout
+        connect_args["application_name"] = "nl2sql-factory"
+    elif profile.name == "mysql":
+        connect_args["connect_timeout"] = connect_timeout
+    elif profile.name == "mssql":
+        connect_args["timeout"] = connect_timeout
+    return sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
+
+
+def connect(
+    dsn: str,
+    password_env: str | None = None,
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+) -> Database:
+    """Parse ``dsn``, build an engine and prove it answers ``SELECT 1``.
+
+    Every failure is a :class:`ConnectionFailed` subclass whose message names the
+    masked DSN and says what to do.
+    """
+    url = parse_dsn(dsn, password_env)
+    profile = engines.get(url.drivername)
+    display = mask(url)
+    engine = create_engine(url, connect_timeout)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").fetchall()
+    except Exception as exc:
+        engine.dispose()
+        raise classify(exc, url) from None
+    return Database(engine=engine, profile=profile, url=url, display=display)
+
+
+# Driver messages -> our error kinds.  Checked in order against the lower-cased text.
+_PATTERNS: tuple[tuple[str, type[ConnectionFailed], str], ...] = (
+    (r"timeout expired|timed out|hyt00|login timeout", ConnectTimeout, "timed out connecting to"),
+    (
+        r"password authentication failed|access denied|authentication failed|login failed|28000"
+        r"|no password supplied|role .* does not exist",
+        AuthenticationFailed,
+        "authentication failed for",
+    ),
+    (
+        r"database .* does not exist|unknown database|cannot open database|4060",
+        UnknownDatabase,
+        "database does not exist:",
+    ),
+    (
+        r"could not translate host name|name or service not known|unknown mysql server host"
+        r"|nodename nor servname|temporary failure in name resolution|getaddrinfo",
+        HostUnreachable,
+        "unknown host in",
+    ),
+    (
+        r"connection refused|can't connect|could not connect|no route to host|network is unreachable"
+        r"|is the server running|08001|server has gone away|lost connection",
+        HostUnreachable,
+        "cannot reach the server of",
+    ),
+    (
+        r"unable to open database|file is not a database|unsupported file format",
+        UnknownDatabase,
+        "cannot open SQLite database",
+    ),
+    (r"can't open lib|data source name not found|im002", DriverMissing, "ODBC driver missing for"),
+)
+
+
+def classify(exc: BaseException, url: URL) -> ConnectionFailed:
+    """Turn a driver exception into one of our :class:`ConnectionFailed` errors."""
+    display = mask(url)
+    original = getattr(exc, "orig", None) or exc
+    text = scrub(f"{type(original).__name__}: {original}", url)
+    first_line = text.strip().splitlines()[0] if text.strip() else type(original).__name__
+    low = text.lower()
+    if isinstance(original, socket.timeout | TimeoutError):
+        return ConnectTimeout(f"timed out connecting to {display}")
+    for pattern, kind, what in _PATTERNS:
+        if re.search(pattern, low):
+            err = kind(f"{what} {display} ({first_line})")
+            if kind is DriverMissing:
+                err.hint = (
+                    "install unixODBC and Microsoft's ODBC driver, or name the one you have with "
+                    "?driver=... in the DSN"
+                )
+            return err
+    return ConnectionFailed(f"cannot use {display}: {first_line}")

@@ -1,0 +1,305 @@
+"""Typed records for a database's structure, as extracted by :mod:`data_create.metadata`.
+
+They are frozen dataclasses: stages pass them along and never mutate them.  They
+round-trip through ``metadata.json`` (see :func:`SchemaMetadata.to_dict`), whose
+format is versioned by ``METADATA_FORMAT_VERSION``.
+
+>>> col = Column("order_id", "INTEGER", normalize_type("INTEGER"), nullable=False)
+>>> col.type
+'integer'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+METADATA_FORMAT = "nl2sql-factory/metadata"
+METADATA_FORMAT_VERSION = 1
+
+# Normalised column types: a small vocabulary every later stage can reason about
+# (which columns to filter, aggregate, bucket by date...).
+TYPE_CATEGORIES = (
+    "integer",
+    "decimal",
+    "float",
+    "boolean",
+    "text",
+    "date",
+    "datetime",
+    "time",
+    "interval",
+    "binary",
+    "json",
+    "uuid",
+    "enum",
+    "array",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    raw_type: str
+    type: str
+    nullable: bool = True
+    default: str | None = None
+    comment: str | None = None
+    # Distinct values seen in a bounded sample, most frequent first.
+    samples: tuple[Any, ...] = ()
+    # True when the name looks sensitive and sampling was skipped for it.
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    ref_schema: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    schema: str | None = None
+    kind: str = "table"  # "table" or "view"
+    comment: str | None = None
+    columns: tuple[Column, ...] = ()
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+    row_count: int | None = None  # approximate (catalogue estimate) unless the engine has none
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def column(self, name: str) -> Column | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+
+@dataclass(frozen=True)
+class SchemaMetadata:
+    engine: str  # "sqlite" | "postgresql" | "mysql" | "mssql"
+    dialect: str  # sqlglot dialect name
+    database: str
+    tables: tuple[Table, ...]
+    default_schema: str | None = None
+    server_version: str | None = None
+    # How the server compares table names; None means "the engine's usual rule".
+    table_names_case_sensitive: bool | None = None
+    extracted_at: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str, schema: str | None = None) -> Table | None:
+        for t in self.tables:
+            if t.name == name and (schema is None or t.schema == schema):
+                return t
+        return None
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the structure only: tables, columns and types, keys.
+
+        Comments, samples, row counts and the extraction time do not change it, so it
+        tells a user when the schema itself changed and generated data may be stale.
+        """
+        return structure_fingerprint(self.tables)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {
+            "format": METADATA_FORMAT,
+            "version": METADATA_FORMAT_VERSION,
+            "fingerprint": self.fingerprint,
+            **d,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SchemaMetadata:
+        if d.get("format") != METADATA_FORMAT:
+            raise ValueError("not an nl2sql-factory metadata file")
+        if d.get("version") != METADATA_FORMAT_VERSION:
+            raise ValueError(
+                f"metadata format version {d.get('version')} is not supported "
+                f"(this version reads {METADATA_FORMAT_VERSION}); re-run `data_create inspect`"
+            )
+        tables = tuple(
+            Table(
+                name=t["name"],
+                schema=t.get("schema"),
+                kind=t.get("kind", "table"),
+                comment=t.get("comment"),
+                columns=tuple(
+                    Column(**{**c, "samples": tuple(c.get("samples", ()))}) for c in t["columns"]
+                ),
+                primary_key=tuple(t.get("primary_key", ())),
+                foreign_keys=tuple(
+                    ForeignKey(
+                        columns=tuple(fk["columns"]),
+                        ref_table=fk["ref_table"],
+                        ref_columns=tuple(fk["ref_columns"]),
+                        ref_schema=fk.get("ref_schema"),
+                        name=fk.get("name"),
+                    )
+                    for fk in t.get("foreign_keys", ())
+                ),
+                unique=tuple(tuple(u) for u in t.get("unique", ())),
+                row_count=t.get("row_count"),
+            )
+            for t in d["tables"]
+        )
+        keep = {
+            "engine",
+            "dialect",
+            "database",
+            "default_schema",
+            "server_version",
+            "table_names_case_sensitive",
+            "extracted_at",
+            "options",
+        }
+        return cls(tables=tables, **{k: v for k, v in d.items() if k in keep})
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> SchemaMetadata:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes: Any) -> SchemaMetadata:
+        return replace(self, **changes)
+
+
+def structure_fingerprint(tables: tuple[Table, ...] | list[Table]) -> str:
+    canon = sorted(
+        (
+            t.schema or "",
+            t.name,
+            t.kind,
+            [(c.name, c.raw_type.lower(), c.nullable) for c in t.columns],
+            list(t.primary_key),
+            sorted(
+                (list(fk.columns), fk.ref_schema or "", fk.ref_table, list(fk.ref_columns))
+                for fk in t.foreign_keys
+            ),
+            sorted(list(u) for u in t.unique),
+        )
+        for t in tables
+    )
+    blob = json.dumps(canon, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+_TYPE_PREFIXES = (
+    # (prefix of the lower-cased base type name, category); first match wins.
+    ("tinyint(1)", "boolean"),
+    ("bool", "boolean"),
+    ("bit", "boolean"),
+    ("bigserial", "integer"),
+    ("smallserial", "integer"),
+    ("serial", "integer"),
+    ("int", "integer"),
+    ("bigint", "integer"),
+    ("smallint", "integer"),
+    ("tinyint", "integer"),
+    ("mediumint", "integer"),
+    ("integer", "integer"),
+    ("year", "integer"),
+    ("number", "decimal"),
+    ("numeric", "decimal"),
+    ("decimal", "decimal"),
+    ("money", "decimal"),
+    ("smallmoney", "decimal"),
+    ("real", "float"),
+    ("float", "float"),
+    ("double", "float"),
+    ("timestamp", "datetime"),
+    ("datetime", "datetime"),
+    ("smalldatetime", "datetime"),
+    ("date", "date"),
+    ("timetz", "time"),
+    ("time", "time"),
+    ("interval", "interval"),
+    ("uuid", "uuid"),
+    ("uniqueidentifier", "uuid"),
+    ("jsonb", "json"),
+    ("json", "json"),
+    ("enum", "enum"),
+    ("set", "enum"),
+    ("bytea", "binary"),
+    ("blob", "binary"),
+    ("tinyblob", "binary"),
+    ("mediumblob", "binary"),
+    ("longblob", "binary"),
+    ("binary", "binary"),
+    ("varbinary", "binary"),
+    ("image", "binary"),
+    ("char", "text"),
+    ("varchar", "text"),
+    ("nchar", "text"),
+    ("nvarchar", "text"),
+    ("character", "text"),
+    ("text", "text"),
+    ("tinytext", "text"),
+    ("mediumtext", "text"),
+    ("longtext", "text"),
+    ("ntext", "text"),
+    ("clob", "text"),
+    ("string", "text"),
+    ("citext", "text"),
+    ("name", "text"),
+    ("xml", "text"),
+)
+
+
+@lru_cache(maxsize=4096)
+def normalize_type(raw_type: str) -> str:
+    """Map an engine's type name to one of :data:`TYPE_CATEGORIES`.
+
+    >>> [normalize_type(t) for t in ("varchar(20)", "NUMERIC(10,2)", "timestamp with time zone",
+    ...                              "tinyint(1)", "int unsigned", "_int4", "integer[]", "mpaa_rating")]
+    ['text', 'decimal', 'datetime', 'boolean', 'integer', 'array', 'array', 'other']
+    """
+    t = (raw_type or "").strip().lower()
+    if not t:
+        # SQLite columns may be declared without a type; they hold anything.
+        return "other"
+    if t.endswith("[]") or t.startswith("_") or t.startswith("array"):
+        return "array"
+    if t.startswith("tinyint(1)"):
+        return "boolean"
+    base = t.split("(")[0].split()[0]
+    if t.startswith("double precision"):
+        return "float"
+    if t.startswith("character varying") or t.startswith("national char"):
+        return "text"
+    for prefix, category in _TYPE_PREFIXES:
+        if base == prefix:
+            return category
+    # SQLite's type affinity rules, for free-form declared types ("VARCHAR2", "UNSIGNED BIG INT").
+    if "int" in t:
+        return "integer"
+    if "char" in t or "clob" in t or "text" in t:
+        return "text"
+    if "blob" in t:
+        return "binary"
+    if "real" in t or "floa" in t or "doub" in t:
+        return "float"
+    if "time" in t:
+        return "datetime"
+    if "date" in t:
+        return "date"
+    if "dec" in t or "num" in t:
+        return "decimal"
+    return "other"
