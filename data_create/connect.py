@@ -158,9 +158,13 @@ def create_engine(url: URL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT) -> E
     kwargs: dict[str, object] = {"pool_pre_ping": False}
     if profile.name == "sqlite":
         path = url.database
-        if path and path != ":memory:" and not path.startswith("file:"):
-            if not Path(path).is_file():
-                raise UnknownDatabase(f"SQLite file {path!r} does not exist")
+        if (
+            path
+            and path != ":memory:"
+            and not path.startswith("file:")
+            and not Path(path).is_file()
+        ):
+            raise UnknownDatabase(f"SQLite file {path!r} does not exist")
         connect_args["check_same_thread"] = False
     elif profile.name == "postgresql":
         connect_args["connect_timeout"] = connect_timeout
@@ -186,13 +190,42 @@ def connect(
     profile = engines.get(url.drivername)
     display = mask(url)
     engine = create_engine(url, connect_timeout)
+    if profile.name == "mysql":
+        _mysql_greeting_probe(url, connect_timeout)
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1").fetchall()
+            conn.exec_driver_sql(profile.ping_sql).fetchall()
     except Exception as exc:
         engine.dispose()
         raise classify(exc, url) from None
     return Database(engine=engine, profile=profile, url=url, display=display)
+
+
+def _mysql_greeting_probe(url: URL, timeout: float) -> None:
+    """Wait at most ``timeout`` for the MySQL server's greeting.
+
+    PyMySQL bounds only the TCP connect with ``connect_timeout``; a peer that accepts and
+    then says nothing (a stuck server, a wrong port behind a proxy) would hang the
+    handshake forever.  MySQL servers speak first, so reading the greeting ourselves
+    turns that hang into a timeout.
+    """
+    if "unix_socket" in url.query:
+        return
+    host = url.host or "localhost"
+    port = url.port or 3306
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            if not sock.recv(4):
+                raise HostUnreachable(f"the server of {mask(url)} closed the connection at once")
+    except TimeoutError:
+        raise ConnectTimeout(f"timed out waiting for the server of {mask(url)} to answer") from None
+    except socket.gaierror:
+        raise HostUnreachable(f"unknown host in {mask(url)}") from None
+    except OSError as exc:
+        raise HostUnreachable(
+            f"cannot reach the server of {mask(url)} ({exc.strerror or exc})"
+        ) from None
 
 
 # Driver messages -> our error kinds.  Checked in order against the lower-cased text.

@@ -92,10 +92,32 @@ class EngineProfile:
     # executor also cancels from the client side, so this is the first line only.
     timeout_statement: str | None
     dangerous_functions: frozenset[str]
+    # Server flavours whose timeout statement differs from ``timeout_statement``:
+    # (substring of the lower-cased server version string, statement).
+    timeout_variants: tuple[tuple[str, str], ...] = ()
     system_schemas: frozenset[str] = _SYSTEM_SCHEMAS
     system_tables: frozenset[str] = _SYSTEM_TABLES
     # Keyword for "first N rows" in generated SQL.
     limit_style: str = "limit"  # "limit" | "top"
+    # Proves a connection works; SQLite answers SELECT 1 even for a file that is not a database.
+    ping_sql: str = "SELECT 1"
+
+    def timeout_sql(self, timeout_s: float, server_version: str = "") -> str | None:
+        """The statement that limits each statement to ``timeout_s`` on this server.
+
+        >>> get("mysql").timeout_sql(2.5, "10.11.6-MariaDB")
+        'SET SESSION max_statement_time = 2.5'
+        >>> get("postgresql").timeout_sql(2.5)
+        'SET statement_timeout = 2500'
+        """
+        version = server_version.lower()
+        template = next(
+            (stmt for marker, stmt in self.timeout_variants if marker in version),
+            self.timeout_statement,
+        )
+        if template is None:
+            return None
+        return template.format(ms=max(1, round(timeout_s * 1000)), s=f"{timeout_s:g}")
 
 
 ENGINES: dict[str, EngineProfile] = {
@@ -113,6 +135,7 @@ ENGINES: dict[str, EngineProfile] = {
         readonly_session=("PRAGMA query_only = ON",),
         timeout_statement=None,  # enforced with a progress handler
         dangerous_functions=_SQLITE_DANGEROUS,
+        ping_sql="SELECT count(*) FROM sqlite_master",
     ),
     "postgresql": EngineProfile(
         name="postgresql",
@@ -149,6 +172,7 @@ ENGINES: dict[str, EngineProfile] = {
         # The executor picks the one the server has.
         timeout_statement="SET SESSION max_execution_time = {ms}",
         dangerous_functions=_MYSQL_DANGEROUS,
+        timeout_variants=(("mariadb", "SET SESSION max_statement_time = {s}"),),
     ),
     "mssql": EngineProfile(
         name="mssql",

@@ -88,7 +88,7 @@ def mysql_server() -> Iterator[None]:
 def create_pg_database(name: str) -> str:
     conn = _pg_admin()
     with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+        cur.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
     conn.close()
     return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
@@ -105,9 +105,7 @@ def drop_pg_database(name: str) -> None:
 def create_mysql_database(name: str) -> str:
     conn = _mysql_admin()
     with conn.cursor() as cur:
-        cur.execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     conn.close()
     return f"mysql://root@127.0.0.1:3306/{name}"
 
