@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from .records import Column, SchemaMetadata, Table
 
 DEFAULT_CARD_BUDGET = 600  # tokens per card
-MAX_COMMENT_CHARS = 80
+MAX_COMMENT_CHARS = 120
 MAX_TYPE_CHARS = 32
 MAX_VALUE_CHARS = 40
 
@@ -93,6 +93,10 @@ def _column_line(col: Column, table: Table, fk_of: dict[str, str], samples: int)
     comment = clean_text(col.comment)
     if comment:
         notes.append(comment)
+    if col.name in table.primary_key or any(col.name in fk.columns for fk in table.foreign_keys):
+        samples = 0  # key values ("1, 2, 3") tell a model nothing
+    elif col.type in ("date", "datetime", "time"):
+        samples = min(samples, 1)  # one value shows the format
     if samples and col.samples:
         notes.append("e.g. " + ", ".join(sql_literal(v) for v in col.samples[:samples]))
     if notes:

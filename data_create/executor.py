@@ -1,0 +1,796 @@
+"""Run untrusted, already validated read queries: read-only, time-limited, row-capped.
+
+The validator's execution layer, the evaluation and the SQL agent all run SQL through
+here.  The executor is the second line of defence behind the AST safety layer, so it
+does not trust the text it gets:
+
+* every query runs in a **read-only session** (SQLite: a ``mode=ro`` connection with
+  ``PRAGMA query_only`` and an authorizer; PostgreSQL/MariaDB: read-only transactions,
+  rolled back after each query; SQL Server, which has no read-only session, refuses
+  statements that could write);
+* a **timeout that really cancels** the query on the server: the engine's own statement
+  timeout, plus a watchdog that cancels from the client side a little after the deadline
+  (``conn.cancel()``, ``KILL QUERY``, ``SQLCancel``) in case the server-side one is not in
+  effect; SQLite is interrupted by a progress handler;
+* a **row cap**: at most ``row_cap + 1`` rows are ever fetched (server-side cursors or
+  streaming), so a huge result costs neither memory nor transfer;
+* **connection reuse**: one connection per :class:`Executor`, reopened transparently
+  once if it died.
+
+>>> from data_create.connect import connect
+>>> with Executor(connect("shop.sqlite"), timeout_s=2) as ex:  # doctest: +SKIP
+...     ex.execute("SELECT name FROM products WHERE product_id = 17")
+ExecResult(ok=True, columns=('name',), rows=(('Teapot',),), row_count=1, ...)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .connect import classify, scrub
+from .errors import ConnectionFailed
+
+if TYPE_CHECKING:
+    from .connect import Database
+
+__all__ = ["ExecResult", "Executor", "ExecutorPool"]
+
+# The client-side watchdog fires this long after the server-side timeout should have.
+_GRACE_S = 0.25
+_MAX_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    ok: bool
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple, ...] = ()  # at most row_cap rows
+    row_count: int = 0  # rows fetched (<= row_cap)
+    truncated: bool = False  # the query had more rows than row_cap
+    elapsed_ms: float = 0.0
+    error_kind: str | None = None  # None | "timeout" | "error" | "readonly" | "connection"
+    error: str | None = None  # one line, password scrubbed
+
+    @property
+    def empty(self) -> bool:
+        return self.ok and self.row_count == 0
+
+
+class _Refused(Exception):
+    """The executor itself refuses a statement before it reaches the server."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class Executor:
+    """One read-only connection, reused for many queries. Not thread-safe: one per worker thread.
+
+    The connection opens on the first :meth:`execute`; a server that cannot be reached
+    gives ``error_kind="connection"`` results, and each later call tries again.
+    """
+
+    def __init__(self, db: Database, timeout_s: float = 10.0, row_cap: int = 1000):
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+        if row_cap < 0:
+            raise ValueError(f"row_cap must be >= 0, got {row_cap!r}")
+        self.db = db
+        self.timeout_s = float(timeout_s)
+        self.row_cap = int(row_cap)
+        self._session_type = _SESSIONS[db.profile.name]
+        self._session: _Session | None = None
+
+    @property
+    def backend_id(self) -> int | None:
+        """The server's id of this executor's connection (PostgreSQL pid, MySQL connection id,
+        SQL Server SPID); None for SQLite or before the first query."""
+        return self._session.backend_id if self._session is not None else None
+
+    def execute(self, sql: str) -> ExecResult:
+        """Run one statement; never raises for problems with the query or the server."""
+        start = time.perf_counter()
+        for attempt in (1, 2):
+            session = self._session
+            if session is None:
+                try:
+                    session = self._session = self._session_type(
+                        self.db, self.timeout_s, self.row_cap
+                    )
+                except ConnectionFailed as exc:
+                    return self._failed(start, "connection", exc.message)
+            try:
+                columns, rows, truncated = session.run(sql)
+            except _Refused as exc:
+                return self._failed(start, exc.kind, str(exc))
+            except (*session.errors, ValueError) as exc:
+                kind = session.classify(exc)
+                if not session.usable or kind == "connection":
+                    self._drop()
+                if kind == "connection" and attempt == 1:
+                    continue  # the connection died under us: reopen once and retry
+                message = session.describe(exc)
+                if kind == "timeout":
+                    message = f"cancelled after the {self.timeout_s:g} s timeout ({message})"
+                return self._failed(start, kind, message)
+            if not session.usable:
+                self._drop()
+            return ExecResult(
+                ok=True,
+                columns=columns,
+                rows=rows,
+                row_count=len(rows),
+                truncated=truncated,
+                elapsed_ms=(time.perf_counter() - start) * 1000,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failed(self, start: float, kind: str, message: str) -> ExecResult:
+        text = " ".join(scrub(message, self.db.url).split())
+        if len(text) > _MAX_ERROR_CHARS:
+            text = text[: _MAX_ERROR_CHARS - 1] + "…"
+        return ExecResult(
+            ok=False,
+            elapsed_ms=(time.perf_counter() - start) * 1000,
+            error_kind=kind,
+            error=text,
+        )
+
+    def _drop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def close(self) -> None:
+        self._drop()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class ExecutorPool:
+    """N workers, each with its own Executor (own connection), for parallel execution."""
+
+    def __init__(
+        self, db: Database, workers: int = 4, timeout_s: float = 10.0, row_cap: int = 1000
+    ):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers!r}")
+        self._make = lambda: Executor(db, timeout_s=timeout_s, row_cap=row_cap)
+        self._local = threading.local()
+        self._executors: list[Executor] = []
+        self._lock = threading.Lock()
+        self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nl2sql-exec")
+
+    def _execute(self, sql: str) -> ExecResult:
+        executor = getattr(self._local, "executor", None)
+        if executor is None:
+            executor = self._local.executor = self._make()
+            with self._lock:
+                self._executors.append(executor)
+        return executor.execute(sql)
+
+    def map(self, sqls: Iterable[str]) -> list[ExecResult]:
+        """Run every statement; the results come back in input order."""
+        return list(self._threads.map(self._execute, sqls))
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+        with self._lock:
+            executors, self._executors = self._executors, []
+        for executor in executors:
+            executor.close()
+
+    def __enter__(self) -> ExecutorPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- watchdog
+
+
+class _Watchdog:
+    """A thread that calls a cancel function once if a query outlives its deadline.
+
+    One per session, armed around each query (a ``threading.Timer`` per query would start
+    a thread each time).  Arming only wakes the thread when it sleeps without a deadline,
+    so back-to-back fast queries cost two lock round trips each.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._cancel: Callable[[], None] | None = None
+        self._fired = False
+        self._idle = False
+        self._closed = False
+        self.failure: str | None = None  # why the last cancel did not go through
+        self._thread = threading.Thread(target=self._run, name="nl2sql-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, deadline: float, cancel: Callable[[], None]) -> None:
+        with self._cond:
+            self._deadline, self._cancel, self._fired = deadline, cancel, False
+            if self._idle:
+                self._cond.notify()
+
+    def disarm(self) -> bool:
+        """Stop watching; True if the cancel was called for the query just finished."""
+        with self._cond:
+            self._deadline = self._cancel = None
+            return self._fired
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._deadline is None:
+                    self._idle = True
+                    self._cond.wait()
+                    self._idle = False
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                cancel, self._deadline, self._cancel = self._cancel, None, None
+                self._fired = True
+                # Under the lock, so the query's thread cannot move on to its next
+                # statement (and have that one cancelled) while we are still at it.
+                try:
+                    cancel()  # type: ignore[misc]
+                    self.failure = None
+                except Exception as exc:  # reported through .failure
+                    self.failure = f"{type(exc).__name__}: {exc}"
+
+
+# ---------------------------------------------------------------- statement scanning
+
+# Where a multi-statement string could slip past a read-only transaction (PostgreSQL's
+# simple protocol and SQL Server batches run "COMMIT; ..." happily), the executor splits
+# the text itself.  The lexers below follow the servers' rules for quotes and comments
+# (PostgreSQL with standard_conforming_strings on, which the session sets); a construct
+# they cannot close is refused rather than guessed at.
+_ID_START = r"A-Za-z_\x80-\U0010ffff"
+_PG_TOKEN = re.compile(
+    rf"""(?P<skip>\s+|--[^\r\n]*)
+    |(?P<comment>/\*)
+    |(?P<quoted>[eE]'(?:[^'\\]|\\.|'')*'|'[^']*(?:''[^']*)*'|"[^"]*(?:""[^"]*)*")
+    |(?P<dollar>\$(?:[{_ID_START}][0-9{_ID_START}]*)?\$)
+    |(?P<word>[{_ID_START}][0-9$A-Za-z_\x80-\U0010ffff]*)
+    |(?P<semi>;)
+    |(?P<open>['"])
+    |(?P<other>.)""",
+    re.S | re.X,
+)
+_TSQL_TOKEN = re.compile(
+    rf"""(?P<skip>\s+|--[^\r\n]*)
+    |(?P<comment>/\*)
+    |(?P<quoted>'[^']*(?:''[^']*)*'|"[^"]*(?:""[^"]*)*"|\[[^\]]*(?:\]\][^\]]*)*\])
+    |(?P<word>[{_ID_START}@#][0-9$@#A-Za-z_\x80-\U0010ffff]*)
+    |(?P<semi>;)
+    |(?P<open>['"\[])
+    |(?P<other>.)""",
+    re.S | re.X,
+)
+_COMMENT_EDGE = re.compile(r"/\*|\*/")
+_LEADING_WORD = re.compile(r"(?:\s+|--[^\r\n]*|/\*.*?\*/|\()*([A-Za-z]+)", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    body: str  # the statement without its trailing semicolon(s)
+    first_word: str  # lower-cased first keyword ("" if none)
+    words: frozenset[str]  # upper-cased words outside quotes and comments (when asked for)
+
+
+def _split_one(sql: str, token: re.Pattern[str], want_words: bool = False) -> _Statement:
+    """The single statement in ``sql``; :class:`_Refused` if there is more than one.
+
+    >>> _split_one("SELECT ';' AS x; -- done", _PG_TOKEN).body
+    "SELECT ';' AS x"
+    >>> _split_one("SELECT 1; DELETE FROM t", _PG_TOKEN)
+    Traceback (most recent call last):
+    ...
+    data_create.executor._Refused: only one statement may run at a time
+    """
+    stripped = sql.rstrip().rstrip(";").rstrip()
+    if ";" not in stripped and not want_words:  # the common case: nothing to split
+        match = _LEADING_WORD.match(stripped)
+        return _Statement(stripped, match.group(1).lower() if match else "", frozenset())
+    words: list[str] = []
+    end: int | None = None  # where the first top-level semicolon stands
+    pos, size = 0, len(sql)
+    while pos < size:
+        match = token.match(sql, pos)
+        kind, pos = match.lastgroup, match.end()  # type: ignore[union-attr]
+        if kind == "comment":
+            depth = 1
+            while depth:
+                edge = _COMMENT_EDGE.search(sql, pos)
+                if edge is None:
+                    raise _Refused("error", "unterminated /* comment")
+                depth += 1 if edge.group() == "/*" else -1
+                pos = edge.end()
+        elif kind == "dollar":
+            close = sql.find(match.group(), pos)  # type: ignore[union-attr]
+            if close < 0:
+                raise _Refused("error", "unterminated dollar-quoted string")
+            pos = close + len(match.group())  # type: ignore[union-attr]
+        elif kind == "open":
+            raise _Refused("error", "unterminated quoted string or identifier")
+        elif kind == "semi":
+            if end is None:
+                end = match.start()  # type: ignore[union-attr]
+        elif kind not in ("skip", "quoted") and end is not None:
+            raise _Refused("error", "only one statement may run at a time")
+        elif kind == "word":
+            words.append(match.group())  # type: ignore[union-attr]
+    body = sql[:end].rstrip() if end is not None else sql.rstrip()
+    first = _LEADING_WORD.match(body)
+    return _Statement(
+        body,
+        first.group(1).lower() if first else "",
+        frozenset(w.upper() for w in words) if want_words else frozenset(),
+    )
+
+
+# ---------------------------------------------------------------- sessions
+
+Rows = tuple[tuple[Any, ...], ...]
+
+
+class _Session:
+    """One open connection of one engine, configured read-only.
+
+    ``run`` returns (columns, rows, truncated) or raises a driver error (one of
+    ``errors``) or :class:`_Refused`; ``classify`` names the error's kind.  A session
+    sets ``usable = False`` when its connection must not be used again.
+    """
+
+    errors: tuple[type[BaseException], ...] = ()
+    backend_id: int | None = None
+    usable = True
+
+    def __init__(self, db: Database, timeout_s: float, row_cap: int):
+        self.db, self.timeout_s, self.row_cap = db, timeout_s, row_cap
+
+    def run(self, sql: str) -> tuple[tuple[str, ...], Rows, bool]:
+        raise NotImplementedError
+
+    def classify(self, exc: BaseException) -> str:
+        return "error"
+
+    def describe(self, exc: BaseException) -> str:
+        return f"{type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _open_dbapi(self) -> Any:
+        """A DBAPI connection of our own: taken from the engine's pool and detached from
+        it, so our session settings never leak back into the pool."""
+        try:
+            proxied = self.db.engine.raw_connection()
+        except Exception as exc:  # every driver failure becomes one message
+            raise classify(exc, self.db.url) from None
+        connection = proxied.driver_connection
+        proxied.detach()
+        return connection
+
+    def _cut(self, description: Any, rows: list[Any]) -> tuple[tuple[str, ...], Rows, bool]:
+        columns = tuple(d[0] for d in description) if description else ()
+        truncated = len(rows) > self.row_cap
+        if truncated:
+            rows = rows[: self.row_cap]
+        return columns, tuple(rows), truncated
+
+
+class _SqliteSession(_Session):
+    # How many virtual-machine instructions between two deadline checks.
+    PROGRESS_STEPS = 1000
+    # Pragmas that only read; any other pragma with an argument could change the session.
+    _READ_PRAGMAS = frozenset(
+        {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list"}
+    )
+    errors = (sqlite3.Error,)
+
+    def __init__(self, db: Database, timeout_s: float, row_cap: int):
+        super().__init__(db, timeout_s, row_cap)
+        self._deadline = math.inf
+        self._proxied = None
+        path = db.url.database
+        try:
+            if path and path != ":memory:" and not path.startswith("file:"):
+                # mode=ro never creates a missing file; query_only and the authorizer
+                # refuse what mode=ro alone would let through.
+                uri = Path(path).resolve().as_uri() + "?mode=ro"
+                self.conn = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, isolation_level=None, timeout=timeout_s
+                )
+                self._guard(on=True)
+            else:
+                # In-memory and URI databases: a second connection would see another (or
+                # no) database, so borrow the engine's own and make it read-only only while
+                # one of our queries runs.
+                self._proxied = db.engine.raw_connection()
+                self.conn = self._proxied.driver_connection
+        except sqlite3.Error as exc:
+            raise classify(exc, db.url) from None
+
+    def _guard(self, on: bool) -> None:
+        conn = self.conn
+        if on:
+            for statement in self.db.profile.readonly_session:  # PRAGMA query_only = ON
+                conn.execute(statement)
+            conn.set_authorizer(self._authorize)
+            conn.set_progress_handler(self._progress, self.PROGRESS_STEPS)
+        else:  # the authorizer would refuse switching query_only off
+            conn.set_authorizer(None)
+            conn.set_progress_handler(None, self.PROGRESS_STEPS)
+            conn.execute("PRAGMA query_only = OFF")
+
+    def _progress(self) -> int:
+        return time.monotonic() > self._deadline
+
+    def _authorize(self, action: int, arg1: Any, arg2: Any, _db: Any, _trigger: Any) -> int:
+        # ATTACH and VACUUM INTO create files even on a read-only connection; a pragma
+        # could switch query_only off.
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) or (
+            action == sqlite3.SQLITE_PRAGMA and arg2 is not None and arg1 not in self._READ_PRAGMAS
+        ):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    def run(self, sql: str) -> tuple[tuple[str, ...], Rows, bool]:
+        conn = self.conn
+        if self._proxied is not None:
+            self._guard(on=True)
+        self._deadline = time.monotonic() + self.timeout_s
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql)
+            description = cursor.description
+            rows = cursor.fetchmany(self.row_cap + 1) if description else []
+        finally:
+            self._deadline = math.inf
+            cursor.close()  # resets an unfinished statement, which would hold a read lock
+            if conn.in_transaction:  # the query was "BEGIN"
+                conn.rollback()
+            if self._proxied is not None:
+                self._guard(on=False)
+        return self._cut(description, rows)
+
+    def classify(self, exc: BaseException) -> str:
+        name = getattr(exc, "sqlite_errorname", "")
+        if name in ("SQLITE_INTERRUPT", "SQLITE_BUSY"):  # busy: locked for all of timeout_s
+            return "timeout"
+        if name in ("SQLITE_READONLY", "SQLITE_AUTH"):
+            return "readonly"
+        if name == "SQLITE_NOTADB" or (
+            isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc)
+        ):
+            self.usable = False
+            return "connection"
+        return "error"
+
+    def close(self) -> None:
+        if self._proxied is not None:
+            self._proxied.close()  # back to the engine's pool
+        else:
+            self.conn.close()
+
+
+class _PostgresSession(_Session):
+    # Statements that may run inside a server-side cursor, so FETCH can cap the rows.
+    _CURSOR_WORDS = frozenset({"select", "with", "values", "table"})
+
+    def __init__(self, db: Database, timeout_s: float, row_cap: int):
+        import psycopg2
+
+        super().__init__(db, timeout_s, row_cap)
+        self.errors = (psycopg2.Error,)
+        self.conn = self._open_dbapi()
+        try:
+            self.conn.autocommit = True  # we send BEGIN/ROLLBACK ourselves
+            with self.conn.cursor() as cur:
+                for statement in (
+                    *db.profile.readonly_session,
+                    db.profile.timeout_sql(timeout_s),
+                    "SET standard_conforming_strings = on",  # _split_one lexes by that rule
+                ):
+                    cur.execute(statement)
+            self.backend_id = self.conn.get_backend_pid()
+        except psycopg2.Error as exc:
+            self.conn.close()
+            raise classify(exc, db.url) from None
+        self.fired = False
+        self._watchdog = _Watchdog()
+
+    def run(self, sql: str) -> tuple[tuple[str, ...], Rows, bool]:
+        statement = _split_one(sql, _PG_TOKEN)
+        if statement.first_word == "copy":
+            raise _Refused("readonly", "COPY is not allowed: it reads and writes server files")
+        if statement.first_word in self._CURSOR_WORDS:
+            try:
+                return self._run(statement.body, cursor=True)
+            except self.errors as exc:
+                # DECLARE refuses SELECT INTO and data-modifying WITH with errors of its
+                # own; run the plain statement for the server's real verdict.
+                if getattr(exc, "pgcode", None) not in ("0A000", "42601") or not self.usable:
+                    raise
+        return self._run(statement.body, cursor=False)
+
+    def _run(self, body: str, cursor: bool) -> tuple[tuple[str, ...], Rows, bool]:
+        # One round trip: a read-only transaction, a snapshot (after which no statement
+        # can switch the transaction to read-write), then the query.  The newline ends
+        # a trailing "--" comment in the body before our FETCH.
+        if cursor:
+            text = (
+                f"BEGIN READ ONLY; SELECT; DECLARE _nl2sql_q NO SCROLL CURSOR FOR {body}\n;"
+                f" FETCH FORWARD {self.row_cap + 1} FROM _nl2sql_q"
+            )
+        else:
+            text = f"BEGIN READ ONLY; SELECT; {body}"
+        self.fired = False
+        cur = self.conn.cursor()
+        self._watchdog.arm(time.monotonic() + self.timeout_s + _GRACE_S, self.conn.cancel)
+        try:
+            cur.execute(text)
+            description = cur.description
+            rows = cur.fetchmany(self.row_cap + 1) if description else []
+        finally:
+            self.fired = self._watchdog.disarm()
+            self._rollback(cur)
+        return self._cut(description, rows)
+
+    def _rollback(self, cur: Any) -> None:
+        try:
+            cur.execute("ROLLBACK")
+            cur.close()
+        except self.errors:
+            self.usable = False
+
+    def classify(self, exc: BaseException) -> str:
+        if self.conn.closed:
+            self.usable = False
+            return "connection"
+        code = getattr(exc, "pgcode", None)
+        if code == "57014" or self.fired:  # query_canceled
+            return "timeout"
+        if code == "25006" or "data-modifying" in str(exc):  # read_only_sql_transaction
+            return "readonly"
+        return "error"
+
+    def describe(self, exc: BaseException) -> str:
+        diag = getattr(exc, "diag", None)
+        primary = getattr(diag, "message_primary", None)
+        return f"{type(exc).__name__}: {primary or exc}"
+
+    def close(self) -> None:
+        self._watchdog.close()
+        self.conn.close()
+
+
+class _MySqlSession(_Session):
+    # Statements after which the session settings are certainly as we left them.
+    _PLAIN_READ = re.compile(r"\s*\(*\s*(?:select|with|values|table)\b", re.I)
+    # Words a read query never needs that would write server files from a read-only
+    # transaction; refused even inside literals (a false alarm costs nothing here).
+    _FILE_WRITE = re.compile(r"\b(?:outfile|dumpfile)\b", re.I)
+    _TIMEOUT_ERRNOS = frozenset({1969, 3024})  # max_statement_time / max_execution_time
+    _KILLED_ERRNOS = frozenset({1317, 1028})  # interrupted; "sort aborted" when killed mid-sort
+    _READONLY_ERRNOS = frozenset({1792, 1290, 1836})
+    _GONE_ERRNOS = frozenset({2006, 2013, 2014, 2045, 2055, 4031})
+
+    def __init__(self, db: Database, timeout_s: float, row_cap: int):
+        import pymysql
+        from pymysql.cursors import SSCursor
+
+        super().__init__(db, timeout_s, row_cap)
+        self.errors = (pymysql.err.MySQLError,)
+        self._ss_cursor = SSCursor
+        self.conn = self._open_dbapi()
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT VERSION()")
+                version = str(cur.fetchone()[0])
+                self._setup = (
+                    *db.profile.readonly_session,
+                    db.profile.timeout_sql(timeout_s, version),
+                    # Caps the outermost result only (subqueries, views, CTEs see all rows).
+                    f"SET SESSION sql_select_limit = {row_cap + 1}",
+                )
+                self._configure(cur)
+            self.backend_id = self.conn.thread_id()
+        except pymysql.err.MySQLError as exc:
+            self.conn.close()
+            raise classify(exc, db.url) from None
+        self.fired = False
+        self._watchdog = _Watchdog()
+
+    def _configure(self, cur: Any) -> None:
+        for statement in self._setup:
+            cur.execute(statement)
+
+    def _kill(self) -> None:
+        # KILL QUERY stops the statement and leaves the connection usable.
+        killer = self._open_dbapi()
+        try:
+            with killer.cursor() as cur:
+                cur.execute(f"KILL QUERY {int(self.backend_id)}")  # type: ignore[arg-type]
+        finally:
+            killer.close()
+
+    def run(self, sql: str) -> tuple[tuple[str, ...], Rows, bool]:
+        if self._FILE_WRITE.search(sql):
+            raise _Refused(
+                "readonly", "INTO OUTFILE/DUMPFILE is not allowed: it writes server files"
+            )
+        settings_intact = self._PLAIN_READ.match(sql) is not None
+        self.fired = False
+        description, rows = None, []
+        cur = self.conn.cursor(self._ss_cursor)  # streams rows instead of buffering them all
+        try:
+            cur.execute("START TRANSACTION READ ONLY")
+            self._watchdog.arm(time.monotonic() + self.timeout_s + _GRACE_S, self._kill)
+            cur.execute(sql)
+            description = cur.description
+            if description:
+                rows = list(cur.fetchmany(self.row_cap + 1))
+            if len(rows) > self.row_cap and cur.fetchone() is not None:
+                # sql_select_limit did not stop it (the query has a larger LIMIT of its
+                # own): stop it on the server rather than stream the rest.
+                try:
+                    self._kill()
+                except (ConnectionFailed, *self.errors):
+                    pass  # then close() below streams the rest, still under the watchdog
+            try:
+                cur.close()  # reads what is left of the unbuffered result
+            except self.errors:
+                if len(rows) <= self.row_cap:
+                    raise
+        finally:
+            self.fired = self._watchdog.disarm()
+            self._finish(settings_intact)
+        return self._cut(description, rows)
+
+    def _finish(self, settings_intact: bool) -> None:
+        try:
+            self.conn.rollback()
+            if not settings_intact or self.fired:
+                # The statement may have been a SET that loosened the session (a DDL
+                # statement's implicit commit would then run read-write), so restore it.
+                with self.conn.cursor() as cur:
+                    self._configure(cur)
+        except self.errors:
+            self.usable = False
+
+    def classify(self, exc: BaseException) -> str:
+        errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if errno in self._GONE_ERRNOS or not self.conn.open:
+            self.usable = False
+            return "connection"
+        if errno in self._TIMEOUT_ERRNOS or (self.fired and errno in self._KILLED_ERRNOS):
+            return "timeout"
+        if errno in self._READONLY_ERRNOS:
+            return "readonly"
+        return "error"
+
+    def describe(self, exc: BaseException) -> str:
+        if len(exc.args) == 2:
+            return f"{type(exc).__name__}: ({exc.args[0]}) {exc.args[1]}"
+        return super().describe(exc)
+
+    def close(self) -> None:
+        self._watchdog.close()
+        self.conn.close()
+
+
+class _MssqlSession(_Session):
+    """SQL Server has no read-only session: every query runs in an implicit transaction
+    that is rolled back, and statements that could write are refused before they are
+    sent (the words below are reserved in T-SQL, so none can be a bare column name)."""
+
+    _WRITE_WORDS = frozenset(
+        {
+            "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE",
+            "INTO", "EXEC", "EXECUTE", "GRANT", "REVOKE", "DENY", "COMMIT", "SAVE", "BEGIN",
+            "BULK", "DBCC", "BACKUP", "RESTORE", "KILL", "SHUTDOWN", "RECONFIGURE", "USE",
+            "SET", "DECLARE", "WAITFOR", "OPENROWSET", "OPENDATASOURCE", "OPENQUERY",
+            "OPENXML", "WRITETEXT", "UPDATETEXT",
+        }
+    )  # fmt: skip
+    _TIMEOUT_STATES = frozenset({"HYT00", "HYT01", "HY008"})  # timeout expired / cancelled
+    _GONE_STATES = frozenset({"08S01", "08003", "08001", "08007", "01002"})
+
+    def __init__(self, db: Database, timeout_s: float, row_cap: int):
+        import pyodbc  # lazy: SQL Server support is optional
+
+        super().__init__(db, timeout_s, row_cap)
+        self.errors = (pyodbc.Error,)
+        self.conn = self._open_dbapi()
+        try:
+            self.conn.autocommit = False
+            self.conn.timeout = max(1, math.ceil(timeout_s))  # query timeout, whole seconds
+            cur = self.conn.cursor()
+            for statement in (*db.profile.readonly_session, db.profile.timeout_sql(timeout_s)):
+                cur.execute(statement)
+            self.backend_id = int(cur.execute("SELECT @@SPID").fetchone()[0])
+            cur.close()
+            self.conn.rollback()
+        except pyodbc.Error as exc:
+            self.conn.close()
+            raise classify(exc, db.url) from None
+        self.fired = False
+        self._watchdog = _Watchdog()
+
+    def run(self, sql: str) -> tuple[tuple[str, ...], Rows, bool]:
+        statement = _split_one(sql, _TSQL_TOKEN, want_words=True)
+        writes = statement.words & self._WRITE_WORDS
+        if writes:
+            raise _Refused(
+                "readonly", f"{min(writes)} is not allowed: SQL Server sessions here are read-only"
+            )
+        self.fired = False
+        description, rows = None, []
+        cur = self.conn.cursor()
+        self._watchdog.arm(time.monotonic() + self.timeout_s + _GRACE_S, cur.cancel)
+        try:
+            cur.execute(statement.body)
+            description = cur.description
+            if description:
+                rows = [tuple(row) for row in cur.fetchmany(self.row_cap + 1)]
+                if len(rows) > self.row_cap:
+                    cur.cancel()  # an attention stops the rest instead of reading it
+        finally:
+            self.fired = self._watchdog.disarm()
+            try:
+                cur.close()
+                self.conn.rollback()
+            except self.errors:
+                self.usable = False
+        return self._cut(description, rows)
+
+    def classify(self, exc: BaseException) -> str:
+        state = exc.args[0] if exc.args else ""
+        if state in self._GONE_STATES:
+            self.usable = False
+            return "connection"
+        if state in self._TIMEOUT_STATES or self.fired:
+            return "timeout"
+        if "read-only" in str(exc) or "3906" in str(exc):
+            return "readonly"
+        return "error"
+
+    def close(self) -> None:
+        self._watchdog.close()
+        self.conn.close()
+
+
+_SESSIONS: dict[str, type[_Session]] = {
+    "sqlite": _SqliteSession,
+    "postgresql": _PostgresSession,
+    "mysql": _MySqlSession,
+    "mssql": _MssqlSession,
+}
