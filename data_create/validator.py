@@ -1,0 +1,434 @@
+"""Validate generated SQL in layers: syntax -> safety -> schema -> execution.
+
+Each layer either passes the statement on or rejects it with a reason; a
+:class:`Verdict` names the layer that said no.  No layer raises on any input: an
+unexpected error inside one becomes a reject ``"internal: ..."`` of that layer.
+
+* **syntax** — sqlglot parses the text in the source dialect; exactly one statement.
+* **safety** — :mod:`data_create.safety`: a read query and nothing else.
+* **schema** — :mod:`data_create.schema_check`: every table and column exists.
+* **execution** (optional) — :mod:`data_create.executor` runs it read-only, with a
+  timeout and a row cap; the verdict records rows, time and emptiness.
+
+>>> v = Validator(None, "sqlite")
+>>> v.check_static("SELECT 1; DROP TABLE users").to_dict()["reason"]
+'2 statements; exactly one is allowed'
+>>> v.check_static("DeLeTe FROM users").layer
+'safety'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from . import engines
+from .errors import ConfigError
+from .safety import check_safety, check_tokens
+from .schema_check import SchemaIndex, check_schema
+
+if TYPE_CHECKING:
+    from sqlglot.tokens import Token
+
+    from .executor import ExecResult, Executor, ExecutorPool
+    from .records import SchemaMetadata
+
+__all__ = ["ValidationSummary", "Validator", "Verdict", "reason_kind", "validate_file"]
+
+LAYERS = ("input", "syntax", "safety", "schema", "execution")
+MAX_SQL_CHARS = 100_000
+# Deeper parenthesis nesting than any real query has; it also keeps sqlglot's
+# recursive parser far from the interpreter's recursion limit.
+MAX_NESTING = 100
+_BATCH = 256  # statements per validate_many call in validate_file
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    layer: str | None  # None when ok, else "input" | "syntax" | "safety" | "schema" | "execution"
+    reason: str | None
+    rows: int | None = None
+    elapsed_ms: float | None = None
+    empty: bool | None = None
+    truncated: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_PASSED = Verdict(ok=True, layer=None, reason=None)
+
+
+def _reject(layer: str, reason: str) -> Verdict:
+    return Verdict(ok=False, layer=layer, reason=reason)
+
+
+class _CommandFallbackFilter(logging.Filter):
+    """Drops sqlglot's warning that it parsed a statement as an opaque Command.
+
+    Such a statement is rejected by the safety layer anyway; the warning, once per
+    generated statement, would only bury real messages.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
+
+
+_FILTER = _CommandFallbackFilter()
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    expression: exp.Expr
+    text: str  # the statement as it will run: no surrounding comments or semicolons
+    tokens: Sequence[Token]
+
+
+class Validator:
+    """Runs the layers for one database (``metadata``) in one SQL ``dialect``.
+
+    ``metadata=None`` skips the schema layer; without ``executor``/``pool`` nothing is
+    executed.  ``dialect`` is an engine name or a sqlglot dialect (``"postgres"``).
+    """
+
+    def __init__(
+        self,
+        metadata: SchemaMetadata | None,
+        dialect: str,
+        executor: Executor | None = None,
+        pool: ExecutorPool | None = None,
+    ):
+        self.profile = engines.get(dialect)
+        if metadata is not None and engines.get(metadata.engine) is not self.profile:
+            raise ConfigError(
+                f"the metadata is for {metadata.engine} but the dialect is {dialect}",
+                "validate with the dialect of the database the metadata came from",
+            )
+        self.metadata = metadata
+        self.index = SchemaIndex(metadata) if metadata is not None else None
+        self.known_tables = self.index.known_tables if self.index else frozenset()
+        self.dialect = Dialect.get_or_raise(self.profile.sqlglot_dialect)
+        self.executor = executor
+        self.pool = pool
+        sqlglot_logger = logging.getLogger("sqlglot")
+        if _FILTER not in sqlglot_logger.filters:
+            sqlglot_logger.addFilter(_FILTER)
+
+    # ---------------------------------------------------------------- public
+
+    def check_static(self, sql: str) -> Verdict:
+        """Syntax, safety and schema layers; nothing touches the database."""
+        verdict, _ = self._static(sql)
+        return verdict
+
+    def validate(self, sql: str) -> Verdict:
+        """All layers; the execution layer only when an executor (or pool) was given."""
+        verdict, parsed = self._static(sql)
+        if not verdict.ok or parsed is None:
+            return verdict
+        if self.executor is not None:
+            return _execution_verdict(self.executor.execute(parsed.text))
+        if self.pool is not None:
+            return _execution_verdict(self.pool.map([parsed.text])[0])
+        return verdict
+
+    def validate_many(self, sqls: Iterable[str]) -> list[Verdict]:
+        """Static layers for each statement, then the survivors executed (in parallel
+        through the pool if there is one); verdicts come back in input order."""
+        verdicts: list[Verdict] = []
+        to_run: list[tuple[int, str]] = []
+        for i, sql in enumerate(sqls):
+            verdict, parsed = self._static(sql)
+            verdicts.append(verdict)
+            if verdict.ok and parsed is not None:
+                to_run.append((i, parsed.text))
+        if not to_run:
+            return verdicts
+        texts = [text for _, text in to_run]
+        if self.pool is not None:
+            results = self.pool.map(texts)
+        elif self.executor is not None:
+            results = [self.executor.execute(text) for text in texts]
+        else:
+            return verdicts
+        for (i, _), result in zip(to_run, results, strict=True):
+            verdicts[i] = _execution_verdict(result)
+        return verdicts
+
+    @property
+    def executes(self) -> bool:
+        return self.executor is not None or self.pool is not None
+
+    # ---------------------------------------------------------------- layers
+
+    def _static(self, sql: str) -> tuple[Verdict, _Parsed | None]:
+        layer = "syntax"
+        try:
+            parsed = self._parse(sql)
+            if isinstance(parsed, Verdict):
+                return parsed, None
+            layer = "safety"
+            reason = check_tokens(parsed.tokens, sql, self.profile) or check_safety(
+                parsed.expression, self.profile, known_tables=self.known_tables
+            )
+            if reason:
+                return _reject("safety", reason), None
+            if self.index is not None:
+                layer = "schema"
+                reason = check_schema(parsed.expression, self.index, copy=False)
+                if reason:
+                    return _reject("schema", reason), None
+            return _PASSED, parsed
+        except RecursionError:
+            return _reject(layer, "the statement is nested too deeply"), None
+        except Exception as exc:  # a bug in a layer must not stop a batch
+            return _reject(layer, f"internal: {type(exc).__name__}: {_one_line(str(exc))}"), None
+
+    def _parse(self, sql: str) -> _Parsed | Verdict:
+        if not isinstance(sql, str):
+            return _reject("syntax", f"the SQL is a {type(sql).__name__}, not text")
+        if not sql.strip():
+            return _reject("syntax", "empty statement")
+        if len(sql) > MAX_SQL_CHARS:
+            return _reject(
+                "syntax", f"statement too long ({len(sql)} characters, at most {MAX_SQL_CHARS})"
+            )
+        try:
+            tokens = self.dialect.tokenize(sql)
+        except TokenError as exc:
+            return _reject("syntax", f"cannot tokenize: {_one_line(str(exc))}")
+        depth = deepest = 0
+        for token in tokens:
+            if token.token_type == TokenType.L_PAREN:
+                depth += 1
+                deepest = max(deepest, depth)
+            elif token.token_type == TokenType.R_PAREN:
+                depth -= 1
+        if deepest > MAX_NESTING:
+            return _reject("syntax", f"nested too deeply ({deepest} levels of parentheses)")
+        try:
+            expressions = self.dialect.parser(error_level=ErrorLevel.RAISE).parse(tokens, sql)
+        except ParseError as exc:
+            return _reject("syntax", _parse_error_reason(exc))
+        statements = [e for e in expressions if e is not None and not isinstance(e, exp.Semicolon)]
+        if not statements:
+            return _reject("syntax", "no statement (only comments or semicolons)")
+        if len(statements) > 1:
+            return _reject("syntax", f"{len(statements)} statements; exactly one is allowed")
+        body = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
+        text = sql[body[0].start : body[-1].end + 1] if body else sql.strip()
+        return _Parsed(statements[0], text, tokens)
+
+
+def _execution_verdict(result: ExecResult) -> Verdict:
+    if result.ok:
+        return Verdict(
+            ok=True,
+            layer=None,
+            reason=None,
+            rows=result.row_count,
+            elapsed_ms=round(result.elapsed_ms, 3),
+            empty=result.empty,
+            truncated=result.truncated,
+        )
+    return Verdict(
+        ok=False,
+        layer="execution",
+        reason=f"{result.error_kind}: {result.error}",
+        elapsed_ms=round(result.elapsed_ms, 3),
+    )
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+.*?>")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(_ANSI.sub("", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _parse_error_reason(exc: ParseError) -> str:
+    errors = getattr(exc, "errors", None) or []
+    if not errors:
+        return f"parse error: {_one_line(str(exc))}"
+    first = errors[0]
+    description = _TOKEN_REPR.sub(r"'\1'", str(first.get("description") or "invalid SQL"))
+    where = ""
+    if first.get("line") is not None:
+        where = f" at line {first['line']}, col {first.get('col')}"
+    near = _one_line(str(first.get("highlight") or ""), 40)
+    near = f" near '{near}'" if near else ""
+    return f"parse error{where}: {_one_line(description, 200)}{near}"
+
+
+# -------------------------------------------------------------------- files
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_PARENS = re.compile(r"\([^()]*\)")
+_NUMBERS = re.compile(r"\d+")
+
+
+def reason_kind(layer: str | None, reason: str | None) -> str:
+    """A reason with its particulars (names, positions, suggestions) removed, for counting.
+
+    >>> reason_kind("schema", "unknown column 'custmer_id' in table orders — did you mean customer_id?")
+    'schema: unknown column in table orders'
+    >>> reason_kind("execution", "timeout: canceling statement due to statement timeout")
+    'execution: timeout'
+    """
+    if not layer:
+        return "ok"
+    text = reason or ""
+    if layer == "execution":
+        return f"execution: {text.split(':', 1)[0]}"
+    text = text.split(" — ", 1)[0]
+    if layer == "syntax" and text.startswith("parse error"):
+        text = "parse error"
+    text = _QUOTED.sub("", text)
+    text = _PARENS.sub("", text)
+    text = _NUMBERS.sub("", text)
+    return f"{layer}: {' '.join(text.split())}"[:80]
+
+
+@dataclass(frozen=True)
+class ValidationSummary:
+    total: int
+    valid: int
+    rejected: int
+    by_layer: dict[str, int]
+    by_reason_kind: dict[str, int]
+    empty: int  # valid statements whose result had no rows (only when executed)
+    truncated: int  # valid statements with more rows than the executor's cap
+    elapsed_s: float
+    executed: bool
+    input_path: str = ""
+    blank_lines: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def validate_file(
+    input_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    validator: Validator,
+    *,
+    sql_key: str = "sql",
+    question_key: str = "question",
+) -> ValidationSummary:
+    """Validate a JSONL file of ``{question, sql}`` records.
+
+    Writes ``valid.jsonl`` (each record plus ``"validation": verdict``),
+    ``rejects.jsonl`` (each record plus ``"layer"`` and ``"reason"``; a line that is not
+    a usable record is kept as ``{"line": n, "raw": text}``) and ``summary.json`` into
+    ``out_dir``.  Every output line is written whole and flushed, so an interrupted run
+    leaves complete lines behind.
+    """
+    start = time.perf_counter()
+    input_path = Path(input_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / f"{name}.jsonl" for name in ("valid", "rejects")}
+    by_layer: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    counts = Counter[str]()
+
+    with (
+        open(input_path, encoding="utf-8", errors="replace") as source,
+        open(paths["valid"], "w", encoding="utf-8") as valid_file,
+        open(paths["rejects"], "w", encoding="utf-8") as rejects_file,
+    ):
+
+        def write(handle: Any, record: dict[str, Any]) -> None:
+            handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            handle.flush()
+
+        def reject(record: dict[str, Any], layer: str, reason: str) -> None:
+            counts["rejected"] += 1
+            by_layer[layer] += 1
+            by_kind[reason_kind(layer, reason)] += 1
+            write(rejects_file, {**record, "layer": layer, "reason": reason})
+
+        def flush(batch: list[dict[str, Any]]) -> None:
+            verdicts = validator.validate_many([r[sql_key] for r in batch])
+            for record, verdict in zip(batch, verdicts, strict=True):
+                if verdict.ok:
+                    counts["valid"] += 1
+                    counts["empty"] += bool(verdict.empty)
+                    counts["truncated"] += bool(verdict.truncated)
+                    write(valid_file, {**record, "validation": verdict.to_dict()})
+                else:
+                    reject(record, verdict.layer or "syntax", verdict.reason or "")
+            batch.clear()
+
+        batch: list[dict[str, Any]] = []
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                counts["blank"] += 1
+                continue
+            counts["total"] += 1
+            record, problem = _read_record(line, number, sql_key, question_key)
+            if problem:
+                reject(record, "input", f"line {number}: {problem}")
+                continue
+            batch.append(record)
+            if len(batch) >= _BATCH:
+                flush(batch)
+        if batch:
+            flush(batch)
+
+    summary = ValidationSummary(
+        total=counts["total"],
+        valid=counts["valid"],
+        rejected=counts["rejected"],
+        by_layer=dict(by_layer.most_common()),
+        by_reason_kind=dict(by_kind.most_common()),
+        empty=counts["empty"],
+        truncated=counts["truncated"],
+        elapsed_s=round(time.perf_counter() - start, 3),
+        executed=validator.executes,
+        input_path=str(input_path),
+        blank_lines=counts["blank"],
+        outputs={name: str(path) for name, path in paths.items()},
+    )
+    summary_path = out / "summary.json"
+    tmp = summary_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary.to_dict(), ensure_ascii=False, indent=1) + "\n", "utf-8")
+    os.replace(tmp, summary_path)
+    return summary
+
+
+def _read_record(
+    line: str, number: int, sql_key: str, question_key: str
+) -> tuple[dict[str, Any], str | None]:
+    raw = line.rstrip("\r\n")
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        return {"line": number, "raw": raw}, f"not JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(record, dict):
+        return {"line": number, "raw": raw}, f"not a JSON object but a {type(record).__name__}"
+    missing = [
+        key
+        for key in (question_key, sql_key)
+        if not isinstance(record.get(key), str) or not record[key].strip()
+    ]
+    if missing:
+        return record, "missing or empty " + " and ".join(repr(k) for k in missing)
+    return record, None
