@@ -51,7 +51,8 @@ class Column:
     comment: str | None = None
     # Distinct values seen in a bounded sample, most frequent first.
     samples: tuple[Any, ...] = ()
-    # True when the name looks sensitive and sampling was skipped for it.
+    # True when the name looks sensitive (password, token, phone...); such columns are
+    # sampled only when the user asks for it (--sample-sensitive).
     sensitive: bool = False
 
 

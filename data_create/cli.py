@@ -1,0 +1,309 @@
+"""Command line: ``python -m data_create <command> ...`` (also installed as ``nl2sql-data``).
+
+This module only parses arguments, calls the library and prints.  It is the one place
+where our errors become a single line on stderr and an exit code:
+
+    0  success
+    1  the job ran but found problems it was asked to fail on
+    2  a user error (bad DSN, unreachable server, bad input...), one line on stderr
+    3  an internal error (a bug): one line, and the traceback with --debug
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import ConfigError, Nl2SqlError
+
+log = logging.getLogger("data_create")
+
+
+def _csv_list(values: Sequence[str] | None) -> tuple[str, ...]:
+    """Accept both ``--x a --x b`` and ``--x a,b``."""
+    out: list[str] = []
+    for v in values or ():
+        out += [p.strip() for p in v.split(",") if p.strip()]
+    return tuple(out)
+
+
+def _add_connection_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    g = p.add_argument_group("database")
+    g.add_argument(
+        "--dsn",
+        required=required,
+        help="database URL: postgresql://user@host:5432/db, mysql://user@host/db, "
+        "mssql://user@host/db, sqlite:///file.db, or a full SQLAlchemy URL. "
+        "Without it, the bundled example retail database (SQLite) is used.",
+    )
+    g.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="read the password from this environment variable instead of the DSN "
+        "(default: NL2SQL_DB_PASSWORD when the DSN has none)",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        type=int,
+        default=10,
+        metavar="S",
+        help="seconds to wait for the server when connecting (default 10)",
+    )
+
+
+def _add_selection_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to read")
+    g.add_argument(
+        "--schema",
+        action="append",
+        metavar="NAME",
+        help="schema(s) to read (repeat or comma-separate); default: the connection's default "
+        "schema (public, the MySQL database, dbo, main)",
+    )
+    g.add_argument(
+        "--include",
+        action="append",
+        metavar="PATTERN",
+        help="only tables matching these glob patterns (table or schema.table), e.g. 'oms_*'",
+    )
+    g.add_argument(
+        "--exclude", action="append", metavar="PATTERN", help="skip tables matching these patterns"
+    )
+    g.add_argument("--no-views", action="store_true", help="leave views out")
+
+
+def _connect(args: argparse.Namespace):
+    from .connect import connect
+
+    dsn = args.dsn
+    if not dsn:
+        from .example_db import example_dsn
+
+        dsn = example_dsn()
+        log.info("no --dsn given: using the bundled example database %s", dsn)
+    return connect(dsn, password_env=args.password_env, connect_timeout=args.connect_timeout)
+
+
+def _extract_options(args: argparse.Namespace, sample_values: int | None = None):
+    from .metadata import ExtractOptions
+
+    return ExtractOptions(
+        schemas=_csv_list(args.schema),
+        include=_csv_list(args.include),
+        exclude=_csv_list(args.exclude),
+        include_views=not args.no_views,
+        sample_values=args.sample_values if sample_values is None else sample_values,
+        sample_rows=getattr(args, "sample_rows", 1000),
+        sample_sensitive=getattr(args, "sample_sensitive", False),
+    )
+
+
+# ---------------------------------------------------------------- inspect
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from . import cards, metadata
+
+    db = _connect(args)
+    try:
+        started = time.perf_counter()
+        meta = metadata.extract(db, _extract_options(args))
+        took = time.perf_counter() - started
+    finally:
+        db.dispose()
+    table_cards = cards.build(meta, budget_tokens=args.card_tokens)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    metadata.write(meta, out / "metadata.json")
+    (out / "table_cards.md").write_text(cards.render_markdown(meta, table_cards), encoding="utf-8")
+
+    n_tables = sum(t.kind == "table" for t in meta.tables)
+    n_views = len(meta.tables) - n_tables
+    n_cols = sum(len(t.columns) for t in meta.tables)
+    n_fks = sum(len(t.foreign_keys) for t in meta.tables)
+    n_commented = sum(bool(c.comment) for t in meta.tables for c in t.columns)
+    print(f"{db.display}  ({meta.engine} {meta.server_version or ''})".rstrip())
+    print(
+        f"  {n_tables} tables, {n_views} views, {n_cols} columns "
+        f"({n_commented} with comments), {n_fks} foreign keys — read in {took:.2f}s"
+    )
+    print(f"  fingerprint {meta.fingerprint}")
+    for warning in meta.options.get("warnings", []):
+        print(f"  warning: {warning}")
+    print(f"  wrote {out / 'metadata.json'}")
+    print(f"  wrote {out / 'table_cards.md'} (~{sum(c.tokens for c in table_cards):,} tokens)")
+    return 0
+
+
+# ---------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from . import metadata as md
+    from .validator import Validator, validate_file
+
+    if not Path(args.input).is_file():
+        raise ConfigError(f"input file {args.input} does not exist")
+    pool = None
+    db = None
+    if args.metadata and args.no_execute and not args.dsn:
+        meta = md.read(args.metadata)
+    else:
+        db = _connect(args)
+        meta = (
+            md.read(args.metadata)
+            if args.metadata
+            else md.extract(db, _extract_options(args, sample_values=0))
+        )
+    try:
+        if db is not None and not args.no_execute:
+            from .executor import ExecutorPool
+
+            pool = ExecutorPool(
+                db, workers=args.workers, timeout_s=args.timeout, row_cap=args.row_cap
+            )
+        validator = Validator(meta, meta.dialect, pool=pool)
+        summary = validate_file(args.input, args.out, validator)
+    finally:
+        if pool is not None:
+            pool.close()
+        if db is not None:
+            db.dispose()
+    s = summary.to_dict()
+    print(
+        f"{s['total']} statements: {s['valid']} valid, {s['rejected']} rejected "
+        f"({s['elapsed_s']:.2f}s)"
+    )
+    for layer, n in sorted(s.get("by_layer", {}).items(), key=lambda kv: -kv[1]):
+        print(f"  {layer:<10} {n}")
+    if s.get("empty"):
+        print(f"  {s['empty']} valid statements return no rows")
+    print(f"  wrote {Path(args.out) / 'valid.jsonl'}, rejects.jsonl, summary.json")
+    return 1 if args.fail_on_reject and s["rejected"] else 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m data_create",
+        description="Read a database's structure and judge SQL against it "
+        "(nl2sql-factory's data side).",
+    )
+    parser.add_argument("--version", action="version", version=f"nl2sql-factory {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "inspect",
+        help="extract metadata and table cards (what the tool sees of your database)",
+        description="Write metadata.json (tables, columns, keys, comments, samples, fingerprint) "
+        "and table_cards.md (the compact text every prompt uses) into --out.",
+    )
+    _add_connection_args(p)
+    _add_selection_args(p)
+    g = p.add_argument_group("sampling and cards")
+    g.add_argument(
+        "--sample-values",
+        type=int,
+        default=5,
+        metavar="N",
+        help="distinct sample values kept per column (0 turns sampling off; default 5)",
+    )
+    g.add_argument(
+        "--sample-rows",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="rows read per table to find sample values (default 1000)",
+    )
+    g.add_argument(
+        "--sample-sensitive",
+        action="store_true",
+        help="also sample columns whose names look sensitive (password, token, phone, id card...)",
+    )
+    g.add_argument(
+        "--card-tokens",
+        type=int,
+        default=600,
+        metavar="N",
+        help="token budget per table card (default 600)",
+    )
+    p.add_argument("--out", default="runs/inspect", help="output directory (default runs/inspect)")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser(
+        "validate",
+        help="check NL/SQL pairs: syntax and safety, schema, read-only execution",
+        description="Read a JSONL file whose lines have at least 'question' and 'sql', and "
+        "write valid.jsonl, rejects.jsonl (with layer and reason) and summary.json into --out.",
+    )
+    _add_connection_args(p)
+    _add_selection_args(p)
+    p.add_argument("--input", required=True, help="JSONL file of {question, sql} records")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--metadata",
+        metavar="FILE",
+        help="use this metadata.json instead of reading the catalogue "
+        "(with --no-execute and no --dsn, works without a database)",
+    )
+    p.add_argument("--no-execute", action="store_true", help="skip the execution layer")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="per-query time limit (default 10)"
+    )
+    p.add_argument(
+        "--row-cap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="rows fetched per query (default 1000)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="parallel connections (default 4)"
+    )
+    p.add_argument(
+        "--fail-on-reject", action="store_true", help="exit with status 1 if any line is rejected"
+    )
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except Nl2SqlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(re-run with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
