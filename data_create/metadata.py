@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -229,6 +230,7 @@ _SENSITIVE = re.compile(
 )
 
 
+@lru_cache(maxsize=65536)  # column names repeat across tables (id, phone, created_at...)
 def is_sensitive(name: str) -> bool:
     """Whether a column name looks like it holds secrets or personal contact data.
 

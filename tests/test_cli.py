@@ -119,7 +119,10 @@ def test_inspect_and_validate_on_the_bundled_example(tmp_path):
     pairs = tmp_path / "pairs.jsonl"
     lines = [
         {"question": "How many orders are there?", "sql": "SELECT COUNT(*) FROM orders"},
-        {"question": "Customers in 上海", "sql": "SELECT full_name FROM customers WHERE city = '上海'"},
+        {
+            "question": "Customers in 上海",
+            "sql": "SELECT full_name FROM customers WHERE city = '上海'",
+        },
         {"question": "typo", "sql": "SELECT full_nmae FROM customers"},
         {"question": "delete!", "sql": "DELETE FROM orders"},
         {"question": "broken", "sql": "SELECT FROM WHERE"},

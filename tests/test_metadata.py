@@ -804,3 +804,24 @@ def test_mssql_queries_are_tsql_returning_what_the_assembly_reads(query, row):
 )
 def test_mssql_type_text(args, expected):
     assert mssql.type_text(*args) == expected
+
+
+def test_mysql_columns_fall_back_to_plain_rows(sakila_mysql, monkeypatch):
+    """Servers without JSON_ARRAYAGG (MariaDB < 10.5, MySQL < 5.7.22) get the plain query."""
+    from sqlalchemy import text
+
+    from data_create.catalog import mysql
+
+    db = connect(sakila_mysql)
+    try:
+        folded = M.extract(db, M.ExtractOptions(sample_values=0))
+        monkeypatch.setattr(
+            mysql, "_COLUMNS_JSON", text("SELECT NO_SUCH_FUNCTION_XYZ(1) FROM DUAL")
+        )
+        plain = M.extract(db, M.ExtractOptions(sample_values=0))
+    finally:
+        db.dispose()
+    assert plain.fingerprint == folded.fingerprint
+    assert [c.comment for t in plain.tables for c in t.columns] == [
+        c.comment for t in folded.tables for c in t.columns
+    ]
