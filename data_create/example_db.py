@@ -17,10 +17,11 @@ with ``create_all`` on PostgreSQL and MariaDB/MySQL (comments become ``COMMENT O
 
 Each view's SQL is written once in the SQLite dialect and transpiled per engine by sqlglot.
 
->>> path = build_sqlite(tmp / "retail.sqlite")            # doctest: +SKIP
->>> load_into("postgresql://postgres@127.0.0.1/shop")     # doctest: +SKIP
->>> example_dsn()                                         # doctest: +SKIP
-'sqlite:////home/me/.cache/nl2sql-factory/example/retail_v1.sqlite'
+Usage::
+
+    build_sqlite("retail.sqlite")                      # a private copy
+    load_into("postgresql://postgres@127.0.0.1/shop")  # into an existing empty database
+    example_dsn()  # 'sqlite:////home/me/.cache/nl2sql-factory/example/retail_v1.sqlite'
 """
 
 from __future__ import annotations
