@@ -16,6 +16,7 @@ bench:
 	python bench/bench_metadata.py
 	python bench/bench_validator.py
 	python bench/bench_executor.py
+	python bench/unsafe_corpus.py
 
 example:
 	python -m data_create inspect --out runs/example
