@@ -304,3 +304,116 @@ def normalize_type(raw_type: str) -> str:
     if "dec" in t or "num" in t:
         return "decimal"
     return "other"
+
+
+# ---------------------------------------------------------------- generation records
+#
+# What flows through the generation pipeline: a Plan of Topics, Candidates from a
+# generator (offline synthesizer or LLM), and Samples that passed the validator.
+
+DIFFICULTIES = ("easy", "medium", "hard")
+
+# SQL features a sample can exercise; the synthesizer tags what it builds, and the
+# report counts them.  Names are stable: they appear in samples.jsonl and reports.
+SQL_FEATURES = (
+    "projection", "filter", "count", "distinct", "order_by", "limit", "aggregate",
+    "group_by", "having", "between", "like", "is_null", "join", "multi_join",
+    "subquery_in", "exists", "scalar_subquery", "set_operation", "case", "window",
+    "date_bucket",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A business topic: a few related tables and how many samples to make about them."""
+
+    name: str
+    tables: tuple[str, ...]
+    reason: str
+    count: int
+    dialect: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tables": list(self.tables),
+            "reason": self.reason,
+            "count": self.count,
+            "dialect": self.dialect,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``plan.json``: ``{"topics": [{"name", "tables", "reason", "count", "dialect"}]}``."""
+
+    topics: tuple[Topic, ...]
+    planner: str = "offline"
+
+    @property
+    def total(self) -> int:
+        return sum(t.count for t in self.topics)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topics": [t.to_dict() for t in self.topics], "planner": self.planner}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Plan:
+        return cls(
+            topics=tuple(
+                Topic(
+                    name=t["name"],
+                    tables=tuple(t["tables"]),
+                    reason=t.get("reason", ""),
+                    count=int(t["count"]),
+                    dialect=t["dialect"],
+                )
+                for t in d["topics"]
+            ),
+            planner=d.get("planner", "offline"),
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A question/SQL pair from a generator, before validation."""
+
+    question: str
+    sql: str
+    topic: str
+    tables: tuple[str, ...]
+    difficulty: str  # one of DIFFICULTIES
+    features: tuple[str, ...]  # from SQL_FEATURES
+    language: str  # "zh" | "en"
+    generator: str  # e.g. "synth/1" or "llm:<model>"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A validated pair, as written to ``samples.jsonl`` (one JSON object per line)."""
+
+    id: str
+    question: str
+    sql: str
+    dialect: str
+    database: str
+    topic: str
+    tables: tuple[str, ...]
+    difficulty: str
+    features: tuple[str, ...]
+    language: str
+    generator: str
+    validation: dict[
+        str, Any
+    ]  # {"rows", "elapsed_ms", "empty", "truncated"} or {"executed": False}
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tables"] = list(self.tables)
+        d["features"] = list(self.features)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sample:
+        return cls(**{**d, "tables": tuple(d["tables"]), "features": tuple(d["features"])})
