@@ -1,0 +1,320 @@
+"""Run reports: ``report.json`` (the stats), ``report.md`` (tables), ``report.html`` (charts).
+
+The pipeline calls :func:`build_stats` once at the end and hands the result to
+:func:`write_reports`.  The stats dict, also the content of ``report.json``::
+
+    {
+      "run":        {"dsn": masked DSN, "database", "dialect", "seed", "language",
+                     "samples_requested", "samples_accepted", "elapsed_s", "samples_per_s", ...},
+      "plan":       {topic: planned count},
+      "topics":     {topic: accepted samples},
+      "difficulty": {"easy": n, "medium": n, "hard": n},
+      "features":   {feature: samples using it}           (every SQL_FEATURES name, zeros included)
+      "languages":  {language: n},
+      "generators": {generator: n},
+      "tables":     {"per_table": {table: samples}, "covered": [...], "non_empty": [...],
+                     "non_empty_covered": n, "coverage": covered share of non-empty tables},
+      "validity":   {"generated", "valid", "rejected", "executed", "empty",
+                     "valid_rate", "empty_rate"},
+      "rejects":    {"by_layer": {layer: n}, "by_reason": {reason: n}},
+      "timings":    {stage: seconds},
+      "skeletons":  {"distinct": n, "samples": m, "ratio": n / m}
+    }
+
+Rates are fractions in [0, 1] (None when undefined).  ``report.html`` is one
+self-contained file: inline CSS and hand-drawn SVG bar charts, no scripts, no
+external assets, every piece of text escaped (topic names and reject reasons come
+from the user's database and from error messages).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .records import DIFFICULTIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
+
+MAX_BARS = 30  # a chart keeps its largest bars; report.json keeps everything
+
+
+def _sorted_counts(counter: Mapping[str, int]) -> dict[str, int]:
+    """Largest first, ties by name: an order that does not depend on hashing."""
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def build_stats(
+    samples: Sequence[Sample],
+    rejects_by_layer: Mapping[str, int],
+    rejects_by_reason: Mapping[str, int],
+    plan: Plan | None,
+    metadata: SchemaMetadata,
+    timings: Mapping[str, float],
+    run_info: Mapping[str, Any],
+    *,
+    skeleton: Callable[[str, str], str] | None = None,
+) -> dict[str, Any]:
+    """The stats dict described in the module docstring.
+
+    ``run_info`` is copied into ``stats["run"]`` with any ``dsn`` masked; ``skeleton``
+    defaults to :func:`data_create.dedupe.skeleton`.
+    """
+    run = dict(run_info)
+    if run.get("dsn"):
+        from .connect import mask  # lazy: sqlalchemy is only needed to mask a DSN
+
+        run["dsn"] = mask(str(run["dsn"]))
+    run.setdefault("database", metadata.database)
+    run.setdefault("dialect", metadata.dialect)
+    run["samples_accepted"] = len(samples)
+    elapsed = run.get("elapsed_s")
+    if elapsed is None and timings:
+        elapsed = round(sum(timings.values()), 3)
+        run["elapsed_s"] = elapsed
+    # The pipeline may pass its own rate (generation time only); keep it.
+    run.setdefault("samples_per_s", round(len(samples) / elapsed, 1) if elapsed else None)
+
+    per_table = Counter(t for s in samples for t in s.tables)
+    non_empty = [t.qualified_name for t in metadata.tables if (t.row_count or 0) > 0]
+    covered_names = set(per_table)
+
+    def is_covered(t: str) -> bool:
+        return t in covered_names or t.rsplit(".", 1)[-1] in covered_names
+
+    non_empty_covered = sum(1 for t in non_empty if is_covered(t))
+
+    if skeleton is None:
+        from .dedupe import skeleton as default_skeleton
+
+        skeleton = default_skeleton
+    skeletons = {skeleton(s.sql, s.dialect) for s in samples}
+
+    executed = [s for s in samples if s.validation.get("executed", "rows" in s.validation)]
+    empty = sum(1 for s in executed if s.validation.get("empty"))
+    rejected = sum(rejects_by_layer.values())
+    features = Counter(f for s in samples for f in s.features)
+    difficulty = Counter(s.difficulty for s in samples)
+
+    return {
+        "run": run,
+        "plan": {t.name: t.count for t in plan.topics} if plan else {},
+        "topics": _sorted_counts(Counter(s.topic for s in samples)),
+        "difficulty": {**dict.fromkeys(DIFFICULTIES, 0), **_sorted_counts(difficulty)},
+        "features": {**dict.fromkeys(SQL_FEATURES, 0), **_sorted_counts(features)},
+        "languages": _sorted_counts(Counter(s.language for s in samples)),
+        "generators": _sorted_counts(Counter(s.generator for s in samples)),
+        "tables": {
+            "per_table": _sorted_counts(per_table),
+            "covered": sorted(covered_names),
+            "non_empty": non_empty,
+            "non_empty_covered": non_empty_covered,
+            "coverage": _rate(non_empty_covered, len(non_empty)),
+        },
+        "validity": {
+            "generated": len(samples) + rejected,
+            "valid": len(samples),
+            "rejected": rejected,
+            "executed": len(executed),
+            "empty": empty,
+            "valid_rate": _rate(len(samples), len(samples) + rejected),
+            "empty_rate": _rate(empty, len(executed)),
+        },
+        "rejects": {
+            "by_layer": _sorted_counts(rejects_by_layer),
+            "by_reason": _sorted_counts(rejects_by_reason),
+        },
+        "timings": {k: round(float(v), 3) for k, v in timings.items()},
+        "skeletons": {
+            "distinct": len(skeletons),
+            "samples": len(samples),
+            "ratio": _rate(len(skeletons), len(samples)),
+        },
+    }
+
+
+# ---------------------------------------------------------------- charts
+#
+# (title, how to get {label: value} from stats, value format); one SVG each, always,
+# so a reader sees "no data" rather than a silently missing chart.
+
+
+def _validity_rates(stats: Mapping[str, Any]) -> dict[str, float]:
+    v = stats.get("validity", {})
+    cov = stats.get("tables", {}).get("coverage")
+    sk = stats.get("skeletons", {}).get("ratio")
+    rates = {
+        "valid / generated": v.get("valid_rate"),
+        "empty / executed": v.get("empty_rate"),
+        "non-empty tables covered": cov,
+        "distinct skeletons / samples": sk,
+    }
+    return {k: x for k, x in rates.items() if x is not None}
+
+
+def _table_counts(stats: Mapping[str, Any]) -> dict[str, int]:
+    # Uncovered non-empty tables show as zero bars: the gap is what a reader looks for.
+    tables = stats.get("tables", {})
+    per_table = dict(tables.get("per_table", {}))
+    for name in tables.get("non_empty", []):
+        if name not in per_table and name.rsplit(".", 1)[-1] not in per_table:
+            per_table[name] = 0
+    return per_table
+
+
+CHARTS: tuple[tuple[str, Callable[[Mapping[str, Any]], Mapping[str, float]], str], ...] = (
+    ("Samples per topic", lambda s: s.get("topics", {}), "{:,.0f}"),
+    ("Samples per difficulty", lambda s: s.get("difficulty", {}), "{:,.0f}"),
+    ("SQL features", lambda s: s.get("features", {}), "{:,.0f}"),
+    ("Samples per table (non-empty tables, covered or not)", _table_counts, "{:,.0f}"),
+    ("Validity, emptiness, coverage, diversity", _validity_rates, "{:.1%}"),
+    ("Rejects by layer", lambda s: s.get("rejects", {}).get("by_layer", {}), "{:,.0f}"),
+    ("Rejects by reason", lambda s: s.get("rejects", {}).get("by_reason", {}), "{:,.0f}"),
+    ("Stage timings (seconds)", lambda s: s.get("timings", {}), "{:,.2f}"),
+)
+
+_BAR_H, _GAP, _LABEL_W, _BAR_W, _VALUE_W = 18, 6, 260, 420, 80
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def svg_bar_chart(title: str, data: Mapping[str, float], fmt: str = "{:,.0f}") -> str:
+    """A horizontal bar chart as an inline ``<svg>``; labels and title escaped."""
+    items = list(data.items())
+    hidden = max(0, len(items) - MAX_BARS)
+    items = items[:MAX_BARS]
+    width = _LABEL_W + _BAR_W + _VALUE_W
+    rows = max(1, len(items)) + (1 if hidden else 0)
+    height = 8 + rows * (_BAR_H + _GAP)
+    top = max((float(v) for _, v in items), default=0.0)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+        f"<title>{html.escape(title)}</title>",
+    ]
+    if not items:
+        out.append(f'<text x="8" y="{4 + _BAR_H}" class="empty">no data</text>')
+    for i, (label, value) in enumerate(items):
+        y = 4 + i * (_BAR_H + _GAP)
+        w = 0 if top <= 0 else max(1.0 if value else 0.0, _BAR_W * float(value) / top)
+        label_text = html.escape(_clip(str(label), 40))
+        out += [
+            f'<text x="{_LABEL_W - 6}" y="{y + _BAR_H - 5}" text-anchor="end">'
+            f"<title>{html.escape(str(label))}</title>{label_text}</text>",
+            f'<rect x="{_LABEL_W}" y="{y}" width="{w:.1f}" height="{_BAR_H}" class="bar"/>',
+            f'<text x="{_LABEL_W + w + 4:.1f}" y="{y + _BAR_H - 5}">'
+            f"{html.escape(fmt.format(value))}</text>",
+        ]
+    if hidden:
+        y = 4 + len(items) * (_BAR_H + _GAP)
+        out.append(
+            f'<text x="{_LABEL_W}" y="{y + _BAR_H - 5}">… {hidden} more in report.json</text>'
+        )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _md_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split())
+
+
+def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+    lines.append("|" + "---|" * len(header))
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _plain(value: Any) -> str:
+    """A run-table value as one line: nested dicts and lists as compact JSON."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return "" if value is None else str(value)
+
+
+def render_markdown(stats: Mapping[str, Any]) -> str:
+    out = ["# NL2SQL generation report", ""]
+    run = stats.get("run", {})
+    if run:
+        rows = ((k, _plain(v)) for k, v in run.items())
+        out += ["## Run", "", *_md_table(("key", "value"), rows), ""]
+    for title, get, fmt in CHARTS:
+        data = get(stats)
+        out += [f"## {title}", ""]
+        if data:
+            out += _md_table(("name", "value"), ((k, fmt.format(v)) for k, v in data.items()))
+        else:
+            out.append("(none)")
+        out.append("")
+    tables = stats.get("tables", {})
+    if tables:
+        uncovered = [t for t in tables.get("non_empty", []) if t not in tables.get("covered", [])]
+        out += [
+            "## Table coverage",
+            "",
+            f"{tables.get('non_empty_covered', 0)} of {len(tables.get('non_empty', []))} "
+            f"non-empty tables covered.",
+            "",
+        ]
+        if uncovered:
+            out += ["Not covered: " + ", ".join(_md_cell(t) for t in uncovered), ""]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- html
+
+_CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 860px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
+svg text { font: 12px system-ui, sans-serif; fill: #222; } svg .bar { fill: #4a7ab5; }
+svg .empty { fill: #888; }
+"""
+
+
+def render_html(stats: Mapping[str, Any]) -> str:
+    esc = html.escape
+    body = ["<h1>NL2SQL generation report</h1>"]
+    run = stats.get("run", {})
+    if run:
+        body.append("<h2>Run</h2>\n<table>")
+        body += [
+            f"<tr><th>{esc(str(k))}</th><td>{esc(_plain(v))}</td></tr>" for k, v in run.items()
+        ]
+        body.append("</table>")
+    for title, get, fmt in CHARTS:
+        body += [f"<h2>{esc(title)}</h2>", svg_bar_chart(title, get(stats), fmt)]
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>NL2SQL generation report</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def write_reports(out_dir: str | os.PathLike[str], stats: Mapping[str, Any]) -> None:
+    """Write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "report.json": json.dumps(stats, ensure_ascii=False, indent=2, default=str) + "\n",
+        "report.md": render_markdown(stats),
+        "report.html": render_html(stats),
+    }
+    for name, text in texts.items():
+        tmp = out / (name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out / name)
