@@ -1,0 +1,379 @@
+"""SQL shapes over one topic's tables, built as sqlglot expressions from real values.
+
+Each shape is a function ``(scope, rng) -> Built | None``: ``None`` when the topic's
+tables lack what the shape needs (no numeric column, no foreign key...).  A
+:class:`Built` carries the expression, the features it exercises and the *slots* the
+question templates fill, so that the question states every condition the SQL applies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from random import Random
+from typing import Any
+
+from sqlglot import exp
+
+from ..records import Column, SchemaMetadata, Table
+from . import dialects
+
+_NUMERIC = frozenset({"integer", "decimal", "float"})
+_DATES = frozenset({"date", "datetime"})
+_SKIP = frozenset({"binary", "json", "array", "uuid", "interval", "time", "boolean"})
+_LABELISH = re.compile(r"name|title|description|desc$|label", re.I)
+_CATEGORICAL = re.compile(
+    r"status|state|type|kind|category|city|country|region|gender|level|tier|method|channel|"
+    r"brand|carrier|reason|rating|language|class|group|grade|currency|title",
+    re.I,
+)
+_KEYISH = re.compile(r"(^id$|_id$|[a-z]Id$|ID$|_no$|_code$|^code$|sku|zip|postal)", re.I)
+_LIMITS = (3, 5, 10, 20)
+
+
+# ---------------------------------------------------------------- what shapes work with
+
+
+@dataclass(frozen=True)
+class Lit:
+    """A literal and how the question shows it (exactly the text inside the SQL literal)."""
+
+    node: exp.Expr
+    text: str
+    is_string: bool
+
+
+def literal(value: Any) -> Lit | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Lit(exp.Literal.number(value), str(value), False)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        text = repr(value)
+        return Lit(exp.Literal.number(text), text, False) if "e" not in text else None
+    if isinstance(value, Decimal):
+        text = str(value)
+        return Lit(exp.Literal.number(text), text, False) if "E" not in text else None
+    if isinstance(value, dt.datetime):
+        value = value.replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    if isinstance(value, str):
+        if not value.strip() or len(value) > 60 or "\n" in value or "\\" in value:
+            return None
+        return Lit(exp.Literal.string(value), value, True)
+    return None
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column of a table as one query names it (``alias`` when the query joins)."""
+
+    table: Table
+    column: Column
+    alias: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.column.type
+
+    def at(self, alias: str | None) -> Col:
+        return Col(self.table, self.column, alias)
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One condition of a WHERE/HAVING clause, as the question will state it."""
+
+    col: Col
+    op: str  # eq gt lt ge in between like_prefix like_contains is_null not_null year
+    values: tuple[Lit, ...] = ()
+
+
+@dataclass
+class Built:
+    expression: exp.Expr
+    shape: str
+    difficulty: str
+    features: tuple[str, ...]
+    tables: tuple[Table, ...]
+    slots: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A foreign key between two tables of the topic: ``child.cols`` -> ``parent.ref_cols``."""
+
+    child: Table
+    parent: Table
+    cols: tuple[str, ...]
+    ref_cols: tuple[str, ...]
+
+
+class Scope:
+    """The topic's usable tables, their columns sorted by role, and the FK edges between them."""
+
+    def __init__(
+        self,
+        metadata: SchemaMetadata,
+        table_names: Sequence[str],
+        dialect: str,
+        values: Callable[[Table, Column], Sequence[Any]] | None,
+        language: str = "en",
+    ):
+        self.dialect = dialect
+        self.language = language
+        self._values = values
+        self._cache: dict[tuple[str, str], tuple[Lit, ...]] = {}
+        by_name = {t.qualified_name: t for t in metadata.tables}
+        self.tables: list[Table] = []
+        for name in table_names:
+            table = by_name.get(name)
+            usable = table is not None and table.row_count != 0 and table not in self.tables
+            if usable and any(self.values(table, c) for c in table.columns):
+                self.tables.append(table)
+        names = {t.qualified_name for t in self.tables}
+        self.edges: list[Edge] = []
+        for child in self.tables:
+            for fk in child.foreign_keys:
+                ref = f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table
+                if ref not in names or ref == child.qualified_name:
+                    continue
+                parent = by_name[ref]
+                if all(
+                    child.column(c) and parent.column(r)
+                    for c, r in zip(fk.columns, fk.ref_columns, strict=True)
+                ):
+                    self.edges.append(Edge(child, parent, fk.columns, fk.ref_columns))
+
+    # ---------------------------------------------------------------- values and roles
+
+    def values(self, table: Table, column: Column) -> tuple[Lit, ...]:
+        key = (table.qualified_name, column.name)
+        if key not in self._cache:
+            lits: tuple[Lit, ...] = ()
+            if not column.sensitive and column.type not in _SKIP:
+                raw = self._values(table, column) if self._values else column.samples
+                out = []
+                for value in raw or ():
+                    lit = literal(_coerce(value, column.type))
+                    fits = lit is not None and (lit.is_string or self.numeric(table, column))
+                    if fits and all(o.text != lit.text for o in out):
+                        out.append(lit)
+                lits = tuple(out)
+            self._cache[key] = lits
+        return self._cache[key]
+
+    def is_key(self, table: Table, column: Column) -> bool:
+        if column.name in table.primary_key:
+            return True
+        if any(column.name in fk.columns for fk in table.foreign_keys):
+            return True
+        return bool(_KEYISH.search(column.name))
+
+    def numeric(self, table: Table, column: Column) -> bool:
+        if column.type in _NUMERIC:
+            return True
+        if "bool" in column.raw_type.lower() or re.match(r"(is|has)_", column.name, re.I):
+            return False
+        if column.type == "other" and column.samples:
+            return all(
+                isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
+                for v in column.samples
+            )
+        return False
+
+    def cols(self, table: Table, role: str) -> list[Col]:
+        out = []
+        for c in table.columns:
+            if c.sensitive or c.type in _SKIP:
+                continue
+            vals = self.values(table, c)
+            key = self.is_key(table, c)
+            if (role == "num" and not key and self.numeric(table, c) and len(vals) >= 2) or (
+                role == "text" and not key and vals and vals[0].is_string and c.type not in _DATES
+            ):
+                out.append(Col(table, c))
+            elif role == "cat" and not key and vals and vals[0].is_string and c.type not in _DATES:
+                if self.low_cardinality(c, vals):
+                    out.append(Col(table, c))
+            elif (role == "date" and c.type in _DATES and any(_year(v.text) for v in vals)) or (
+                role == "any" and vals
+            ):
+                out.append(Col(table, c))
+        return out
+
+    def low_cardinality(self, column: Column, vals: tuple[Lit, ...]) -> bool:
+        if column.type != "enum" and _LABELISH.search(column.name):
+            return False
+        if column.type == "enum" or _CATEGORICAL.search(column.name):
+            return True
+        comment = column.comment or ""
+        return ":" in comment or "：" in comment or 1 < len(column.samples) < 5
+
+    def label_col(self, table: Table) -> Col:
+        """The column a person would show for a row: a name or title, else the first text column."""
+        texts = self.cols(table, "text")
+        for col in texts:
+            if _LABELISH.search(col.column.name) and not _CATEGORICAL.fullmatch(col.column.name):
+                return col
+        if texts:
+            return texts[0]
+        for c in table.columns:
+            if c.name in table.primary_key and not c.sensitive:
+                return Col(table, c)
+        return Col(table, table.columns[0])
+
+    def big(self, table: Table) -> bool:
+        return table.row_count is None or table.row_count > 50
+
+    # ---------------------------------------------------------------- SQL pieces
+
+    def ident(self, name: str) -> exp.Identifier:
+        return dialects.identifier(name, self.dialect)
+
+    def table_ref(self, table: Table, alias: str | None = None) -> exp.Table:
+        return exp.Table(
+            this=self.ident(table.name),
+            db=self.ident(table.schema) if table.schema else None,
+            alias=exp.TableAlias(this=exp.to_identifier(alias)) if alias else None,
+        )
+
+    def ref(self, col: Col) -> exp.Column:
+        return exp.Column(
+            this=self.ident(col.column.name),
+            table=exp.to_identifier(col.alias) if col.alias else None,
+        )
+
+    def ordered(self, expression: exp.Expr, desc: bool) -> exp.Ordered:
+        return dialects.ordered(expression, desc, self.dialect)
+
+    def cond(self, c: Cond) -> exp.Expr:
+        ref = self.ref(c.col)
+        v = [x.node.copy() for x in c.values]
+        if c.op == "eq":
+            return exp.EQ(this=ref, expression=v[0])
+        if c.op == "gt":
+            return exp.GT(this=ref, expression=v[0])
+        if c.op == "lt":
+            return exp.LT(this=ref, expression=v[0])
+        if c.op == "ge":
+            return exp.GTE(this=ref, expression=v[0])
+        if c.op == "in":
+            return exp.In(this=ref, expressions=v)
+        if c.op == "between":
+            return exp.Between(this=ref, low=v[0], high=v[1])
+        if c.op == "like_prefix":
+            return exp.Like(this=ref, expression=exp.Literal.string(c.values[0].text + "%"))
+        if c.op == "like_contains":
+            return exp.Like(this=ref, expression=exp.Literal.string("%" + c.values[0].text + "%"))
+        if c.op == "is_null":
+            return exp.Is(this=ref, expression=exp.Null())
+        if c.op == "not_null":
+            return exp.Not(this=exp.Is(this=ref, expression=exp.Null()))
+        if c.op == "year":
+            return exp.EQ(this=dialects.year_of(ref, self.dialect), expression=v[0])
+        raise ValueError(c.op)
+
+    def where(self, conds: Sequence[Cond]) -> exp.Expr | None:
+        parts = [self.cond(c) for c in conds]
+        return exp.and_(*parts) if parts else None
+
+    def join_on(self, edge: Edge, child_alias: str, parent_alias: str) -> exp.Expr:
+        return exp.and_(
+            *(
+                exp.EQ(
+                    this=exp.Column(this=self.ident(c), table=exp.to_identifier(child_alias)),
+                    expression=exp.Column(
+                        this=self.ident(r), table=exp.to_identifier(parent_alias)
+                    ),
+                )
+                for c, r in zip(edge.cols, edge.ref_cols, strict=True)
+            )
+        )
+
+    # ---------------------------------------------------------------- conditions from real values
+
+    def filter_cond(self, col: Col, rng: Random, ops: Sequence[str] = ("eq",)) -> Cond | None:
+        vals = self.values(col.table, col.column)
+        if not vals:
+            return None
+        op = rng.choice(list(ops))
+        if self.numeric(col.table, col.column) and col.type not in _DATES:
+            nums = sorted(vals, key=lambda x: Decimal(x.text))
+            if op == "gt" and len(nums) >= 2:
+                return Cond(col, "gt", (rng.choice(nums[:-1]),))
+            if op == "lt" and len(nums) >= 2:
+                return Cond(col, "lt", (rng.choice(nums[1:]),))
+            if op == "between" and len(nums) >= 2:
+                i = rng.randrange(len(nums) - 1)
+                j = rng.randrange(i + 1, len(nums))
+                if nums[i].text != nums[j].text:
+                    return Cond(col, "between", (nums[i], nums[j]))
+            if col.type == "float" and len(nums) >= 2:
+                # Equality on binary floating point misses on some engines (MySQL FLOAT).
+                return Cond(col, "gt", (rng.choice(nums[:-1]),))
+            return Cond(col, "eq", (rng.choice(vals[:8]),))
+        if op == "in" and len(vals) >= 2:
+            return Cond(col, "in", tuple(rng.sample(list(vals[:8]), 2)))
+        if op in ("like_prefix", "like_contains"):
+            text = rng.choice(vals[:8]).text
+            if "%" in text or "_" in text or "'" in text:
+                return None
+            if op == "like_prefix":
+                n = 1 if _cjk(text[:1]) else min(len(text), rng.choice((2, 3, 4)))
+                piece = text[:n]
+            else:
+                words = [w for w in re.split(r"\s+", text) if len(w) >= 3]
+                piece = (
+                    rng.choice(words)
+                    if len(words) > 1
+                    else text[len(text) // 3 : len(text) // 3 + 2]
+                )
+            if not piece.strip() or piece != piece.strip():
+                return None
+            return Cond(col, op, (Lit(exp.Literal.string(piece), piece, True),))
+        return Cond(col, "eq", (rng.choice(vals[:8]),))
+
+    def year_cond(self, col: Col, rng: Random) -> Cond | None:
+        years = sorted({y for v in self.values(col.table, col.column) if (y := _year(v.text))})
+        if not years:
+            return None
+        year = rng.choice(years)
+        return Cond(col, "year", (Lit(exp.Literal.number(year), str(year), False),))
+
+    def date_range(self, col: Col, rng: Random) -> Cond | None:
+        years = sorted({y for v in self.values(col.table, col.column) if (y := _year(v.text))})
+        if not years:
+            return None
+        a = rng.choice(years)
+        b = rng.choice([y for y in years if y >= a])
+        lo, hi = f"{a}-01-01", f"{b}-{rng.choice(('06-30', '12-31'))}"
+        return Cond(
+            col,
+            "between",
+            (Lit(exp.Literal.string(lo), lo, True), Lit(exp.Literal.string(hi), hi, True)),
+        )
+
+
+def _coerce(value: Any, type_: str) -> Any:
+    if isinstance(value, str) and type_ in _NUMERIC:
+        try:
+            return int(value) if re.fullmatch(r"-?\d+", value) else Decimal(value)
+        except ArithmeticError:
+            return None
+    return value
+
+
+def _year(text: str) -> int | None:
+    m = re.match(r"((?:19|20)\d\d)-\d\d", text)
+    return int(m.group(1)) if m else None
+
+
+def _cjk(text: str) -> bool:
+    return bool(re.search(r"[\u3400-\u9fff]", text))

@@ -1,0 +1,287 @@
+"""Question templates in English and Chinese, filled from a :class:`~.builder.Built`'s slots.
+
+Every template states every condition the SQL applies: filter values, limits, ordering
+direction, grouping, HAVING thresholds and date ranges.  Each shape has several phrasings
+per language; the synthesizer's seeded RNG picks one, so the set is not monotone.
+"""
+
+from __future__ import annotations
+
+from random import Random
+from typing import Any
+
+from .builder import Built, Col, Cond, Lit
+from .naming import has_cjk, humanize, label, plural, singular
+
+_COND = {
+    "en": {
+        "eq": "{c} is {v0}", "gt": "{c} is greater than {v0}", "lt": "{c} is less than {v0}",
+        "ge": "{c} is at least {v0}", "in": "{c} is {v0} or {v1}",
+        "between": "{c} is between {v0} and {v1}", "like_prefix": "{c} starts with {v0}",
+        "like_contains": "{c} contains {v0}", "is_null": "{c} is empty (NULL)",
+        "not_null": "{c} is not empty", "year": "{c} is in the year {v0}",
+    },
+    "zh": {
+        "eq": "{c}为{v0}", "gt": "{c}大于{v0}", "lt": "{c}小于{v0}", "ge": "{c}不小于{v0}",
+        "in": "{c}为{v0}或{v1}", "between": "{c}在{v0}到{v1}之间", "like_prefix": "{c}以{v0}开头",
+        "like_contains": "{c}包含{v0}", "is_null": "{c}为空", "not_null": "{c}不为空",
+        "year": "{c}在{v0}年",
+    },
+}  # fmt: skip
+
+_AGG = {
+    "en": {"count": "the number of {ts}", "sum": "the total {c}", "avg": "the average {c}",
+           "max": "the highest {c}", "min": "the lowest {c}"},
+    "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}"},
+}  # fmt: skip
+
+_WORDS = {
+    "en": {"dir": ("ascending", "descending"), "most": ("lowest", "highest"),
+           "fromto": ("lowest to highest", "highest to lowest"), "more": ("below", "above"),
+           "and": " and ", "list": ", ", "rank": " (ties share the same rank)"},
+    "zh": {"dir": ("升序", "降序"), "most": ("最低", "最高"), "fromto": ("从低到高", "从高到低"),
+           "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）"},
+}  # fmt: skip
+
+_TAIL = {
+    "en": (", sorted by {oc} in {dir} order, showing only the first {n}",
+           ", ordered by {oc} ({dir}), limited to {n} rows",
+           "; sort by {oc} {dir} and return the first {n}"),
+    "zh": ("，按{oc}{dir}排列，只显示前{n}条", "，按{oc}{dir}排序后取前{n}条", "（按{oc}{dir}，取前{n}个）"),
+}  # fmt: skip
+
+TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
+    "filter_list": {
+        "en": ("List the {cols} of {ts} whose {w}{tail}.", "Show the {cols} of all {ts} where {w}{tail}.",
+               "Find {ts} for which {w} and give their {cols}{tail}."),
+        "zh": ("列出{w}的{t}的{cols}{tail}。", "查询所有{w}的{t}，显示其{cols}{tail}。",
+               "{w}的{t}有哪些？请给出{cols}{tail}。"),
+    },
+    "top_n": {
+        "en": ("List the {cols} of the {n} {ts} with the {most} {oc}.",
+               "Show the {n} {ts} with the {most} {oc}, along with their {cols}.",
+               "Which {n} {ts} have the {most} {oc}? Give their {cols}."),
+        "zh": ("{oc}{most}的{n}个{t}是哪些？列出{cols}。", "按{oc}{dir}排列，列出前{n}个{t}的{cols}。",
+               "查询{oc}{most}的前{n}个{t}，显示{cols}。"),
+    },
+    "count": {
+        "en": ("How many {ts} are there where {w}?", "Count the {ts} whose {w}.",
+               "What is the number of {ts} for which {w}?"),
+        "zh": ("{w}的{t}有多少个？", "统计{w}的{t}数量。", "共有多少{t}满足{w}？"),
+    },
+    "count_distinct": {
+        "en": ("How many different {g} values appear in {ts}{ww}?", "Count the distinct {g} values of {ts}{ww}.",
+               "What is the number of unique {g} values across {ts}{ww}?"),
+        "zh": ("{wz}{t}共有多少种不同的{g}？", "统计{wz}{t}中不同{g}的个数。", "{wz}{t}的{g}有多少个不同的取值？"),
+    },
+    "distinct": {
+        "en": ("List the distinct {g} values of {ts}{ww}, in ascending order.",
+               "What different {g} values do {ts}{ww} have? Sort them in ascending order.",
+               "Show each unique {g} among {ts}{ww}, sorted ascending."),
+        "zh": ("列出{wz}{t}的所有不同{g}，按升序排列。", "{wz}{t}有哪些不同的{g}？请按升序列出。",
+               "按升序给出{wz}{t}中出现过的{g}（去重）。"),
+    },
+    "group_agg": {
+        "en": ("For each {g}, what is {agg}{ww}? Sort by it in {dir} order{lim}.",
+               "Show {agg} per {g}{ww}, ordered from {fromto}{lim}.",
+               "Group {ts} by {g} and compute {agg}{ww}; sort the result in {dir} order{lim}."),
+        "zh": ("{wz}每个{g}的{agg}是多少？按{agg}{dir}排列{lim}。", "按{g}分组统计{wz}{t}的{agg}，结果按{fromto}排序{lim}。",
+               "统计{wz}各{g}的{agg}，并按{dir}排列{lim}。"),
+    },
+    "group_having": {
+        "en": ("Which {g} values have at least {k} {ts}? Show each with its count, from most to fewest.",
+               "List every {g} with {k} or more {ts}, together with the number of {ts}, in descending order of that number.",
+               "Group {ts} by {g}, keep only groups with at least {k} rows, and show their counts in descending order."),
+        "zh": ("哪些{g}的{t}数量不少于{k}个？列出{g}及数量，按数量从高到低排列。",
+               "按{g}统计{t}数量，只保留数量大于等于{k}的分组，并按数量降序排列。",
+               "列出拥有至少{k}个{t}的{g}及对应数量，按数量降序。"),
+    },
+    "agg": {
+        "en": ("What is {agg} for {ts} whose {w}?", "Compute {agg} among {ts} where {w}.",
+               "Among {ts} for which {w}, what is {agg}?"),
+        "zh": ("{w}的{t}的{agg}是多少？", "计算{w}的{t}的{agg}。", "在{w}的{t}中，{agg}是多少？"),
+    },
+    "in_sub": {
+        "en": ("List the {cols} of {ts} that have at least one {t2} where {w}{tail}.",
+               "Which {ts} appear in {t2s} whose {w}? Show their {cols}{tail}.",
+               "Find {ts} referenced by some {t2} for which {w}, and give their {cols}{tail}."),
+        "zh": ("列出存在{w}的{t2}的{t}的{cols}{tail}。", "哪些{t}有{w}的{t2}？请给出{cols}{tail}。",
+               "查询至少有一条{w}的{t2}记录的{t}，显示{cols}{tail}。"),
+    },
+    "exists": {
+        "en": ("How many {ts} have at least one {t2}?", "Count the {ts} that have any {t2}.",
+               "What is the number of {ts} with one or more {t2s}?"),
+        "zh": ("有{t2}的{t}有多少个？", "统计至少有一条{t2}的{t}数量。", "存在{t2}记录的{t}共有多少？"),
+    },
+    "not_exists": {
+        "en": ("How many {ts} have no {t2}?", "Count the {ts} without any {t2}.",
+               "What is the number of {ts} that have no {t2s} at all?"),
+        "zh": ("没有任何{t2}的{t}有多少个？", "统计没有{t2}的{t}数量。", "不存在{t2}记录的{t}共有多少？"),
+    },
+    "scalar_sub": {
+        "en": ("List the {cols} of {ts} whose {num} is {more} the average {num}, showing the {n} with the {most} {num}.",
+               "Find {ts} with {num} {more} the overall average; return {cols} for the {n} with the {most} {num}.",
+               "Among {ts} whose {num} is {more} average, show the {cols} of the {n} with the {most} {num}."),
+        "zh": ("{num}{more}平均值的{t}中，{num}{most}的{n}个是哪些？列出{cols}。",
+               "查询{num}{more}所有{t}平均{num}的{t}，按{num}{dir}排列取前{n}个，显示{cols}。",
+               "列出{num}{more}平均水平的{t}的{cols}，按{num}{dir}只取前{n}条。"),
+    },
+    "union": {
+        "en": ("Which {g} values appear among {ts} where {w0}, or among those where {w1}?",
+               "Combine, without duplicates, the {g} of {ts} whose {w0} with those whose {w1}.",
+               "Show every {g} that occurs in {ts} for which {w0} or in {ts} for which {w1}."),
+        "zh": ("列出{w0}或{w1}的{t}的所有{g}（去重）。", "{w0}的{t}与{w1}的{t}合在一起，涉及哪些不同的{g}？",
+               "查询在{w0}或{w1}的{t}中出现过的{g}。"),
+    },
+    "intersect": {
+        "en": ("Which {g} values appear both in {ts} where {w0} and in {ts} where {w1}?",
+               "Find the {g} shared by {ts} whose {w0} and {ts} whose {w1}.",
+               "List each {g} that has {ts} for which {w0} as well as {ts} for which {w1}."),
+        "zh": ("哪些{g}同时出现在{w0}的{t}和{w1}的{t}中？", "找出既有{w0}的{t}、又有{w1}的{t}的{g}。",
+               "列出{w0}的{t}与{w1}的{t}共有的{g}。"),
+    },
+    "except": {
+        "en": ("Which {g} values appear in {ts} where {w0} but never in {ts} where {w1}?",
+               "List the {g} of {ts} whose {w0}, excluding any that also occur where {w1}.",
+               "Find {g} values found among {ts} for which {w0} and not among those for which {w1}."),
+        "zh": ("哪些{g}出现在{w0}的{t}中，但没有出现在{w1}的{t}中？", "列出{w0}的{t}的{g}，排除在{w1}的{t}中也出现过的。",
+               "找出只在{w0}的{t}中出现、不在{w1}的{t}中出现的{g}。"),
+    },
+    "case": {
+        "en": ("List the {cols} of the {n} {ts} with the highest {num}, and label each {hi} if its {num} is at least {v}, otherwise {lo}.",
+               "For the top {n} {ts} by {num} (descending), show {cols} and a level that is {hi} when {num} is at least {v} and {lo} otherwise.",
+               "Show {cols} for the {n} {ts} with the largest {num}, marking them {hi} ({num} at least {v}) or {lo}."),
+        "zh": ("列出{num}最高的{n}个{t}的{cols}，并在{num}大于等于{v}时标记为{hi}，否则标记为{lo}。",
+               "按{num}降序取前{n}个{t}，显示{cols}，以及等级：{num}不低于{v}为{hi}，否则为{lo}。",
+               "查询{num}排名前{n}的{t}的{cols}，{num}大于等于{v}的记为{hi}，其余记为{lo}。"),
+    },
+    "window": {
+        "en": ("For each {g}, list the top {k} {ts} by {num} (highest first){rank}, showing {cols}, ordered by {g} and rank.",
+               "Within every {g}, which {ts} rank in the top {k} by {num} in descending order{rank}? Show {cols}, sorted by {g} and rank.",
+               "Show the top {k} {ts} per {g} by {num} from highest to lowest{rank}, with their {cols}, ordered by {g} then rank."),
+        "zh": ("每个{g}中{num}最高的前{k}个{t}是哪些{rank}？列出{cols}，按{g}和名次排序。",
+               "按{g}分组，找出每组{num}降序排名前{k}的{t}{rank}，显示{cols}，按{g}和名次排序。",
+               "列出各{g}内{num}从高到低前{k}名的{t}的{cols}{rank}，按{g}和名次排列。"),
+    },
+    "date_month": {
+        "en": ("For each month of {year}, what is {agg} by {d}? List the months in chronological order.",
+               "Show {agg} per month in {year}, based on {d}, in chronological order.",
+               "Break down {agg} by month of {d} for the year {year}, sorted by month."),
+        "zh": ("{year}年每个月的{agg}是多少（按{d}统计）？按月份先后列出。", "按{d}的月份统计{year}年的{agg}，按月份排序。",
+               "统计{year}年各月（依据{d}）的{agg}，按时间先后排列。"),
+    },
+    "date_year": {
+        "en": ("What is {agg} for each year of {d}? List the years in ascending order.",
+               "Show {agg} per year, based on {d}, in chronological order.",
+               "Break down {agg} by the year of {d}, sorted by year."),
+        "zh": ("按{d}的年份统计，每年的{agg}是多少？按年份升序列出。", "统计每年（依据{d}）的{agg}，按年份排序。",
+               "按年份汇总{agg}（按{d}），并按年份升序排列。"),
+    },
+}  # fmt: skip
+
+_TEMPLATE_OF = {"join_list": "filter_list", "join3": "group_agg"}
+
+
+class Phraser:
+    """Renders a :class:`Built` as a question in one language."""
+
+    def __init__(self, language: str):
+        if language not in _COND:
+            raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
+        self.language = language
+        self.words = _WORDS[language]
+
+    def table(self, t: Any, many: bool = False) -> str:
+        text = label(t.comment, t.name, self.language)
+        if self.language == "en" and text == humanize(t.name):
+            text = singular(text)
+        return plural(text) if many and self.language == "en" else text
+
+    def column(self, col: Col, qualify: bool = False) -> str:
+        """A column's label; ``qualify`` names its table too, unless the label already does."""
+        text = label(col.column.comment, col.column.name, self.language, keep_note=True)
+        if not qualify:
+            return text
+        owner = self.table(col.table)
+        if self.language == "en":
+            return text if owner.split()[-1].lower() in text.lower().split() else f"{owner} {text}"
+        if owner[-2:] in text:
+            return text
+        return f"{owner}{text}" if has_cjk(owner) and has_cjk(text) else f"{owner} {text}"
+
+    def value(self, lit: Lit) -> str:
+        return f"'{lit.text}'" if lit.is_string else lit.text
+
+    def cond(self, c: Cond, qualify: bool) -> str:
+        vals = {f"v{i}": self.value(v) for i, v in enumerate(c.values)}
+        if c.op == "year":
+            vals["v0"] = c.values[0].text
+        return _COND[self.language][c.op].format(c=self.column(c.col, qualify), **vals)
+
+    def conds(self, conds: list[Cond], qualify: bool) -> str:
+        return self.words["and"].join(self.cond(c, qualify) for c in conds)
+
+    def agg(self, slot: tuple, qualify: bool, main: Any) -> str:
+        func, col, table = slot
+        text = _AGG[self.language][func]
+        return text.format(
+            ts=self.table(table, many=True), t=self.table(table),
+            c=self.column(col, qualify and col.table is not main) if col is not None else "",
+        )  # fmt: skip
+
+    def question(self, built: Built, rng: Random) -> str:
+        s, en = built.slots, self.language == "en"
+        qualify = len(built.tables) > 1
+        f: dict[str, str] = {}
+        t = s["t"]
+        f["t"], f["ts"] = self.table(t), self.table(t, many=en)
+        for key in ("t2", "t3"):
+            if key in s:
+                f[key], f[key + "s"] = self.table(s[key]), self.table(s[key], many=en)
+        if "cols" in s:
+            names = [self.column(c, qualify and c.table is not t) for c in s["cols"]]
+            if len(set(names)) < len(names):
+                names = [humanize(c.column.name) for c in s["cols"]]
+            joiner = self.words["list"]
+            f["cols"] = (
+                joiner.join(names[:-1]) + " and " + names[-1]
+                if en and len(names) > 1
+                else joiner.join(names)
+            )
+        where = s.get("where") or []
+        f["w"] = self.conds(where, qualify)
+        for i, c in enumerate(where):
+            f[f"w{i}"] = self.cond(c, qualify)
+        f["ww"] = f" where {f['w']}" if where else ""
+        f["wz"] = f"{f['w']}的" if where else ""
+        for key in ("g", "num", "d"):
+            if key in s:
+                f[key] = self.column(s[key], qualify)
+        if s.get("g2") is not None:
+            both = " and " if en else "和"
+            f["g"] = f["g"] + both + self.column(s["g2"], qualify)
+        for key in ("n", "k", "v", "hi", "lo", "year"):
+            if key in s:
+                f[key] = self.value(s[key]) if key in ("hi", "lo") else s[key].text
+        if "agg" in s:
+            f["agg"] = self.agg(s["agg"], qualify, t)
+        desc = s["order"][1] if "order" in s else s.get("above", True)
+        f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]
+        f["fromto"] = self.words["fromto"][desc]
+        f["more"] = self.words["more"][s.get("above", True)]
+        f["rank"] = self.words["rank"] if s.get("rank") else ""
+        if "order" in s and s["order"][0] is not None:
+            f["oc"] = self.column(s["order"][0], qualify)
+        f["tail"] = rng.choice(_TAIL[self.language]).format(**f) if "n" in s and "oc" in f else ""
+        if "n" in s and "oc" not in f:
+            f["lim"] = f", showing only the first {f['n']}" if en else f"，只显示前{f['n']}个"
+        else:
+            f["lim"] = ""
+        key = _TEMPLATE_OF.get(built.shape, built.shape)
+        if key == "exists" and s.get("negate"):
+            key = "not_exists"
+        if key == "setop":
+            key = s["setop"]
+        if key == "filter_list" and built.shape == "top_n":
+            key = "top_n"
+        return rng.choice(TEMPLATES[key][self.language]).format(**f)

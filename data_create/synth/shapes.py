@@ -1,0 +1,622 @@
+"""The difficulty ladder: one function per SQL shape, ``(scope, rng) -> Built | None``.
+
+easy: projections with filters on real values, COUNT / COUNT(DISTINCT), DISTINCT, top-N;
+medium: GROUP BY with aggregates, HAVING, BETWEEN, LIKE, IS [NOT] NULL, two-table joins;
+hard: 3-table joins, IN / EXISTS / scalar subqueries, set operations, CASE, window
+functions (top-N per group), date bucketing by month and year.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from random import Random
+
+import sqlglot
+from sqlglot import exp
+
+from . import dialects
+from .builder import _LIMITS, Built, Col, Cond, Edge, Lit, Scope
+
+Shape = Callable[[Scope, Random], Built | None]
+AGGS = {"sum": exp.Sum, "avg": exp.Avg, "max": exp.Max, "min": exp.Min}
+
+
+def _pick(rng: Random, items: list):
+    return rng.choice(items) if items else None
+
+
+def _n(rng: Random) -> Lit:
+    n = rng.choice(_LIMITS)
+    return Lit(exp.Literal.number(n), str(n), False)
+
+
+def _table(scope: Scope, rng: Random):
+    return rng.choice(scope.tables) if scope.tables else None
+
+
+def _other_filter(scope: Scope, rng: Random, table, exclude: Col | None = None) -> Cond | None:
+    cands = [c for c in scope.cols(table, "cat") if exclude is None or c.column != exclude.column]
+    col = _pick(rng, cands)
+    return scope.filter_cond(col, rng) if col else None
+
+
+def _select(scope: Scope, table, *cols, alias: str | None = None) -> exp.Select:
+    return sqlglot.select(*cols).from_(scope.table_ref(table, alias))
+
+
+# ---------------------------------------------------------------- easy
+
+
+def filter_list(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    col = _pick(rng, scope.cols(t, "cat") + scope.cols(t, "num"))
+    if col is None:
+        return None
+    cond = scope.filter_cond(col, rng, ("eq", "eq", "gt", "lt"))
+    label = scope.label_col(t)
+    if label.column == col.column:
+        label = _pick(rng, [c for c in scope.cols(t, "text") if c.column != col.column]) or label
+    extra = _pick(
+        rng, [c for c in scope.cols(t, "any") if c.column not in (label.column, col.column)]
+    )
+    shown = [label] + ([extra] if extra else [])
+    conds = [cond]
+    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, col)):
+        conds.append(other)
+    q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where(conds))
+    slots = {"t": t, "cols": shown, "where": conds}
+    feats = ["projection", "filter"]
+    if scope.big(t):
+        n = _n(rng)
+        q = q.order_by(scope.ordered(scope.ref(label), False)).limit(n.node)
+        slots.update(n=n, order=(label, False))
+        feats += ["order_by", "limit"]
+    return Built(q, "filter_list", "easy", tuple(feats), (t,), slots)
+
+
+def count_in(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    col = _pick(rng, scope.cols(t, "cat")) if t else None
+    cond = scope.filter_cond(col, rng, ("in", "eq")) if col else None
+    if cond is None:
+        return None
+    conds = [cond]
+    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, col)):
+        conds.append(other)
+    q = _select(scope, t, exp.Count(this=exp.Star())).where(scope.where(conds))
+    return Built(q, "count", "easy", ("count", "filter"), (t,), {"t": t, "where": conds})
+
+
+def count_distinct(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    col = _pick(rng, scope.cols(t, "cat") + scope.cols(t, "text")) if t else None
+    if col is None:
+        return None
+    q = _select(scope, t, exp.Count(this=exp.Distinct(expressions=[scope.ref(col)])))
+    conds = []
+    if rng.random() < 0.5 and (other := _other_filter(scope, rng, t, col)):
+        conds = [other]
+        q = q.where(scope.where(conds))
+    feats = ("count", "distinct", "filter") if conds else ("count", "distinct")
+    return Built(q, "count_distinct", "easy", feats, (t,), {"t": t, "g": col, "where": conds})
+
+
+def distinct_values(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    col = _pick(rng, scope.cols(t, "cat")) if t else None
+    if col is None:
+        return None
+    q = _select(scope, t, scope.ref(col)).distinct().order_by(scope.ordered(scope.ref(col), False))
+    conds = []
+    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, col)):
+        conds = [other]
+        q = q.where(scope.where(conds))
+    feats = ("distinct", "order_by", "filter") if conds else ("distinct", "order_by")
+    return Built(q, "distinct", "easy", feats, (t,), {"t": t, "g": col, "where": conds})
+
+
+def top_n(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    num = _pick(rng, scope.cols(t, "num")) if t else None
+    if num is None:
+        return None
+    label = scope.label_col(t)
+    desc = rng.random() < 0.7
+    n = _n(rng)
+    q = (
+        _select(scope, t, scope.ref(label), scope.ref(num))
+        .order_by(scope.ordered(scope.ref(num), desc))
+        .limit(n.node)
+    )
+    slots = {"t": t, "cols": [label, num], "order": (num, desc), "n": n}
+    return Built(q, "top_n", "easy", ("projection", "order_by", "limit"), (t,), slots)
+
+
+# ---------------------------------------------------------------- medium
+
+
+def _agg(scope: Scope, rng: Random, t, alias: str | None = None):
+    """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric)."""
+    num = _pick(rng, scope.cols(t, "num"))
+    if num is None or rng.random() < 0.3:
+        return exp.Count(this=exp.Star()), ("count", None, t)
+    func = rng.choice(list(AGGS))
+    num = num.at(alias)
+    return AGGS[func](this=scope.ref(num)), (func, num, t)
+
+
+def group_agg(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    g = _pick(rng, scope.cols(t, "cat")) if t else None
+    if g is None:
+        return None
+    agg, aslot = _agg(scope, rng, t)
+    alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
+    q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
+    desc = rng.random() < 0.7
+    q = q.order_by(scope.ordered(exp.column(alias), desc))
+    conds = []
+    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
+        conds = [other]
+        q = q.where(scope.where(conds))
+    feats = ["group_by", "aggregate", "order_by"] + (["count"] if aslot[0] == "count" else [])
+    feats += ["filter"] if conds else []
+    slots = {"t": t, "g": g, "agg": aslot, "where": conds, "order": (None, desc)}
+    return Built(q, "group_agg", "medium", tuple(feats), (t,), slots)
+
+
+def group_having(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    g = _pick(rng, scope.cols(t, "cat")) if t else None
+    if g is None:
+        return None
+    rows = t.row_count or 100
+    k = rng.choice([x for x in (2, 3, 5, 10, 20, 50) if x <= max(2, rows // 20)])
+    kl = Lit(exp.Literal.number(k), str(k), False)
+    q = (
+        _select(scope, t, scope.ref(g), exp.Count(this=exp.Star()).as_("total"))
+        .group_by(scope.ref(g))
+        .having(exp.GTE(this=exp.Count(this=exp.Star()), expression=kl.node))
+        .order_by(scope.ordered(exp.column("total"), True))
+    )
+    slots = {"t": t, "g": g, "agg": ("count", None, t), "k": kl}
+    feats = ("group_by", "having", "count", "aggregate", "order_by")
+    return Built(q, "group_having", "medium", feats, (t,), slots)
+
+
+def between(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    dates, nums = scope.cols(t, "date"), scope.cols(t, "num")
+    col = _pick(rng, dates + nums)
+    if col is None:
+        return None
+    cond = scope.date_range(col, rng) if col in dates else scope.filter_cond(col, rng, ("between",))
+    if cond is None or cond.op != "between":
+        return None
+    label = scope.label_col(t)
+    n = _n(rng)
+    q = (
+        _select(scope, t, scope.ref(label), scope.ref(col))
+        .where(scope.where([cond]))
+        .order_by(scope.ordered(scope.ref(col), False))
+        .limit(n.node)
+    )
+    slots = {"t": t, "cols": [label, col], "where": [cond], "order": (col, False), "n": n}
+    feats = ("projection", "between", "filter", "order_by", "limit")
+    return Built(q, "filter_list", "medium", feats, (t,), slots)
+
+
+def like(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    # LIKE only on real text: PostgreSQL has no LIKE for enum or other user-defined types.
+    col = _pick(rng, [c for c in scope.cols(t, "text") if c.type == "text"]) if t else None
+    cond = scope.filter_cond(col, rng, ("like_prefix", "like_contains")) if col else None
+    if cond is None or not cond.op.startswith("like"):
+        return None
+    label = scope.label_col(t)
+    shown = [label] if label.column == col.column else [label, col]
+    if rng.random() < 0.35:
+        q = _select(scope, t, exp.Count(this=exp.Star())).where(scope.where([cond]))
+        return Built(
+            q, "count", "medium", ("count", "like", "filter"), (t,), {"t": t, "where": [cond]}
+        )
+    n = _n(rng)
+    q = (
+        _select(scope, t, *(scope.ref(c) for c in shown))
+        .where(scope.where([cond]))
+        .order_by(scope.ordered(scope.ref(label), False))
+        .limit(n.node)
+    )
+    slots = {"t": t, "cols": shown, "where": [cond], "order": (label, False), "n": n}
+    feats = ("projection", "like", "filter", "order_by", "limit")
+    return Built(q, "filter_list", "medium", feats, (t,), slots)
+
+
+def null_check(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    cols = [c for c in scope.cols(t, "any") if c.column.name not in t.primary_key]
+    col = _pick(rng, cols)
+    if col is None:
+        return None
+    note = (col.column.comment or "").lower()
+    maybe_null = col.column.nullable or "null" in note or "为空" in note
+    op = "is_null" if maybe_null and rng.random() < 0.6 else "not_null"
+    cond = Cond(col, op)
+    q = _select(scope, t, exp.Count(this=exp.Star())).where(scope.where([cond]))
+    return Built(
+        q, "count", "medium", ("count", "is_null", "filter"), (t,), {"t": t, "where": [cond]}
+    )
+
+
+def agg_filter(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    num = _pick(rng, scope.cols(t, "num")) if t else None
+    cond = _other_filter(scope, rng, t, num) if num else None
+    if cond is None:
+        return None
+    func = rng.choice(list(AGGS))
+    q = _select(scope, t, AGGS[func](this=scope.ref(num))).where(scope.where([cond]))
+    slots = {"t": t, "agg": (func, num, t), "where": [cond]}
+    return Built(q, "agg", "medium", ("aggregate", "filter"), (t,), slots)
+
+
+def _edge(scope: Scope, rng: Random) -> Edge | None:
+    return _pick(rng, scope.edges)
+
+
+def join_filter(scope: Scope, rng: Random) -> Built | None:
+    e = _edge(scope, rng)
+    if e is None:
+        return None
+    fcol = _pick(rng, scope.cols(e.parent, "cat") or scope.cols(e.parent, "text"))
+    if fcol is None:
+        return None
+    cond = scope.filter_cond(fcol.at("t2"), rng)
+    a, b = scope.label_col(e.child).at("t1"), scope.label_col(e.parent).at("t2")
+    n = _n(rng)
+    q = (
+        _select(scope, e.child, scope.ref(a), scope.ref(b), alias="t1")
+        .join(scope.table_ref(e.parent, "t2"), on=scope.join_on(e, "t1", "t2"))
+        .where(scope.where([cond]))
+        .order_by(scope.ordered(scope.ref(a), False))
+        .limit(n.node)
+    )
+    slots = {
+        "t": e.child,
+        "t2": e.parent,
+        "cols": [a, b],
+        "where": [cond],
+        "order": (a, False),
+        "n": n,
+    }
+    feats = ("join", "projection", "filter", "order_by", "limit")
+    return Built(q, "join_list", "medium", feats, (e.child, e.parent), slots)
+
+
+def join_group(scope: Scope, rng: Random) -> Built | None:
+    e = _edge(scope, rng)
+    if e is None:
+        return None
+    g = _pick(rng, scope.cols(e.parent, "cat")) or scope.label_col(e.parent)
+    g = g.at("t2")
+    agg, aslot = _agg(scope, rng, e.child, "t1")
+    n = _n(rng)
+    desc = rng.random() < 0.75
+    q = (
+        _select(scope, e.child, scope.ref(g), agg.as_("total"), alias="t1")
+        .join(scope.table_ref(e.parent, "t2"), on=scope.join_on(e, "t1", "t2"))
+        .group_by(scope.ref(g))
+        .order_by(scope.ordered(exp.column("total"), desc))
+        .limit(n.node)
+    )
+    slots = {"t": e.child, "t2": e.parent, "g": g, "agg": aslot, "order": (None, desc), "n": n}
+    feats = ["join", "group_by", "aggregate", "order_by", "limit"] + (
+        ["count"] if aslot[0] == "count" else []
+    )
+    return Built(q, "group_agg", "medium", tuple(feats), (e.child, e.parent), slots)
+
+
+# ---------------------------------------------------------------- hard
+
+
+def _path3(scope: Scope, rng: Random) -> tuple[Edge, Edge] | None:
+    """Two FK edges that join three distinct tables without fanning out.
+
+    Either a chain (child -> parent -> grandparent) or two parents of one child; never two
+    children of one parent, whose join multiplies each child's rows by the other's.
+    """
+    options = []
+    for e1 in scope.edges:
+        for e2 in scope.edges:
+            ends1 = {e1.child.qualified_name, e1.parent.qualified_name}
+            ends2 = {e2.child.qualified_name, e2.parent.qualified_name}
+            shared = e1.parent.qualified_name == e2.parent.qualified_name
+            if e1 is not e2 and not shared and len(ends1 & ends2) == 1 and len(ends1 | ends2) == 3:
+                options.append((e1, e2))
+    return rng.choice(options) if options else None
+
+
+def join3(scope: Scope, rng: Random) -> Built | None:
+    """Aggregate the fact table of a 3-table FK path, grouped by a column of the far end.
+
+    The fact table is the one that is a child in most of the two edges (the middle of a
+    star like products <- inventory -> stores, or the leaf of a chain), so that COUNT and
+    SUM count its rows, not rows multiplied by the join.
+    """
+    path = _path3(scope, rng)
+    if path is None:
+        return None
+    e1, e2 = path
+    tables = {}
+    for e in path:
+        for t in (e.child, e.parent):
+            tables.setdefault(t.qualified_name, t)
+    children = Counter(e.child.qualified_name for e in path)
+    parents = Counter(e.parent.qualified_name for e in path)
+    fact_name = max(tables, key=lambda n: (children[n], -parents[n]))
+    # Walk outward from the fact table: the edge touching it first.
+    first = e1 if fact_name in (e1.child.qualified_name, e1.parent.qualified_name) else e2
+    second = e2 if first is e1 else e1
+    aliases = {fact_name: "t1"}
+    order = []
+    for e in (first, second):
+        new = e.parent if e.child.qualified_name in aliases else e.child
+        aliases[new.qualified_name] = f"t{len(aliases) + 1}"
+        order.append((e, new))
+    fact = tables[fact_name]
+    far = order[-1][1]
+    g = (_pick(rng, scope.cols(far, "cat")) or scope.label_col(far)).at(aliases[far.qualified_name])
+    mid = order[0][1]
+    groups = [g]
+    if children[fact_name] == 2:
+        # Both others are parents of the fact table: group by one column of each, so the
+        # second join is not a mere (hidden) filter.
+        g2 = _pick(rng, scope.cols(mid, "cat")) or scope.label_col(mid)
+        groups = [g2.at(aliases[mid.qualified_name]), g]
+    agg, aslot = _agg(scope, rng, fact, "t1")
+    n = _n(rng)
+    q = _select(scope, fact, *(scope.ref(c) for c in groups), agg.as_("total"), alias="t1")
+    for e, new in order:
+        on = scope.join_on(e, aliases[e.child.qualified_name], aliases[e.parent.qualified_name])
+        q = q.join(scope.table_ref(new, aliases[new.qualified_name]), on=on)
+    q = q.group_by(*(scope.ref(c) for c in groups))
+    q = q.order_by(scope.ordered(exp.column("total"), True)).limit(n.node)
+    slots = {"t": fact, "t2": mid, "t3": far, "g": groups[0], "agg": aslot, "order": (None, True)}
+    slots.update(n=n, g2=groups[1] if len(groups) > 1 else None)
+    feats = ["join", "multi_join", "group_by", "aggregate", "order_by", "limit"]
+    feats += ["count"] if aslot[0] == "count" else []
+    return Built(q, "join3", "hard", tuple(feats), (fact, mid, far), slots)
+
+
+def _single_edges(scope: Scope) -> list[Edge]:
+    return [e for e in scope.edges if len(e.cols) == 1]
+
+
+def subquery_in(scope: Scope, rng: Random) -> Built | None:
+    e = _pick(rng, _single_edges(scope))
+    if e is None:
+        return None
+    fcol = _pick(rng, scope.cols(e.child, "cat"))
+    cond = scope.filter_cond(fcol, rng) if fcol else None
+    if cond is None:
+        return None
+    inner = _select(scope, e.child, exp.Column(this=scope.ident(e.cols[0]))).where(
+        scope.where([cond])
+    )
+    label = scope.label_col(e.parent)
+    n = _n(rng)
+    q = (
+        _select(scope, e.parent, scope.ref(label))
+        .where(exp.In(this=exp.Column(this=scope.ident(e.ref_cols[0])), query=inner.subquery()))
+        .order_by(scope.ordered(scope.ref(label), False))
+        .limit(n.node)
+    )
+    slots = {
+        "t": e.parent,
+        "t2": e.child,
+        "cols": [label],
+        "where": [cond],
+        "order": (label, False),
+        "n": n,
+    }
+    feats = ("subquery_in", "projection", "filter", "order_by", "limit")
+    return Built(q, "in_sub", "hard", feats, (e.parent, e.child), slots)
+
+
+def exists(scope: Scope, rng: Random) -> Built | None:
+    e = _pick(rng, scope.edges)
+    if e is None:
+        return None
+    negate = rng.random() < 0.4
+    inner = _select(
+        scope,
+        e.child,
+        exp.Column(this=scope.ident(e.cols[0]), table=exp.to_identifier("t2")),
+        alias="t2",
+    )
+    inner = inner.where(scope.join_on(e, "t2", "t1"))
+    pred: exp.Expr = exp.Exists(this=inner)
+    if negate:
+        pred = exp.Not(this=pred)
+    q = _select(scope, e.parent, exp.Count(this=exp.Star()), alias="t1").where(pred)
+    slots = {"t": e.parent, "t2": e.child, "negate": negate}
+    return Built(q, "exists", "hard", ("exists", "count"), (e.parent, e.child), slots)
+
+
+def scalar_subquery(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    num = _pick(rng, scope.cols(t, "num")) if t else None
+    if num is None:
+        return None
+    label = scope.label_col(t)
+    above = rng.random() < 0.7
+    inner = _select(scope, t, exp.Avg(this=scope.ref(num)))
+    cmp = exp.GT if above else exp.LT
+    n = _n(rng)
+    q = (
+        _select(scope, t, scope.ref(label), scope.ref(num))
+        .where(cmp(this=scope.ref(num), expression=inner.subquery()))
+        .order_by(scope.ordered(scope.ref(num), above))
+        .limit(n.node)
+    )
+    slots = {
+        "t": t,
+        "cols": [label, num],
+        "num": num,
+        "above": above,
+        "n": n,
+        "order": (num, above),
+    }
+    feats = ("scalar_subquery", "aggregate", "projection", "order_by", "limit")
+    return Built(q, "scalar_sub", "hard", feats, (t,), slots)
+
+
+def set_operation(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    fcol = _pick(rng, scope.cols(t, "cat"))
+    if fcol is None:
+        return None
+    vals = scope.values(t, fcol.column)
+    if len(vals) < 2:
+        return None
+    v1, v2 = rng.sample(list(vals[:8]), 2)
+    keys = [Col(t, c) for c in t.columns if c.name != fcol.column.name and not c.sensitive
+            and any(c.name in fk.columns for fk in t.foreign_keys)]  # fmt: skip
+    shown = _pick(rng, keys) or scope.label_col(t)
+    # Two filters on one column rarely share a row's own label: only UNION is non-empty then.
+    op = rng.choice(("union", "union", "intersect", "except")) if keys else "union"
+    c1, c2 = Cond(fcol, "eq", (v1,)), Cond(fcol, "eq", (v2,))
+    left = _select(scope, t, scope.ref(shown)).where(scope.cond(c1))
+    right = _select(scope, t, scope.ref(shown)).where(scope.cond(c2))
+    node = {"union": exp.union, "intersect": exp.intersect, "except": exp.except_}[op]
+    q = node(left, right, distinct=True)
+    slots = {"t": t, "g": shown, "where": [c1, c2], "setop": op}
+    return Built(q, "setop", "hard", ("set_operation", "filter", "projection"), (t,), slots)
+
+
+_CASE_LABELS = {"en": ("high", "low"), "zh": ("高", "低")}
+
+
+def case_label(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    num = _pick(rng, scope.cols(t, "num")) if t else None
+    if num is None:
+        return None
+    vals = sorted(scope.values(t, num.column), key=lambda x: float(x.text))
+    v = vals[len(vals) // 2]
+    hi, lo = (Lit(exp.Literal.string(s), s, True) for s in _CASE_LABELS[scope.language])
+    label = scope.label_col(t)
+    case = exp.Case(
+        ifs=[exp.If(this=exp.GTE(this=scope.ref(num), expression=v.node.copy()), true=hi.node)],
+        default=lo.node,
+    )
+    n = _n(rng)
+    q = (
+        _select(scope, t, scope.ref(label), scope.ref(num), case.as_("level"))
+        .order_by(scope.ordered(scope.ref(num), True))
+        .limit(n.node)
+    )
+    slots = {
+        "t": t,
+        "cols": [label, num],
+        "num": num,
+        "v": v,
+        "hi": hi,
+        "lo": lo,
+        "n": n,
+        "order": (num, True),
+    }
+    return Built(q, "case", "hard", ("case", "projection", "order_by", "limit"), (t,), slots)
+
+
+def window_top(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    g, num = _pick(rng, scope.cols(t, "cat")), _pick(rng, scope.cols(t, "num"))
+    if g is None or num is None:
+        return None
+    label = scope.label_col(t)
+    k = rng.choice((1, 2, 3))
+    kl = Lit(exp.Literal.number(k), str(k), False)
+    func = rng.choice((exp.RowNumber, exp.Rank))
+    over = exp.Window(
+        this=func(),
+        partition_by=[scope.ref(g)],
+        order=exp.Order(expressions=[scope.ordered(scope.ref(num), True)]),
+    )
+    cols = [c for c in (g, label, num) if c is g or c.column != g.column]
+    inner = _select(scope, t, *(scope.ref(c) for c in cols), over.as_("rn"))
+    outer_cols = [
+        exp.Column(this=scope.ident(c.column.name), table=exp.to_identifier("ranked")) for c in cols
+    ]
+    q = (
+        sqlglot.select(*outer_cols)
+        .from_(inner.subquery("ranked"))
+        .where(exp.LTE(this=exp.column("rn", table="ranked"), expression=kl.node))
+        .order_by(
+            scope.ordered(
+                exp.Column(this=scope.ident(g.column.name), table=exp.to_identifier("ranked")),
+                False,
+            ),
+            scope.ordered(exp.column("rn", table="ranked"), False),
+        )
+    )
+    slots = {"t": t, "g": g, "cols": cols, "num": num, "k": kl, "rank": func is exp.Rank}
+    return Built(q, "window", "hard", ("window", "projection", "order_by", "filter"), (t,), slots)
+
+
+def date_month(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    d = _pick(rng, scope.cols(t, "date")) if t else None
+    cond = scope.year_cond(d, rng) if d else None
+    if cond is None:
+        return None
+    bucket = dialects.month_bucket(scope.ref(d), scope.dialect)
+    agg, aslot = _agg(scope, rng, t)
+    q = (
+        _select(scope, t, bucket.as_("month_label"), agg.as_("total"))
+        .where(scope.where([cond]))
+        .group_by(bucket.copy())
+        .order_by(scope.ordered(exp.column("month_label"), False))
+    )
+    slots = {"t": t, "d": d, "agg": aslot, "where": [cond], "year": cond.values[0]}
+    feats = ["date_bucket", "group_by", "aggregate", "filter", "order_by"]
+    feats += ["count"] if aslot[0] == "count" else []
+    return Built(q, "date_month", "hard", tuple(feats), (t,), slots)
+
+
+def date_year(scope: Scope, rng: Random) -> Built | None:
+    t = _table(scope, rng)
+    d = _pick(rng, scope.cols(t, "date")) if t else None
+    if d is None:
+        return None
+    bucket = dialects.year_of(scope.ref(d), scope.dialect)
+    agg, aslot = _agg(scope, rng, t)
+    q = (
+        _select(scope, t, bucket.as_("year_no"), agg.as_("total"))
+        .group_by(bucket.copy())
+        .order_by(scope.ordered(exp.column("year_no"), False))
+    )
+    slots = {"t": t, "d": d, "agg": aslot}
+    feats = ["date_bucket", "group_by", "aggregate", "order_by"] + (
+        ["count"] if aslot[0] == "count" else []
+    )
+    return Built(q, "date_year", "hard", tuple(feats), (t,), slots)
+
+
+SHAPES: dict[str, tuple[Shape, ...]] = {
+    "easy": (filter_list, count_in, count_distinct, distinct_values, top_n),
+    "medium": (group_agg, group_having, between, like, null_check, agg_filter, join_filter, join_group),
+    "hard": (join3, subquery_in, exists, scalar_subquery, set_operation, case_label, window_top,
+             date_month, date_year),
+}  # fmt: skip
