@@ -187,19 +187,113 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_reject and s["rejected"] else 0
 
 
+# ---------------------------------------------------------------- generate
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .pipeline import Progress, RunConfig, run, summary_lines
+
+    overrides = {
+        "dsn": args.dsn,
+        "out": args.out,
+        "samples": args.samples,
+        "language": args.language,
+        "seed": args.seed,
+        "dev_ratio": args.dev_ratio,
+        "schema_context": args.schema_context,
+        "execute": False if args.no_execute else None,
+        "resume": args.resume or None,
+        "overwrite": args.overwrite or None,
+        "password_env": args.password_env,
+        "connect_timeout": args.connect_timeout,
+        "schemas": _csv_list(args.schema) or None,
+        "include": _csv_list(args.include) or None,
+        "exclude": _csv_list(args.exclude) or None,
+        "keep_empty": True if args.keep_empty else None,
+        "include_views": False if args.no_views else None,
+        "timeout": args.timeout,
+    }
+    config = RunConfig.from_sources(args.config, overrides)
+    result = run(config, Progress(enabled=not args.quiet))
+    print(f"{result.out_dir}: {result.accepted} samples")
+    for line in summary_lines(result):
+        print(line)
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
+    print(
+        f"  wrote samples.jsonl, rejects.jsonl, train/dev Alpaca and ShareGPT files, "
+        f"dataset_info.json, report.html into {result.out_dir}"
+    )
+    return 0 if result.accepted == result.requested else 1
+
+
 # ---------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m data_create",
-        description="Read a database's structure and judge SQL against it "
-        "(nl2sql-factory's data side).",
+        description="Turn a private database into a validated NL2SQL training set "
+        "(nl2sql-factory's data side). Without a command, `generate` runs.",
     )
     parser.add_argument("--version", action="version", version=f"nl2sql-factory {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "generate",
+        help="(the default command) make a validated NL2SQL training set for LLaMA-Factory",
+        description="Read the database, plan business topics, synthesize question/SQL pairs in "
+        "its dialect, validate every pair (syntax and safety, schema, read-only execution), "
+        "dedupe, and export Alpaca/ShareGPT files with dataset_info.json into --out. "
+        "Every option can also be set in a YAML file (--config); the command line wins.",
+    )
+    _add_connection_args(p)
+    _add_selection_args(p)
+    g = p.add_argument_group("dataset")
+    g.add_argument("--out", help="run directory (default runs/<database name>)")
+    g.add_argument(
+        "--samples", type=int, metavar="N", help="how many samples to make (default 1000)"
+    )
+    g.add_argument(
+        "--language", choices=("zh", "en"), help="language of the questions (default en)"
+    )
+    g.add_argument(
+        "--seed", type=int, metavar="S", help="same seed, same database: same dataset (default 42)"
+    )
+    g.add_argument(
+        "--dev-ratio",
+        type=float,
+        metavar="R",
+        help="share of samples in the dev split (default 0.1)",
+    )
+    g.add_argument(
+        "--schema-context",
+        choices=("none", "cards"),
+        help="put the relevant table cards in each training prompt before the question "
+        "(default none)",
+    )
+    g.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="skip the execution layer (samples are then checked statically only)",
+    )
+    g.add_argument("--keep-empty", action="store_true", help="keep queries whose result is empty")
+    g.add_argument(
+        "--timeout", type=float, metavar="S", help="per-query time limit in seconds (default 10)"
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out up to the target, without duplicates",
+    )
+    g.add_argument(
+        "--overwrite", action="store_true", help="start the run in --out again from scratch"
+    )
+    g.add_argument("--config", metavar="FILE.yaml", help="read options from this YAML file")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser(
         "inspect",
@@ -276,19 +370,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("generate", "inspect", "validate")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `python -m data_create [--dsn ...]` means generate; global flags stay in front.
+    first = next((a for a in argv if a not in ("-v", "--verbose", "--debug")), None)
+    if first is None or (first not in COMMANDS and first not in ("-h", "--help", "--version")):
+        position = argv.index(first) if first is not None else len(argv)
+        argv.insert(position, "generate")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.command:
-        parser.print_help(sys.stderr)
-        return 2
     try:
         return args.func(args)
     except Nl2SqlError as exc:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")  # clear a progress line left half-drawn
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ The tree::
     │   └── ConnectTimeout
     ├── MetadataError           the catalogue could not be read, or holds nothing usable
     │   └── EmptySchema
+    ├── PlanningError           no topics could be planned from the metadata
     └── SqlRejected             an SQL statement failed a validator layer
 
 Only ``data_create.cli`` turns these into one line on stderr and an exit code; the
@@ -79,6 +80,13 @@ class MetadataError(Nl2SqlError):
 
 class EmptySchema(MetadataError):
     hint = "check --schema and --include/--exclude, and that the user can see the tables"
+
+
+class PlanningError(Nl2SqlError):
+    hint = (
+        "check --include/--exclude and that the tables hold rows "
+        "(views and empty tables are not planned)"
+    )
 
 
 class SqlRejected(Nl2SqlError):

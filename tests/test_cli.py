@@ -160,7 +160,17 @@ def test_validate_missing_input_is_one_line(tmp_path):
     assert_one_line_error(proc, "does not exist")
 
 
-def test_no_command_prints_help():
-    proc = run_cli()
-    assert proc.returncode == 2
-    assert "inspect" in proc.stderr and "validate" in proc.stderr
+def test_help_lists_the_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for command in ("generate", "inspect", "validate"):
+        assert command in proc.stdout
+
+
+def test_generate_errors_are_one_line(tmp_path):
+    proc = run_cli("--dsn", "oracle://x:secret-9@h/db", "--out", str(tmp_path / "o"))
+    assert_one_line_error(proc, "unknown database engine", never=("secret-9",))
+    proc = run_cli("--samples", "0", "--out", str(tmp_path / "o"))
+    assert_one_line_error(proc, "--samples")
+    proc = run_cli("--config", str(tmp_path / "missing.yaml"))
+    assert_one_line_error(proc, "does not exist")

@@ -1,0 +1,702 @@
+"""The generation pipeline: connect → metadata → cards → plan → generate → validate → dedupe → export.
+
+:func:`run` takes a :class:`RunConfig` and leaves every stage's artifact in the run
+directory (``metadata.json``, ``table_cards.md``, ``plan.json``, ``samples.jsonl``,
+``rejects.jsonl``, the LLaMA-Factory files, ``report.*``).  The CLI only builds the
+config and prints; tests call :func:`run` directly.
+
+Resuming.  Candidates come from deterministic streams (one per topic, seeded from the
+run's seed), and every attempt gets a global sequence number ``seq`` that is written
+with its outcome — to ``samples.jsonl`` when kept, to ``rejects.jsonl`` otherwise.
+``--resume`` replays the same streams and, for each ``seq`` already on disk, takes the
+recorded outcome instead of validating again; the first unknown ``seq`` continues the
+run.  So an interrupted and resumed run ends with exactly the samples an
+uninterrupted one would have made, none twice.  Each record is one ``os.write`` of a
+whole line on an ``O_APPEND`` file, so a kill leaves at most a torn last line, which
+resume cuts off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .records import DIFFICULTIES, Candidate, Column, Sample, Table
+
+RUN_FORMAT = "nl2sql-factory/run"
+# Settings a resumed run must share with the run it continues: they decide the plan
+# and the candidate streams.
+_REPLAY_KEYS = ("samples", "language", "seed", "mix", "keep_empty", "max_result_rows", "execute")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    dsn: str | None = None  # None: the bundled example database
+    out: str | None = None  # None: runs/<database name>
+    samples: int = 1000
+    language: str = "en"
+    seed: int = 42
+    dev_ratio: float = 0.1
+    schema_context: str = "none"  # "none" | "cards"
+    execute: bool = True
+    resume: bool = False
+    overwrite: bool = False
+    password_env: str | None = None
+    connect_timeout: int = 10
+    schemas: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    include_views: bool = True
+    mix: dict[str, float] = field(
+        default_factory=lambda: {"easy": 0.35, "medium": 0.4, "hard": 0.25}
+    )
+    keep_empty: bool = False  # keep queries whose result is empty
+    max_result_rows: int = 1000  # a larger result is "huge" and not kept
+    timeout: float = 10.0  # per query, seconds
+    card_tokens: int = 600
+    sample_values: int = 5  # per column, in metadata
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.samples < 1:
+            problems.append("--samples must be at least 1")
+        if self.language not in ("zh", "en"):
+            problems.append("--language must be zh or en")
+        if not 0 <= self.dev_ratio < 1:
+            problems.append("--dev-ratio must be in [0, 1)")
+        if self.schema_context not in ("none", "cards"):
+            problems.append("--schema-context must be none or cards")
+        if set(self.mix) - set(DIFFICULTIES) or not any(v > 0 for v in self.mix.values()):
+            problems.append(f"mix must weigh some of {', '.join(DIFFICULTIES)}")
+        if self.timeout <= 0 or self.max_result_rows < 1:
+            problems.append("--timeout and max_result_rows must be positive")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @classmethod
+    def from_sources(cls, yaml_path: str | None, overrides: dict[str, Any]) -> RunConfig:
+        """Defaults, then the YAML file, then command-line ``overrides`` (None = not given)."""
+        values: dict[str, Any] = {}
+        if yaml_path:
+            values.update(load_yaml(yaml_path))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("schemas", "include", "exclude"):
+            if key in values:
+                values[key] = _as_tuple(values[key])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+
+def load_yaml(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {_first_line(exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of option: value")
+    allowed = {f.name for f in dataclasses.fields(RunConfig)} - {"resume", "overwrite"}
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    if "schema" in data:  # the CLI spells it --schema
+        data["schemas"] = data.pop("schema")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown option(s) {', '.join(unknown)}",
+            f"known options: {', '.join(sorted(allowed))}",
+        )
+    return data
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------- progress
+
+
+class Progress:
+    """One line per stage on stderr: redrawn in place on a terminal; elsewhere (logs, CI)
+    one line when a stage finishes, so a failure's message stands alone."""
+
+    def __init__(self, stream: Any = None, enabled: bool = True):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last = 0.0
+        self._label = ""
+
+    def start(self, label: str, total: int | None = None) -> None:
+        self._label, self._total, self._started = label, total, time.perf_counter()
+        if self.tty:
+            self.stream.write(f"\r{label} ...\x1b[K")
+            self.stream.flush()
+
+    def update(self, done: int, note: str = "") -> None:
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        self.stream.write("\r" + self._line(done, note) + "\x1b[K")
+        self.stream.flush()
+
+    def finish(self, done: int | None = None, note: str = "") -> None:
+        if not self.enabled:
+            return
+        took = time.perf_counter() - self._started
+        line = self._line(done, note) if done is not None else self._label
+        end = f"{line}  ({took:.1f}s)"
+        if self.tty:
+            self.stream.write("\r" + end + "\x1b[K\n")
+        else:
+            print(end, file=self.stream)
+        self.stream.flush()
+
+    def _line(self, done: int | None, note: str) -> str:
+        if done is None:
+            return self._label
+        if self._total:
+            width = 24
+            filled = min(width, int(width * done / self._total))
+            bar = "#" * filled + "-" * (width - filled)
+            text = f"{self._label:<10} [{bar}] {done}/{self._total}"
+        else:
+            text = f"{self._label:<10} {done}"
+        return f"{text} {note}".rstrip()
+
+
+# ---------------------------------------------------------------- line-atomic JSONL
+
+
+class JsonlAppender:
+    """Appends one whole JSON line per ``os.write`` to an ``O_APPEND`` file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def write(self, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:  # a regular file takes it in one go; loop for the pedantic case
+            view = view[os.write(self.fd, view) :]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def read_jsonl(path: Path, repair: bool = False) -> list[dict[str, Any]]:
+    """Records of a JSONL file; with ``repair``, a torn last line is cut off the file."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    records = []
+    good_end = 0
+    offset = 0
+    for raw in data.splitlines(keepends=True):
+        offset += len(raw)
+        if not raw.endswith(b"\n"):
+            break  # torn tail: the write that made it never finished
+        try:
+            records.append(json.loads(raw))
+        except ValueError:
+            break
+        good_end = offset
+    if good_end < len(data):
+        if not repair:
+            raise ConfigError(f"{path} has a damaged line at byte {good_end}")
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+    return records
+
+
+# ---------------------------------------------------------------- values for filters
+
+
+def value_source(
+    executor: Any, dialect: str, limit: int = 30
+) -> Callable[[Table, Column], list[Any]]:
+    """Real values of a column, most frequent first, from a targeted GROUP BY query.
+
+    Falls back to the metadata's sample values when the query fails (timeout, rights).
+    Results are cached per column for the run.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    cache: dict[tuple[str, str], list[Any]] = {}
+
+    def values(table: Table, column: Column) -> list[Any]:
+        key = (table.qualified_name, column.name)
+        if key not in cache:
+            col = exp.column(column.name, quoted=True)
+            query = (
+                sqlglot.select(col, exp.alias_(exp.Count(this=exp.Star()), "n"))
+                .from_(exp.to_table(table.qualified_name, quoted=True))
+                .where(exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null())))
+                .group_by(col.copy())
+                .order_by(exp.Ordered(this=exp.column("n"), desc=True), col.copy())
+                .limit(limit)
+            )
+            result = executor.execute(query.sql(dialect=dialect))
+            if result.ok and result.rows:
+                cache[key] = [row[0] for row in result.rows]
+            else:
+                cache[key] = list(column.samples)
+        return cache[key]
+
+    return values
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    requested: int
+    accepted: int
+    attempts: int
+    rejected: int
+    resumed_from: int  # samples already on disk when the run started
+    elapsed_s: float
+    generate_s: float
+    stats: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def samples_per_s(self) -> float:
+        new = self.accepted - self.resumed_from
+        return new / self.generate_s if self.generate_s > 0 else 0.0
+
+
+def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
+    """Make the dataset ``config`` asks for; see the module docstring."""
+    from . import cards, export, metadata, planner, report
+    from .connect import connect
+    from .dedupe import Deduper, normalized_sql
+    from .executor import Executor
+    from .synth import Synthesizer
+    from .validator import Validator, reason_kind
+
+    progress = progress or Progress(enabled=False)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+
+    def timed(stage: str, t0: float) -> None:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    progress.start("connect")
+    dsn = config.dsn
+    if not dsn:
+        from .example_db import example_dsn
+
+        dsn = example_dsn()
+    db = connect(dsn, password_env=config.password_env, connect_timeout=config.connect_timeout)
+    progress.finish(note=db.display)
+    timed("connect", t0)
+    out = Path(config.out or Path("runs") / db.name)
+    try:
+        state = _prepare_dir(out, config, db.display)
+
+        t0 = time.perf_counter()
+        progress.start("metadata")
+        meta = metadata.extract(
+            db,
+            metadata.ExtractOptions(
+                schemas=config.schemas,
+                include=config.include,
+                exclude=config.exclude,
+                include_views=config.include_views,
+                sample_values=config.sample_values,
+            ),
+        )
+        metadata.write(meta, out / "metadata.json")
+        if state.get("fingerprint") and state["fingerprint"] != meta.fingerprint:
+            raise ConfigError(
+                f"the schema changed since the run in {out} started (fingerprint differs)",
+                "start a new run with another --out (or --overwrite)",
+            )
+        warnings += meta.options.get("warnings", [])
+        progress.finish(note=f"{len(meta.tables)} tables/views")
+        timed("metadata", t0)
+
+        t0 = time.perf_counter()
+        table_cards = cards.build(meta, budget_tokens=config.card_tokens)
+        (out / "table_cards.md").write_text(
+            cards.render_markdown(meta, table_cards), encoding="utf-8"
+        )
+        timed("cards", t0)
+
+        t0 = time.perf_counter()
+        progress.start("plan")
+        plan = planner.plan(meta, config.samples, language=config.language)
+        _write_json(out / "plan.json", plan.to_dict())
+        progress.finish(note=f"{len(plan.topics)} topics")
+        timed("plan", t0)
+
+        _write_json(
+            out / "run.json",
+            {
+                "format": RUN_FORMAT,
+                "version": 1,
+                "database": db.display,
+                "fingerprint": meta.fingerprint,
+                "config": {k: v for k, v in config.to_dict().items() if k in _REPLAY_KEYS},
+                "started_at": state.get("started_at") or _now(),
+            },
+        )
+
+        executor = Executor(db, timeout_s=config.timeout, row_cap=config.max_result_rows)
+        try:
+            validator = Validator(meta, meta.dialect, executor=executor if config.execute else None)
+            # Schemas that declare no foreign keys (mall, many MySQL shops) still join
+            # on columns like order_id; the planner infers those links, and the
+            # synthesizer needs the same ones to build joins.  metadata.json keeps
+            # only what the catalogue says.
+            implied = planner.implied_foreign_keys(meta)
+            gen_meta = meta.replace(
+                tables=tuple(
+                    dataclasses.replace(
+                        t, foreign_keys=t.foreign_keys + implied.get(t.qualified_name, ())
+                    )
+                    for t in meta.tables
+                )
+            )
+            synth = Synthesizer(
+                gen_meta,
+                dialect=meta.dialect,
+                language=config.language,
+                seed=config.seed,
+                mix=config.mix,
+                values=value_source(executor, meta.dialect) if config.execute else None,
+            )
+            t0 = time.perf_counter()
+            gen = _Generation(
+                out, config, plan, meta, db.name, validator, synth, Deduper(meta.dialect),
+                normalized_sql, reason_kind, progress,
+            )  # fmt: skip
+            gen.run()
+            timed("generate", t0)
+        finally:
+            executor.close()
+        if gen.accepted < config.samples:
+            warnings.append(
+                f"made {gen.accepted} of {config.samples} samples: the schema offers too few "
+                "distinct valid queries (see rejects.jsonl)"
+            )
+
+        t0 = time.perf_counter()
+        progress.start("export")
+        samples = [
+            Sample.from_dict({k: v for k, v in r.items() if k != "seq"})
+            for r in read_jsonl(out / "samples.jsonl")
+        ]
+        summary = export.export(
+            samples,
+            out,
+            metadata=meta,
+            dev_ratio=config.dev_ratio,
+            seed=config.seed,
+            schema_context=config.schema_context,
+            card_tokens=config.card_tokens,
+        )
+        progress.finish(note=f"{len(samples)} samples")
+        timed("export", t0)
+
+        t0 = time.perf_counter()
+        elapsed = time.perf_counter() - started
+        stats = report.build_stats(
+            samples=samples,
+            rejects_by_layer=dict(gen.rejects_by_layer),
+            rejects_by_reason=dict(gen.rejects_by_reason),
+            plan=plan,
+            metadata=meta,
+            timings=dict(timings),
+            run_info={
+                "database": db.display,
+                "engine": meta.engine,
+                "dialect": meta.dialect,
+                "seed": config.seed,
+                "language": config.language,
+                "samples_requested": config.samples,
+                "samples_accepted": len(samples),
+                "attempts": gen.attempts,
+                "resumed_from": gen.resumed_from,
+                "elapsed_s": round(elapsed, 3),
+                "samples_per_s": round(
+                    (len(samples) - gen.resumed_from) / max(timings["generate"], 1e-9), 1
+                ),
+                "export": summary.to_dict(),
+                "warnings": warnings,
+                "finished_at": _now(),
+            },
+        )
+        report.write_reports(out, stats)
+        timed("report", t0)
+    finally:
+        db.dispose()
+    return RunResult(
+        out_dir=out,
+        requested=config.samples,
+        accepted=gen.accepted,
+        attempts=gen.attempts,
+        rejected=sum(gen.rejects_by_layer.values()),
+        resumed_from=gen.resumed_from,
+        elapsed_s=time.perf_counter() - started,
+        generate_s=timings["generate"],
+        stats=stats,
+        warnings=tuple(warnings),
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _prepare_dir(out: Path, config: RunConfig, display: str) -> dict[str, Any]:
+    """Check the run directory against --resume/--overwrite; the previous run's state."""
+    run_file = out / "run.json"
+    has_run = run_file.exists() or (out / "samples.jsonl").exists()
+    if has_run and not (config.resume or config.overwrite):
+        raise ConfigError(
+            f"{out} already holds a run",
+            "pass --resume to continue it, --overwrite to start it again, or choose another --out",
+        )
+    if config.overwrite and not config.resume:
+        for name in ("samples.jsonl", "rejects.jsonl", "run.json"):
+            (out / name).unlink(missing_ok=True)
+        return {}
+    out.mkdir(parents=True, exist_ok=True)
+    if not (config.resume and run_file.exists()):
+        return {}
+    state = json.loads(run_file.read_text(encoding="utf-8"))
+    if state.get("format") != RUN_FORMAT:
+        raise ConfigError(f"{run_file} is not an nl2sql-factory run file")
+    before = state.get("config", {})
+    now = {k: v for k, v in config.to_dict().items() if k in _REPLAY_KEYS}
+    changed = sorted(k for k in _REPLAY_KEYS if k in before and before[k] != now[k])
+    if changed:
+        raise ConfigError(
+            f"cannot resume {out}: {', '.join(changed)} differ from the interrupted run",
+            "resume with the same settings, or start a new run with another --out",
+        )
+    if state.get("database") != display:
+        raise ConfigError(f"cannot resume {out}: it was made from {state.get('database')}")
+    return state
+
+
+class _Generation:
+    """The generate → validate → dedupe loop over the plan's topics, with replay."""
+
+    def __init__(
+        self, out, config, plan, meta, database, validator, synth, deduper, normalized_sql,
+        reason_kind, progress,
+    ):  # fmt: skip
+        self.config, self.plan, self.meta, self.database = config, plan, meta, database
+        self.validator, self.synth, self.deduper = validator, synth, deduper
+        self.normalized_sql, self.reason_kind, self.progress = normalized_sql, reason_kind, progress
+        self.samples_path, self.rejects_path = out / "samples.jsonl", out / "rejects.jsonl"
+        # Replay what is on disk (resume): seq -> accepted?
+        self.replay: dict[int, bool] = {}
+        done_samples = read_jsonl(self.samples_path, repair=True)
+        done_rejects = read_jsonl(self.rejects_path, repair=True)
+        for r in done_samples:
+            self.replay[int(r["seq"])] = True
+        for r in done_rejects:
+            self.replay[int(r["seq"])] = False
+        self.resumed_from = len(done_samples)
+        self.rejects_by_layer: Counter[str] = Counter(r["layer"] for r in done_rejects)
+        self.rejects_by_reason: Counter[str] = Counter(
+            reason_kind(r["layer"], r["reason"]) for r in done_rejects
+        )
+        self.seen_sql: set[str] = set()
+        self.accepted = 0
+        self.attempts = 0
+        self.seq = 0
+
+    def run(self) -> None:
+        total = self.config.samples
+        self.progress.start("generate", total)
+        samples_out = JsonlAppender(self.samples_path)
+        rejects_out = JsonlAppender(self.rejects_path)
+        try:
+            streams = {t.name: self.synth.candidates(t) for t in self.plan.topics}
+            exhausted: set[str] = set()
+            carry = 0
+            for topic in self.plan.topics:  # round 1: each topic its share, plus any shortfall
+                want = topic.count + carry
+                got = self._pull(topic.name, streams, want, exhausted, samples_out, rejects_out)
+                carry = want - got
+            while carry > 0 and len(exhausted) < len(streams):  # round 2: spread what is left
+                for topic in self.plan.topics:
+                    if carry <= 0:
+                        break
+                    if topic.name in exhausted:
+                        continue
+                    carry -= self._pull(topic.name, streams, 1, exhausted, samples_out, rejects_out)
+        finally:
+            samples_out.close()
+            rejects_out.close()
+        self.progress.finish(self.accepted, f"kept of {self.attempts} tried")
+
+    def _pull(self, topic, streams, want, exhausted, samples_out, rejects_out) -> int:
+        got = 0
+        stream: Iterator[Candidate] = streams[topic]
+        while got < want:
+            candidate = next(stream, None)
+            if candidate is None:
+                exhausted.add(topic)
+                break
+            self.seq += 1
+            self.attempts += 1
+            if self._attempt(candidate, samples_out, rejects_out):
+                got += 1
+                self.accepted += 1
+                self.progress.update(self.accepted, f"({self.attempts} tried)")
+        return got
+
+    def _attempt(
+        self, c: Candidate, samples_out: JsonlAppender, rejects_out: JsonlAppender
+    ) -> bool:
+        key = self.normalized_sql(c.sql, self.meta.dialect)
+        replayed = self.replay.get(self.seq)
+        if replayed is not None:  # resume: the outcome is on disk already
+            self.seen_sql.add(key)
+            if replayed:
+                self.deduper.check(c.question, c.sql)
+            return replayed
+        if key in self.seen_sql:
+            return self._reject(c, rejects_out, "dedupe", "exact duplicate SQL")
+        self.seen_sql.add(key)
+        verdict = self.validator.validate(c.sql)
+        if not verdict.ok:
+            return self._reject(c, rejects_out, verdict.layer or "syntax", verdict.reason or "")
+        if verdict.truncated:
+            return self._reject(
+                c, rejects_out, "execution",
+                f"result larger than {self.config.max_result_rows} rows",
+            )  # fmt: skip
+        if verdict.empty and not self.config.keep_empty:
+            return self._reject(c, rejects_out, "execution", "empty result")
+        duplicate = self.deduper.check(c.question, c.sql)
+        if duplicate:
+            return self._reject(c, rejects_out, "dedupe", duplicate)
+        validation = (
+            {"rows": verdict.rows, "elapsed_ms": verdict.elapsed_ms, "empty": verdict.empty,
+             "truncated": verdict.truncated}
+            if verdict.rows is not None
+            else {"executed": False}
+        )  # fmt: skip
+        sample = Sample(
+            id=f"{self.database}-{self.seq:06d}",
+            question=c.question,
+            sql=c.sql,
+            dialect=self.meta.dialect,
+            database=self.database,
+            topic=c.topic,
+            tables=c.tables,
+            difficulty=c.difficulty,
+            features=c.features,
+            language=c.language,
+            generator=c.generator,
+            validation=validation,
+            created_at=_now(),
+        )
+        samples_out.write({"seq": self.seq, **sample.to_dict()})
+        return True
+
+    def _reject(self, c: Candidate, out: JsonlAppender, layer: str, reason: str) -> bool:
+        out.write(
+            {
+                "seq": self.seq,
+                "question": c.question,
+                "sql": c.sql,
+                "topic": c.topic,
+                "difficulty": c.difficulty,
+                "generator": c.generator,
+                "layer": layer,
+                "reason": reason,
+            }
+        )
+        self.rejects_by_layer[layer] += 1
+        self.rejects_by_reason[self.reason_kind(layer, reason)] += 1
+        return False
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    """The table the CLI prints at the end."""
+    s = result.stats
+    run_info = s.get("run", {})
+    validity = s.get("validity", {})
+    by_layer = sorted(s.get("rejects", {}).get("by_layer", {}).items(), key=lambda kv: -kv[1])
+    tables = s.get("tables", {})
+    features = [k for k, v in s.get("features", {}).items() if v]
+    rows = [
+        ("samples", f"{result.accepted} / {result.requested}"),
+        ("tried", f"{result.attempts} candidates, {result.rejected} rejected"),
+        ("rejects", ", ".join(f"{k} {v}" for k, v in by_layer) or "none"),
+        ("difficulty", ", ".join(f"{k} {v}" for k, v in s.get("difficulty", {}).items())),
+        ("features", f"{len(features)}: {', '.join(features)}"),
+        ("skeletons", f"{s.get('skeletons', {}).get('distinct', '?')} distinct"),
+        (
+            "tables",
+            f"{len(tables.get('covered', []))} covered of {len(tables.get('non_empty', []))} "
+            "non-empty",
+        ),
+        ("speed", f"{result.samples_per_s:.0f} samples/s; {result.elapsed_s:.1f}s in all"),
+    ]
+    if validity:
+        rows.insert(2, ("empty", f"{validity.get('empty', 0)} kept with empty results"))
+    if run_info.get("resumed_from"):
+        rows.insert(1, ("resumed", f"from {run_info['resumed_from']} samples on disk"))
+    width = max(len(k) for k, _ in rows)
+    return [f"  {k:<{width}}  {v}" for k, v in rows]
+
+
+__all__ = [
+    "JsonlAppender",
+    "Progress",
+    "RunConfig",
+    "RunResult",
+    "read_jsonl",
+    "run",
+    "summary_lines",
+    "value_source",
+]
