@@ -26,6 +26,7 @@ import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -51,6 +52,7 @@ class SqlKeys:
     skeleton: str
 
 
+@lru_cache(maxsize=65536)  # dedupe, export and report ask for the same queries' keys
 def keys(sql: str, dialect: str) -> SqlKeys:
     """All three keys from one parse; unparsable SQL gets its normalized text for each."""
     try:

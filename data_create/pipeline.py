@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import os
 import sys
@@ -34,6 +35,9 @@ from .errors import ConfigError
 from .records import DIFFICULTIES, Candidate, Column, Sample, Table
 
 RUN_FORMAT = "nl2sql-factory/run"
+# Candidates validated together (their queries run in parallel on the worker pool).
+_BATCH_MAX = 64
+_BATCH_SLACK = 8
 # Settings a resumed run must share with the run it continues: they decide the plan
 # and the candidate streams.
 _REPLAY_KEYS = ("samples", "language", "seed", "mix", "keep_empty", "max_result_rows", "execute")
@@ -63,6 +67,7 @@ class RunConfig:
     keep_empty: bool = False  # keep queries whose result is empty
     max_result_rows: int = 1000  # a larger result is "huge" and not kept
     timeout: float = 10.0  # per query, seconds
+    workers: int = 2  # parallel database connections for the execution layer
     card_tokens: int = 600
     sample_values: int = 5  # per column, in metadata
 
@@ -78,8 +83,8 @@ class RunConfig:
             problems.append("--schema-context must be none or cards")
         if set(self.mix) - set(DIFFICULTIES) or not any(v > 0 for v in self.mix.values()):
             problems.append(f"mix must weigh some of {', '.join(DIFFICULTIES)}")
-        if self.timeout <= 0 or self.max_result_rows < 1:
-            problems.append("--timeout and max_result_rows must be positive")
+        if self.timeout <= 0 or self.max_result_rows < 1 or self.workers < 1:
+            problems.append("--timeout, --workers and max_result_rows must be positive")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -302,8 +307,8 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
     """Make the dataset ``config`` asks for; see the module docstring."""
     from . import cards, export, metadata, planner, report
     from .connect import connect
-    from .dedupe import Deduper, normalized_sql
-    from .executor import Executor
+    from .dedupe import Deduper
+    from .executor import Executor, ExecutorPool
     from .synth import Synthesizer
     from .validator import Validator, reason_kind
 
@@ -378,8 +383,11 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         )
 
         executor = Executor(db, timeout_s=config.timeout, row_cap=config.max_result_rows)
+        pool = ExecutorPool(
+            db, workers=config.workers, timeout_s=config.timeout, row_cap=config.max_result_rows
+        )
         try:
-            validator = Validator(meta, meta.dialect, executor=executor if config.execute else None)
+            validator = Validator(meta, meta.dialect, pool=pool if config.execute else None)
             # Schemas that declare no foreign keys (mall, many MySQL shops) still join
             # on columns like order_id; the planner infers those links, and the
             # synthesizer needs the same ones to build joins.  metadata.json keeps
@@ -404,11 +412,12 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             t0 = time.perf_counter()
             gen = _Generation(
                 out, config, plan, meta, db.name, validator, synth, Deduper(meta.dialect),
-                normalized_sql, reason_kind, progress,
+                reason_kind, progress,
             )  # fmt: skip
             gen.run()
             timed("generate", t0)
         finally:
+            pool.close()
             executor.close()
         if gen.accepted < config.samples:
             warnings.append(
@@ -526,12 +535,12 @@ class _Generation:
     """The generate → validate → dedupe loop over the plan's topics, with replay."""
 
     def __init__(
-        self, out, config, plan, meta, database, validator, synth, deduper, normalized_sql,
-        reason_kind, progress,
+        self, out, config, plan, meta, database, validator, synth, deduper, reason_kind,
+        progress,
     ):  # fmt: skip
         self.config, self.plan, self.meta, self.database = config, plan, meta, database
         self.validator, self.synth, self.deduper = validator, synth, deduper
-        self.normalized_sql, self.reason_kind, self.progress = normalized_sql, reason_kind, progress
+        self.reason_kind, self.progress = reason_kind, progress
         self.samples_path, self.rejects_path = out / "samples.jsonl", out / "rejects.jsonl"
         # Replay what is on disk (resume): seq -> accepted?
         self.replay: dict[int, bool] = {}
@@ -580,22 +589,49 @@ class _Generation:
         got = 0
         stream: Iterator[Candidate] = streams[topic]
         while got < want:
-            candidate = next(stream, None)
-            if candidate is None:
+            # Batches are sized by how many samples are still wanted, never by timing,
+            # so a resumed run cuts every stream at the same places as the first one.
+            batch = list(itertools.islice(stream, min(_BATCH_MAX, want - got + _BATCH_SLACK)))
+            if not batch:
                 exhausted.add(topic)
                 break
-            self.seq += 1
-            self.attempts += 1
-            if self._attempt(candidate, samples_out, rejects_out):
-                got += 1
-                self.accepted += 1
-                self.progress.update(self.accepted, f"({self.attempts} tried)")
+            verdicts = self._validate(batch)
+            for candidate, verdict in zip(batch, verdicts, strict=True):
+                if got >= want:
+                    break  # looked at, never tried: not logged, and replay skips it the same way
+                self.seq += 1
+                self.attempts += 1
+                if self._attempt(candidate, verdict, samples_out, rejects_out):
+                    got += 1
+                    self.accepted += 1
+                    self.progress.update(self.accepted, f"({self.attempts} tried)")
         return got
 
+    def _validate(self, batch: list[Candidate]) -> list[Any]:
+        """Verdicts for the candidates of a batch that will need one, executed in parallel.
+
+        Candidate ``i`` will be attempt ``seq + i + 1``; those already on disk (resume)
+        and repeats of a query seen before need none.
+        """
+        todo: list[int] = []
+        fresh: set[str] = set()
+        for i, c in enumerate(batch):
+            if self.seq + i + 1 in self.replay or c.sql in self.seen_sql or c.sql in fresh:
+                continue
+            fresh.add(c.sql)
+            todo.append(i)
+        verdicts: list[Any] = [None] * len(batch)
+        found = self.validator.validate_many([batch[i].sql for i in todo])
+        for i, verdict in zip(todo, found, strict=True):
+            verdicts[i] = verdict
+        return verdicts
+
     def _attempt(
-        self, c: Candidate, samples_out: JsonlAppender, rejects_out: JsonlAppender
+        self, c: Candidate, verdict: Any, samples_out: JsonlAppender, rejects_out: JsonlAppender
     ) -> bool:
-        key = self.normalized_sql(c.sql, self.meta.dialect)
+        # The synthesizer is deterministic: a repeat is the same text, caught before it
+        # costs a validation; the Deduper then compares normalized forms.
+        key = c.sql
         replayed = self.replay.get(self.seq)
         if replayed is not None:  # resume: the outcome is on disk already
             self.seen_sql.add(key)
@@ -605,7 +641,6 @@ class _Generation:
         if key in self.seen_sql:
             return self._reject(c, rejects_out, "dedupe", "exact duplicate SQL")
         self.seen_sql.add(key)
-        verdict = self.validator.validate(c.sql)
         if not verdict.ok:
             return self._reject(c, rejects_out, verdict.layer or "syntax", verdict.reason or "")
         if verdict.truncated:
