@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(
             f"{r['target']:<16} {r['samples']:>7} {r['valid']:>7.1%} {r['non_empty']:>8.1%} "
-            f"{r['skeleton_ratio']:>6.2f} {r['tables_covered']:>6.0%} {r['features']:>4} "
+            f"{r['skeleton_ratio']:>6.3f} {r['tables_covered']:>6.0%} {r['features']:>4} "
             f"{r['samples_per_s']:>9.0f} {r['total_s']:>7.1f}"
         )
     print(
