@@ -194,3 +194,22 @@ def test_cli_default_command_on_the_bundled_database(tmp_path):
     assert "30 / 30" in proc.stdout
     first = read_jsonl(out / "samples.jsonl")[0]
     assert any("\u4e00" <= ch <= "\u9fff" for ch in first["question"])
+
+
+def test_static_only_run_with_schema_cards_in_the_prompts(retail, tmp_path):
+    out = tmp_path / "static"
+    result = run(
+        RunConfig(
+            dsn=retail, out=str(out), samples=40, execute=False, schema_context="cards",
+            language="zh",
+        )
+    )  # fmt: skip
+    assert result.accepted == 40
+    samples = read_jsonl(out / "samples.jsonl")
+    assert all(s["validation"] == {"executed": False} for s in samples)
+    record = json.loads((out / "train_alpaca.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    sample = next(s for s in samples if s["sql"] == record["output"])
+    # The cards of the sample's tables come before the question in the user turn.
+    for table in sample["tables"]:
+        assert f"TABLE {table}" in record["instruction"]
+    assert record["instruction"].index("TABLE") < record["instruction"].index(sample["question"])
