@@ -466,7 +466,11 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 "samples_per_s": round(
                     (len(samples) - gen.resumed_from) / max(timings["generate"], 1e-9), 1
                 ),
-                "export": summary.to_dict(),
+                "export": {
+                    k: v
+                    for k, v in summary.to_dict().items()
+                    if k in ("train", "dev", "train_skeletons", "dev_skeletons", "schema_context")
+                },
                 "warnings": warnings,
                 "finished_at": _now(),
             },

@@ -32,6 +32,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -151,7 +152,7 @@ def _validity_rates(stats: Mapping[str, Any]) -> dict[str, float]:
     cov = stats.get("tables", {}).get("coverage")
     sk = stats.get("skeletons", {}).get("ratio")
     rates = {
-        "valid / generated": v.get("valid_rate"),
+        "kept / generated": v.get("valid_rate"),
         "empty / executed": v.get("empty_rate"),
         "non-empty tables covered": cov,
         "distinct skeletons / samples": sk,
@@ -184,7 +185,13 @@ _BAR_H, _GAP, _LABEL_W, _BAR_W, _VALUE_W = 18, 6, 260, 420, 80
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` display units: wide (CJK) characters count two, as they render."""
+    units = 0
+    for i, ch in enumerate(text):
+        units += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        if units > limit:
+            return text[: max(i - 1, 0)] + "…"
+    return text
 
 
 def svg_bar_chart(title: str, data: Mapping[str, float], fmt: str = "{:,.0f}") -> str:
@@ -206,7 +213,7 @@ def svg_bar_chart(title: str, data: Mapping[str, float], fmt: str = "{:,.0f}") -
     for i, (label, value) in enumerate(items):
         y = 4 + i * (_BAR_H + _GAP)
         w = 0 if top <= 0 else max(1.0 if value else 0.0, _BAR_W * float(value) / top)
-        label_text = html.escape(_clip(str(label), 40))
+        label_text = html.escape(_clip(str(label), 34))  # fits _LABEL_W at 12px
         out += [
             f'<text x="{_LABEL_W - 6}" y="{y + _BAR_H - 5}" text-anchor="end">'
             f"<title>{html.escape(str(label))}</title>{label_text}</text>",
@@ -277,10 +284,10 @@ def render_markdown(stats: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- html
 
 _CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 860px; color: #222; }
+body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", sans-serif; margin: 2em auto; max-width: 860px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
-svg text { font: 12px system-ui, sans-serif; fill: #222; } svg .bar { fill: #4a7ab5; }
+svg text { font: 12px system-ui, -apple-system, "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", sans-serif; fill: #222; } svg .bar { fill: #4a7ab5; }
 svg .empty { fill: #888; }
 """
 
