@@ -190,6 +190,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- generate
 
 
+def _weights(text: str) -> dict[str, float]:
+    """``question-first=0.6,sql-first=0.4`` (a bare name weighs 1)."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, weight = part.strip().partition("=")
+        try:
+            out[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ConfigError(f"--modes: {part.strip()!r} is not NAME=WEIGHT") from None
+    return out
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import Progress, RunConfig, run, summary_lines
 
@@ -212,6 +224,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "keep_empty": True if args.keep_empty else None,
         "include_views": False if args.no_views else None,
         "timeout": args.timeout,
+        "llm": args.llm,
+        "model": args.model,
+        "base_url": args.base_url,
+        "concurrency": args.concurrency,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "modes": _weights(args.modes) if args.modes else None,
+        "max_requests": args.max_requests,
+        "repair": False if args.no_repair else None,
+        "cache_dir": args.cache_dir,
     }
     config = RunConfig.from_sources(args.config, overrides)
     result = run(config, Progress(enabled=not args.quiet))
@@ -293,6 +315,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--config", metavar="FILE.yaml", help="read options from this YAML file")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    g = p.add_argument_group(
+        "LLM (optional: any OpenAI-compatible endpoint — vLLM, Ollama, llamafactory-cli api, "
+        "a hosted API; the key is read from OPENAI_API_KEY)"
+    )
+    g.add_argument(
+        "--llm", choices=("openai",), help="plan and write with an LLM instead of fully offline"
+    )
+    g.add_argument("--model", help="model name the endpoint serves")
+    g.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="endpoint, e.g. http://127.0.0.1:8000/v1 (default $OPENAI_BASE_URL)",
+    )
+    g.add_argument(
+        "--concurrency", type=int, metavar="K", help="requests in flight at once (default 8)"
+    )
+    g.add_argument("--temperature", type=float, help="sampling temperature (default 0.7)")
+    g.add_argument("--top-p", type=float, help="nucleus sampling (default 0.95)")
+    g.add_argument(
+        "--modes",
+        metavar="MODE=W,...",
+        help="generation modes and their weights: question-first, sql-first (the LLM writes "
+        "questions for synthesized SQL), paraphrase (default question-first=1)",
+    )
+    g.add_argument(
+        "--max-requests", type=int, metavar="N", help="stop sending after N requests (budget)"
+    )
+    g.add_argument(
+        "--no-repair",
+        action="store_true",
+        help="do not send a failed pair back to the model with the validator's message",
+    )
+    g.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="response cache, so a repeated or resumed run does not pay twice (default <out>/llm_cache)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser(

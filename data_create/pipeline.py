@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .records import DIFFICULTIES, Candidate, Column, Sample, Table
+from .records import DIFFICULTIES, Candidate, Column, Rejected, Sample, Table
 
 RUN_FORMAT = "nl2sql-factory/run"
 # Candidates validated together (their queries run in parallel on the worker pool).
@@ -40,7 +40,10 @@ _BATCH_MAX = 64
 _BATCH_SLACK = 8
 # Settings a resumed run must share with the run it continues: they decide the plan
 # and the candidate streams.
-_REPLAY_KEYS = ("samples", "language", "seed", "mix", "keep_empty", "max_result_rows", "execute")
+_REPLAY_KEYS = (
+    "samples", "language", "seed", "mix", "keep_empty", "max_result_rows", "execute",
+    "llm", "model", "modes", "repair", "llm_plan", "temperature", "top_p", "max_rounds",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,26 @@ class RunConfig:
     workers: int = 2  # parallel database connections for the execution layer
     card_tokens: int = 600
     sample_values: int = 5  # per column, in metadata
+    # --- LLM (any OpenAI-compatible endpoint); llm=None keeps the run fully offline
+    llm: str | None = None  # "openai"
+    model: str | None = None
+    base_url: str | None = None  # default: $OPENAI_BASE_URL
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never from a file
+    concurrency: int = 8
+    temperature: float = 0.7
+    top_p: float = 0.95
+    llm_timeout: float = 60.0
+    max_retries: int = 4
+    max_requests: int | None = None
+    max_total_tokens: int | None = None
+    prices: dict[str, float] | None = None  # {"input": $ per 1M tokens, "output": ...}
+    modes: dict[str, float] = field(default_factory=lambda: {"question-first": 1.0})
+    repair: bool = True
+    max_rounds: int = (
+        8  # request rounds per topic; later rounds only happen while samples are short
+    )
+    llm_plan: bool = True  # let the LLM plan the topics too
+    cache_dir: str | None = None  # default: <out>/llm_cache
 
     def __post_init__(self) -> None:
         problems = []
@@ -83,6 +106,15 @@ class RunConfig:
             problems.append("--schema-context must be none or cards")
         if set(self.mix) - set(DIFFICULTIES) or not any(v > 0 for v in self.mix.values()):
             problems.append(f"mix must weigh some of {', '.join(DIFFICULTIES)}")
+        if self.llm not in (None, "openai"):
+            problems.append("--llm must be openai (any OpenAI-compatible endpoint)")
+        if self.llm and not self.model:
+            problems.append("--llm needs --model")
+        if self.concurrency < 1:
+            problems.append("--concurrency must be at least 1")
+        unknown_modes = set(self.modes) - {"question-first", "sql-first", "paraphrase"}
+        if unknown_modes or not any(v > 0 for v in self.modes.values()):
+            problems.append("modes must weigh some of question-first, sql-first, paraphrase")
         if self.timeout <= 0 or self.max_result_rows < 1 or self.workers < 1:
             problems.append("--timeout, --workers and max_result_rows must be positive")
         if problems:
@@ -363,9 +395,18 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         )
         timed("cards", t0)
 
+        client = _llm_client(config, out) if config.llm else None
         t0 = time.perf_counter()
         progress.start("plan")
-        plan = planner.plan(meta, config.samples, language=config.language)
+        if client is not None and config.llm_plan:
+            from .llm.planner import plan_with_llm
+
+            plan, plan_warnings = plan_with_llm(
+                client, meta, config.samples, language=config.language
+            )
+            warnings += plan_warnings
+        else:
+            plan = planner.plan(meta, config.samples, language=config.language)
         _write_json(out / "plan.json", plan.to_dict())
         progress.finish(note=f"{len(plan.topics)} topics")
         timed("plan", t0)
@@ -409,16 +450,29 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 mix=config.mix,
                 values=value_source(executor, meta.dialect) if config.execute else None,
             )
+            source: Any = synth
+            progress_of = _TopicProgress()
+            if client is not None:
+                from .llm.generator import LLMGenerator
+
+                source = LLMGenerator(
+                    client, gen_meta, dialect=meta.dialect, language=config.language,
+                    seed=config.seed, validator=validator, modes=config.modes, synth=synth,
+                    repair=config.repair, max_rounds=config.max_rounds, progress=progress_of,
+                )  # fmt: skip
             t0 = time.perf_counter()
             gen = _Generation(
-                out, config, plan, meta, db.name, validator, synth, Deduper(meta.dialect),
-                reason_kind, progress,
+                out, config, plan, meta, db.name, validator, source, Deduper(meta.dialect),
+                reason_kind, progress, progress_of,
             )  # fmt: skip
             gen.run()
             timed("generate", t0)
         finally:
             pool.close()
             executor.close()
+            if client is not None:
+                llm_accounting = client.accounting()
+                client.close()
         if gen.accepted < config.samples:
             warnings.append(
                 f"made {gen.accepted} of {config.samples} samples: the schema offers too few "
@@ -472,6 +526,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                     if k in ("train", "dev", "train_skeletons", "dev_skeletons", "schema_context")
                 },
                 "warnings": warnings,
+                "llm": llm_accounting if client is not None else None,
                 "finished_at": _now(),
             },
         )
@@ -491,6 +546,29 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         stats=stats,
         warnings=tuple(warnings),
     )
+
+
+def _llm_client(config: RunConfig, out: Path) -> Any:
+    """The LLM client for ``--llm openai``; the API key comes from the environment only."""
+    from .llm.client import LLMClient, LLMSettings
+
+    base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+    settings = LLMSettings(
+        model=config.model,
+        base_url=base_url,
+        # Local servers (vLLM, Ollama, llamafactory-cli api) accept any key.
+        api_key=os.environ.get(config.api_key_env) or "EMPTY",
+        timeout_s=config.llm_timeout,
+        max_retries=config.max_retries,
+        concurrency=config.concurrency,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_requests=config.max_requests,
+        max_total_tokens=config.max_total_tokens,
+        prices=config.prices,
+        cache_dir=Path(config.cache_dir) if config.cache_dir else out / "llm_cache",
+    )
+    return LLMClient(settings)
 
 
 def _now() -> str:
@@ -535,16 +613,32 @@ def _prepare_dir(out: Path, config: RunConfig, display: str) -> dict[str, Any]:
     return state
 
 
+class _TopicProgress:
+    """What the pipeline has accepted of each topic and still wants from it now.
+
+    An LLM generator sizes its request rounds by this: the pipeline's own checks
+    (dedupe, empty or huge results) reject part of what a generator yields.
+    """
+
+    def __init__(self) -> None:
+        self.accepted: Counter[str] = Counter()
+        self.wanted: Counter[str] = Counter()
+
+    def __call__(self, topic: Any) -> tuple[int, int]:
+        return self.accepted[topic.name], self.wanted[topic.name]
+
+
 class _Generation:
     """The generate → validate → dedupe loop over the plan's topics, with replay."""
 
     def __init__(
         self, out, config, plan, meta, database, validator, synth, deduper, reason_kind,
-        progress,
+        progress, topic_progress,
     ):  # fmt: skip
         self.config, self.plan, self.meta, self.database = config, plan, meta, database
         self.validator, self.synth, self.deduper = validator, synth, deduper
         self.reason_kind, self.progress = reason_kind, progress
+        self.topic_progress = topic_progress
         self.samples_path, self.rejects_path = out / "samples.jsonl", out / "rejects.jsonl"
         # Replay what is on disk (resume): seq -> accepted?
         self.replay: dict[int, bool] = {}
@@ -592,6 +686,7 @@ class _Generation:
     def _pull(self, topic, streams, want, exhausted, samples_out, rejects_out) -> int:
         got = 0
         stream: Iterator[Candidate] = streams[topic]
+        self.topic_progress.wanted[topic] = want
         while got < want:
             # Batches are sized by how many samples are still wanted, never by timing,
             # so a resumed run cuts every stream at the same places as the first one.
@@ -608,7 +703,10 @@ class _Generation:
                 if self._attempt(candidate, verdict, samples_out, rejects_out):
                     got += 1
                     self.accepted += 1
+                    self.topic_progress.accepted[topic] += 1
+                    self.topic_progress.wanted[topic] = want - got
                     self.progress.update(self.accepted, f"({self.attempts} tried)")
+        self.topic_progress.wanted[topic] = 0
         return got
 
     def _validate(self, batch: list[Candidate]) -> list[Any]:
@@ -620,6 +718,8 @@ class _Generation:
         todo: list[int] = []
         fresh: set[str] = set()
         for i, c in enumerate(batch):
+            if isinstance(c, Rejected):  # the generator already judged it (LLM faults)
+                continue
             if self.seq + i + 1 in self.replay or c.sql in self.seen_sql or c.sql in fresh:
                 continue
             fresh.add(c.sql)
@@ -638,10 +738,14 @@ class _Generation:
         key = c.sql
         replayed = self.replay.get(self.seq)
         if replayed is not None:  # resume: the outcome is on disk already
+            if isinstance(c, Rejected):
+                return False
             self.seen_sql.add(key)
             if replayed:
                 self.deduper.check(c.question, c.sql)
             return replayed
+        if isinstance(c, Rejected):
+            return self._reject(c, rejects_out, c.layer, c.reason)
         if key in self.seen_sql:
             return self._reject(c, rejects_out, "dedupe", "exact duplicate SQL")
         self.seen_sql.add(key)
@@ -688,7 +792,7 @@ class _Generation:
                 "question": c.question,
                 "sql": c.sql,
                 "topic": c.topic,
-                "difficulty": c.difficulty,
+                "difficulty": getattr(c, "difficulty", None),
                 "generator": c.generator,
                 "layer": layer,
                 "reason": reason,

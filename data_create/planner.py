@@ -80,7 +80,7 @@ def plan(
     zh = language.lower().startswith("zh")
     prefixes = _module_prefixes(metadata)
     weights = [_weight(graph, group) for group in groups]
-    counts = _allocate(weights, budget)
+    counts = allocate(weights, budget)
     topics: list[Topic] = []
     names: set[str] = set()
     for group, count in zip(groups, counts, strict=True):
@@ -317,7 +317,7 @@ def _reason(graph: _Graph, group: list[str]) -> str:
 # ---------------------------------------------------------------- budget
 
 
-def _allocate(weights: list[float], budget: int) -> list[int]:
+def allocate(weights: list[float], budget: int) -> list[int]:
     """Counts per topic summing to ``budget``: a floor each, the rest by weight."""
     n = len(weights)
     order = sorted(range(n), key=lambda i: -weights[i])  # stable: ties keep listing order

@@ -389,6 +389,22 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """A pair a generator made but could not use, with the layer and reason that said no.
+
+    Generators yield these next to their :class:`Candidate` s so that every fault
+    (an unparsable reply, a failed request, an unsafe statement...) reaches the rejects file.
+    """
+
+    question: str
+    sql: str
+    topic: str
+    generator: str
+    layer: str  # "llm" or a validator layer
+    reason: str
+
+
+@dataclass(frozen=True)
 class Sample:
     """A validated pair, as written to ``samples.jsonl`` (one JSON object per line)."""
 

@@ -1,0 +1,215 @@
+"""Tag any SQL with what the synthesizer's candidates carry: tables, difficulty, features.
+
+An LLM's SQL comes without the tags the offline synthesizer attaches to what it builds,
+so :func:`tag` reads them off the AST.  Difficulty follows the synthesizer's ladder
+(:mod:`data_create.synth.shapes`): single-table lists, counts, DISTINCT and top-N are
+easy; GROUP BY, HAVING, BETWEEN, LIKE, IS NULL and two-table joins are medium; three or
+more tables, subqueries, CTEs, set operations, CASE, window functions and date buckets are
+hard.
+
+>>> t = tag("SELECT city, COUNT(*) FROM stores GROUP BY city", "sqlite")
+>>> t.difficulty, t.features, t.tables
+('medium', ('aggregate', 'count', 'group_by'), ('stores',))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from ..records import SQL_FEATURES, SchemaMetadata
+from ..synth.dialects import FORMAT_LITERALS
+
+__all__ = ["SqlTags", "literals", "missing_literal", "tag"]
+
+# The synthesizer's ladder: any of these makes a query hard, else any medium one medium.
+HARD = frozenset(
+    {"multi_join", "subquery_in", "exists", "scalar_subquery", "set_operation", "case", "window",
+     "date_bucket"}
+)  # fmt: skip
+MEDIUM = frozenset({"group_by", "having", "between", "like", "is_null", "aggregate", "join"})
+
+# Functions that bucket dates, as sqlglot parses them (typed) or keeps them (anonymous).
+_DATE_NODES = (
+    exp.TimeToStr,
+    exp.Extract,
+    exp.Year,
+    exp.Month,
+    exp.DateTrunc,
+    exp.TimestampTrunc,
+    exp.DateToDateStr,
+)
+_DATE_FUNCTIONS = frozenset(
+    {"STRFTIME", "TO_CHAR", "DATE_FORMAT", "FORMAT", "YEAR", "MONTH", "DATE_TRUNC", "DATEPART",
+     "DATE_PART", "EXTRACT", "TRUNC"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SqlTags:
+    tables: tuple[str, ...]  # metadata's qualified names where known, in textual order
+    difficulty: str  # one of records.DIFFICULTIES
+    features: tuple[str, ...]  # sorted, from records.SQL_FEATURES
+    parsed: bool = True  # False: the SQL did not parse; tags are empty defaults
+
+
+def tag(sql: str, dialect: str, metadata: SchemaMetadata | None = None) -> SqlTags:
+    """Tables, difficulty and features of ``sql``; never raises (unparsable -> easy, no tags)."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except (ParseError, TokenError, ValueError, RecursionError):
+        return SqlTags((), "easy", (), parsed=False)
+    if tree is None:
+        return SqlTags((), "easy", (), parsed=False)
+    features = _features(tree)
+    # A CTE or a derived table is a subquery by another name: hard, like the synthesizer's.
+    hard = bool(features & HARD) or tree.find(exp.With) is not None or _from_subquery(tree)
+    difficulty = "hard" if hard else "medium" if features & MEDIUM else "easy"
+    known = tuple(sorted(f for f in features if f in SQL_FEATURES))
+    return SqlTags(_tables(tree, metadata), difficulty, known)
+
+
+def literals(sql: str, dialect: str) -> list[str]:
+    """The texts of ``sql``'s literals a question about it must state.
+
+    Strings without their quotes, numbers as written, LIKE patterns without their ``%``;
+    date-format strings (``'%Y-%m'``) are left out: no question states them.
+
+    >>> literals("SELECT name FROM t WHERE city = 'Paris' AND name LIKE '%an%' LIMIT 5", "sqlite")
+    ['5', 'Paris', 'an']
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except (ParseError, TokenError, ValueError, RecursionError):
+        return []
+    out: list[str] = []
+    for node in tree.find_all(exp.Literal, exp.National, bfs=False):
+        text = str(node.this)
+        if (isinstance(node, exp.Literal) and node.is_string) or isinstance(node, exp.National):
+            if node.arg_key == "format" or text in FORMAT_LITERALS:
+                continue
+            text = text.strip("%")
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def missing_literal(question: str, sql: str, dialect: str) -> str | None:
+    """The first literal of ``sql`` that ``question`` does not state, or None.
+
+    >>> missing_literal("Stores in Paris", "SELECT * FROM stores WHERE city = 'Lyon'", "sqlite")
+    'Lyon'
+    """
+    for text in literals(sql, dialect):
+        if text not in question:
+            return text
+    return None
+
+
+def _features(tree: exp.Expr) -> set[str]:
+    found: set[str] = set()
+    joins = list(tree.find_all(exp.Join))
+    if joins:
+        found.add("join")
+        # Two joins in one SELECT (three tables): the synthesizer's multi_join.  Comma
+        # joins (FROM a, b) parse as joins too.
+        if any(len(s.args.get("joins") or []) >= 2 for s in tree.find_all(exp.Select)):
+            found.add("multi_join")
+    if tree.find(exp.Where):
+        found.add("filter")
+    if tree.find(exp.Count):
+        found.add("count")
+    if tree.find(exp.Distinct) or any(s.args.get("distinct") for s in tree.find_all(exp.Select)):
+        found.add("distinct")
+    if tree.find(exp.Order) and any(
+        not isinstance(o.parent, exp.Window) for o in tree.find_all(exp.Order)
+    ):
+        found.add("order_by")
+    if tree.find(exp.Limit, exp.Fetch):
+        found.add("limit")
+    aggs = [a for a in tree.find_all(exp.AggFunc) if not isinstance(a, exp.Count)]
+    if any(a.find_ancestor(exp.Window) is None for a in aggs):
+        found.add("aggregate")
+    if tree.find(exp.Group):
+        found.add("group_by")
+        if tree.find(exp.AggFunc):
+            found.add("aggregate")
+    if tree.find(exp.Having):
+        found.add("having")
+    if tree.find(exp.Between):
+        found.add("between")
+    if tree.find(exp.Like, exp.ILike):
+        found.add("like")
+    if any(isinstance(i.expression, exp.Null) for i in tree.find_all(exp.Is)):
+        found.add("is_null")
+    if any(i.args.get("query") is not None for i in tree.find_all(exp.In)):
+        found.add("subquery_in")
+    if tree.find(exp.Exists):
+        found.add("exists")
+    if any(_scalar(s) for s in tree.find_all(exp.Subquery)):
+        found.add("scalar_subquery")
+    if tree.find(exp.SetOperation):
+        found.add("set_operation")
+    if tree.find(exp.Case, exp.If):
+        found.add("case")
+    if tree.find(exp.Window):
+        found.add("window")
+    if tree.find(*_DATE_NODES) or any(
+        str(a.this).upper() in _DATE_FUNCTIONS for a in tree.find_all(exp.Anonymous)
+    ):
+        found.add("date_bucket")
+    if _projects_columns(tree):
+        found.add("projection")
+    return found
+
+
+def _projects_columns(tree: exp.Expr) -> bool:
+    """A list of rows rather than one aggregate: the outer SELECT shows a plain column
+    and does not group (the synthesizer's ``projection``)."""
+    selects = [tree] if isinstance(tree, exp.Select) else list(tree.find_all(exp.Select))[:2]
+    for select in selects:
+        if not isinstance(select, exp.Select) or select.args.get("group"):
+            continue
+        for e in select.expressions:
+            node = e.unalias() if isinstance(e, exp.Alias) else e
+            if isinstance(node, (exp.Column, exp.Case)) or (
+                isinstance(node, exp.Star) and not select.find(exp.AggFunc)
+            ):
+                return True
+    return False
+
+
+def _scalar(sub: exp.Subquery) -> bool:
+    """A subquery used as a value (in SELECT or a comparison), not as a table."""
+    return not isinstance(sub.parent, (exp.From, exp.Join, exp.In, exp.Exists, exp.With))
+
+
+def _from_subquery(tree: exp.Expr) -> bool:
+    return any(isinstance(s.parent, (exp.From, exp.Join)) for s in tree.find_all(exp.Subquery))
+
+
+def _tables(tree: exp.Expr, metadata: SchemaMetadata | None) -> tuple[str, ...]:
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    known: dict[tuple[str, str], str] = {}
+    by_name: dict[str, str] = {}
+    if metadata is not None:
+        for t in metadata.tables:
+            known[((t.schema or "").lower(), t.name.lower())] = t.qualified_name
+            by_name.setdefault(t.name.lower(), t.qualified_name)
+    out: list[str] = []
+    # In the order the text names them (the tree's order puts a CTE's tables last).
+    nodes = sorted(tree.find_all(exp.Table), key=lambda t: t.this.meta.get("start", 0))
+    for node in nodes:
+        name, schema = node.name, node.db
+        if not name or (not schema and name.lower() in ctes):
+            continue
+        if schema:
+            found = known.get((schema.lower(), name.lower()), f"{schema}.{name}")
+        else:
+            found = by_name.get(name.lower(), name)
+        if found not in out:
+            out.append(found)
+    return tuple(out)

@@ -1,0 +1,190 @@
+"""The whole pipeline driven by an LLM over HTTP: the real openai client against a fake
+OpenAI-compatible server that misbehaves on ~30% of its calls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fake_llm import FakeLLM, Reply, hang, prose_wrapped, rate_limited, server_error, truncated
+
+from data_create import example_db, metadata, planner
+from data_create.connect import connect
+from data_create.pipeline import RunConfig, read_jsonl, run
+from data_create.synth import Synthesizer
+from data_create.validator import Validator
+
+
+class FakeModel:
+    """A scripted "LLM" that answers each kind of request the pipeline sends.
+
+    Answers are drawn from pools of real question/SQL pairs made by the offline
+    synthesizer, chosen by a hash of the request, so the same request always gets the
+    same answer whatever the arrival order.  ``fault_rate`` of the calls misbehave:
+    transport faults (429 + Retry-After, 500, a hang past the timeout) on the first
+    attempt of a request, so a retry gets through; content faults (truncated JSON, prose
+    around JSON, invented columns, a DELETE, duplicate pairs) every time.
+    """
+
+    def __init__(self, meta, dialect: str, fault_rate: float = 0.3, seed: int = 0):
+        self.plan = planner.plan(meta, 1000)
+        self.pools: dict[str, list[tuple[str, str]]] = {}
+        synth = Synthesizer(meta, dialect=dialect, seed=seed)
+        for topic in self.plan.topics:
+            stream = synth.candidates(topic)
+            self.pools[topic.name] = [(c.question, c.sql) for c, _ in zip(stream, range(400))]
+        self.everything = [pair for pool in self.pools.values() for pair in pool]
+        self.fault_rate = fault_rate
+        self.attempts: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, request: dict, index: int) -> Reply:
+        text = "\n".join(m["content"] for m in request["messages"])
+        key = hashlib.sha256(text.encode()).hexdigest()
+        with self.lock:
+            self.attempts[key] += 1
+            first = self.attempts[key] == 1
+        rng = random.Random(key)
+        roll = rng.random()
+        if first and roll < 0.10:
+            return self._fault("rate_limit", rate_limited(0.05))
+        if first and roll < 0.18:
+            return self._fault("server", server_error(500))
+        if first and roll < 0.20:
+            return self._fault("hang", hang())
+        if '{"topics"' in text:
+            return Reply(content=json.dumps({"topics": [t.to_dict() for t in self.plan.topics]}))
+        pool = next((p for name, p in self.pools.items() if name in text), self.everything)
+        if '{"samples"' in text:
+            start = rng.randrange(len(pool))
+            pairs = [pool[(start + i) % len(pool)] for i in range(8)]
+            if roll < 0.23:
+                return self._fault("truncated", truncated(self._samples(pairs)))
+            if roll < 0.25:
+                return self._fault("prose", prose_wrapped({"samples": self._dicts(pairs)}))
+            if roll < 0.27:
+                pairs[0] = (pairs[0][0], pairs[0][1].replace("SELECT ", "SELECT colour_code, ", 1))
+                self.faults["invented_column"] += 1
+            elif roll < 0.29:
+                pairs[0] = ("Remove the cancelled orders", "DELETE FROM orders WHERE status = 'x'")
+                self.faults["delete"] += 1
+            elif roll < 0.30:
+                pairs = [pool[0]] * 8
+                self.faults["duplicates"] += 1
+            return Reply(content=self._samples(pairs))
+        # A repair (or any other single-pair request): one good pair for the topic.
+        question, sql = pool[rng.randrange(len(pool))]
+        return Reply(content=json.dumps({"question": question, "sql": sql}, ensure_ascii=False))
+
+    def _fault(self, kind: str, reply: Reply) -> Reply:
+        with self.lock:
+            self.faults[kind] += 1
+        return reply
+
+    @staticmethod
+    def _dicts(pairs):
+        return [{"question": q, "sql": s} for q, s in pairs]
+
+    def _samples(self, pairs) -> str:
+        return json.dumps({"samples": self._dicts(pairs)}, ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("retail-llm") / "retail.sqlite"
+    example_db.build_sqlite(path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def model(retail) -> FakeModel:
+    db = connect(retail)
+    try:
+        meta = metadata.extract(db, metadata.ExtractOptions(sample_values=3))
+    finally:
+        db.dispose()
+    return FakeModel(meta, "sqlite")
+
+
+def llm_config(retail: str, fake: FakeLLM, out: Path, cache: Path, n: int) -> RunConfig:
+    return RunConfig(
+        dsn=retail, out=str(out), samples=n, seed=9, llm="openai", model="fake-model",
+        base_url=fake.base_url, llm_timeout=0.5, max_retries=4, concurrency=8,
+        cache_dir=str(cache),
+    )  # fmt: skip
+
+
+def test_exact_count_despite_faults_and_a_free_rerun_from_cache(retail, model, tmp_path):
+    n = 500
+    with FakeLLM(model) as fake:
+        result = run(llm_config(retail, fake, tmp_path / "a", tmp_path / "cache", n))
+        first_requests = fake.request_count
+        assert result.accepted == n
+        samples = read_jsonl(tmp_path / "a" / "samples.jsonl")
+        assert len(samples) == n and len({s["sql"] for s in samples}) == n
+        assert all(s["generator"].startswith("llm:fake-model") for s in samples)
+
+        # Every sample holds up on its own: static layers and execution again.
+        db = connect(retail)
+        try:
+            meta = metadata.read(tmp_path / "a" / "metadata.json")
+            validator = Validator(meta, "sqlite")
+            assert all(validator.check_static(s["sql"]).ok for s in samples)
+        finally:
+            db.dispose()
+
+        # Every kind of fault the server produced is visible: transport faults in the
+        # report's LLM accounting, content faults in rejects.jsonl.
+        faulty_calls = sum(model.faults.values())
+        assert faulty_calls >= 0.2 * first_requests
+        report = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
+        llm = report["run"]["llm"]
+        errors = llm["errors_by_kind"]
+        assert errors.get("rate_limit", 0) >= 1 and errors.get("server", 0) >= 1
+        assert errors.get("timeout", 0) >= 1
+        assert llm["retries"] >= model.faults["rate_limit"] + model.faults["server"]
+        rejects = read_jsonl(tmp_path / "a" / "rejects.jsonl")
+        layers = Counter(r["layer"] for r in rejects)
+        assert layers["llm"] >= 1  # truncated JSON
+        assert any("truncated" in r["reason"] for r in rejects if r["layer"] == "llm")
+        assert any("colour_code" in r["reason"] for r in rejects if r["layer"] == "schema")
+        assert any(r["layer"] == "safety" and "DELETE" in r["reason"] for r in rejects)
+        assert layers["dedupe"] >= 1
+        plan = json.loads((tmp_path / "a" / "plan.json").read_text(encoding="utf-8"))
+        assert plan["planner"] == "llm:fake-model"
+
+        # The same run again, on the same cache: no request leaves the machine, and the
+        # dataset is the same.
+        again = run(llm_config(retail, fake, tmp_path / "b", tmp_path / "cache", n))
+        assert fake.request_count == first_requests
+        assert again.accepted == n
+        assert [s["sql"] for s in read_jsonl(tmp_path / "b" / "samples.jsonl")] == [
+            s["sql"] for s in samples
+        ]
+        assert again.stats["run"]["llm"]["requests"] == 0
+
+
+def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path):
+    # Nothing listens on this port: every request fails as a connection error, the LLM
+    # planner falls back to the offline plan, and the run ends short with a warning.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = RunConfig(
+        dsn=retail, out=str(tmp_path / "x"), samples=5, llm="openai", model="m",
+        base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=0.5, max_retries=1, max_rounds=2,
+    )  # fmt: skip
+    result = run(config)
+    assert result.accepted < 5
+    assert any("LLM plan unusable" in w or "offline" in w for w in result.warnings)
+    rejects = read_jsonl(tmp_path / "x" / "rejects.jsonl")
+    assert rejects and all(r["layer"] == "llm" for r in rejects)
+    assert all("connection" in r["reason"] for r in rejects)
