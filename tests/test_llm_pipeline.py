@@ -4,6 +4,7 @@ OpenAI-compatible server that misbehaves on ~30% of its calls."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import threading
@@ -25,21 +26,20 @@ class FakeModel:
 
     Answers are drawn from pools of real question/SQL pairs made by the offline
     synthesizer, chosen by a hash of the request, so the same request always gets the
-    same answer whatever the arrival order.  ``fault_rate`` of the calls misbehave:
+    same answer whatever the arrival order.  About 30% of the calls misbehave:
     transport faults (429 + Retry-After, 500, a hang past the timeout) on the first
     attempt of a request, so a retry gets through; content faults (truncated JSON, prose
     around JSON, invented columns, a DELETE, duplicate pairs) every time.
     """
 
-    def __init__(self, meta, dialect: str, fault_rate: float = 0.3, seed: int = 0):
+    def __init__(self, meta, dialect: str, seed: int = 0):
         self.plan = planner.plan(meta, 1000)
         self.pools: dict[str, list[tuple[str, str]]] = {}
         synth = Synthesizer(meta, dialect=dialect, seed=seed)
         for topic in self.plan.topics:
             stream = synth.candidates(topic)
-            self.pools[topic.name] = [(c.question, c.sql) for c, _ in zip(stream, range(400))]
+            self.pools[topic.name] = [(c.question, c.sql) for c in itertools.islice(stream, 400)]
         self.everything = [pair for pool in self.pools.values() for pair in pool]
-        self.fault_rate = fault_rate
         self.attempts: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.lock = threading.Lock()
