@@ -52,11 +52,11 @@ class FakeModel:
             first = self.attempts[key] == 1
         rng = random.Random(key)
         roll = rng.random()
-        if first and roll < 0.10:
+        if first and roll < 0.14:
             return self._fault("rate_limit", rate_limited(0.05))
-        if first and roll < 0.18:
+        if first and roll < 0.27:
             return self._fault("server", server_error(500))
-        if first and roll < 0.20:
+        if first and roll < 0.30:
             return self._fault("hang", hang())
         if '{"topics"' in text:
             return Reply(content=json.dumps({"topics": [t.to_dict() for t in self.plan.topics]}))
@@ -64,25 +64,26 @@ class FakeModel:
         if '{"samples"' in text:
             start = rng.randrange(len(pool))
             pairs = [pool[(start + i) % len(pool)] for i in range(8)]
-            if roll < 0.23:
+            content = rng.random()  # its own draw: a retried request keeps its content
+            if content < 0.03:
                 return self._fault("truncated", truncated(self._samples(pairs)))
-            if roll < 0.25:
+            if content < 0.06:
                 return self._fault("prose", prose_wrapped({"samples": self._dicts(pairs)}))
-            if roll < 0.27:
+            if content < 0.08:
                 pairs[0] = (pairs[0][0], pairs[0][1].replace("SELECT ", "SELECT colour_code, ", 1))
-                self.faults["invented_column"] += 1
-            elif roll < 0.29:
+                self._fault("invented_column", None)
+            elif content < 0.10:
                 pairs[0] = ("Remove the cancelled orders", "DELETE FROM orders WHERE status = 'x'")
-                self.faults["delete"] += 1
-            elif roll < 0.30:
+                self._fault("delete", None)
+            elif content < 0.12:
                 pairs = [pool[0]] * 8
-                self.faults["duplicates"] += 1
+                self._fault("duplicates", None)
             return Reply(content=self._samples(pairs))
         # A repair (or any other single-pair request): one good pair for the topic.
         question, sql = pool[rng.randrange(len(pool))]
         return Reply(content=json.dumps({"question": question, "sql": sql}, ensure_ascii=False))
 
-    def _fault(self, kind: str, reply: Reply) -> Reply:
+    def _fault(self, kind: str, reply: Reply | None) -> Reply | None:
         with self.lock:
             self.faults[kind] += 1
         return reply
