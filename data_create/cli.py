@@ -232,6 +232,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "top_p": args.top_p,
         "modes": _weights(args.modes) if args.modes else None,
         "max_requests": args.max_requests,
+        "llm_timeout": args.llm_timeout,
         "repair": False if args.no_repair else None,
         "cache_dir": args.cache_dir,
     }
@@ -341,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--max-requests", type=int, metavar="N", help="stop sending after N requests (budget)"
+    )
+    g.add_argument(
+        "--llm-timeout", type=float, metavar="S", help="seconds per LLM request (default 60)"
     )
     g.add_argument(
         "--no-repair",

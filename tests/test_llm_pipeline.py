@@ -79,6 +79,19 @@ class FakeModel:
                 pairs = [pool[0]] * 8
                 self._fault("duplicates", None)
             return Reply(content=self._samples(pairs))
+        if '{"paraphrases"' in text:  # rewrite a known question, keeping its literals
+            block = text.split("## QUESTION\n", 1)[-1].split("\n", 1)[0]
+            question = block.strip() or "How many orders?"
+            rewrites = [
+                f"Please tell me: {question}",
+                f"{question} Thanks.",
+                f"Quick one: {question}",
+            ]
+            return Reply(content=json.dumps({"paraphrases": rewrites}, ensure_ascii=False))
+        known = next(((q, sql) for q, sql in self.everything if sql in text), None)
+        if known is not None and '"sql"' not in text.rsplit("DATA>>>", 1)[-1]:
+            # Back-translation: the question for the SQL we were shown.
+            return Reply(content=json.dumps({"question": known[0]}, ensure_ascii=False))
         # A repair (or any other single-pair request): one good pair for the topic.
         question, sql = pool[rng.randrange(len(pool))]
         return Reply(content=json.dumps({"question": question, "sql": sql}, ensure_ascii=False))
@@ -189,3 +202,32 @@ def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path)
     rejects = read_jsonl(tmp_path / "x" / "rejects.jsonl")
     assert rejects and all(r["layer"] == "llm" for r in rejects)
     assert all("connection" in r["reason"] for r in rejects)
+
+
+def test_the_cli_against_the_fake_server(retail, model, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    with FakeLLM(model) as fake:
+        proc = subprocess.run(
+            [sys.executable, "-m", "data_create", "--dsn", retail, "--out", str(tmp_path / "cli"),
+             "--samples", "40", "--llm", "openai", "--model", "fake-model",
+             "--base-url", fake.base_url, "--concurrency", "4", "--llm-timeout", "1", "--modes",
+             "question-first=0.5,sql-first=0.25,paraphrase=0.25", "-q"],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "OPENAI_API_KEY": "sk-test-secret-123"},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert fake.request_count > 0
+        # The key went to the server as a bearer token, and nowhere else.
+        assert fake.headers[0]["authorization"] == "Bearer sk-test-secret-123"
+    assert "40 / 40" in proc.stdout
+    assert "sk-test-secret" not in proc.stdout + proc.stderr
+    for path in (tmp_path / "cli").iterdir():
+        if path.is_file():
+            assert "sk-test-secret" not in path.read_text(encoding="utf-8", errors="replace")
+    generators = {s["generator"] for s in read_jsonl(tmp_path / "cli" / "samples.jsonl")}
+    # All three modes delivered samples.
+    for mode in ("question-first", "sql-first", "paraphrase"):
+        assert f"llm:fake-model:{mode}" in generators, generators
