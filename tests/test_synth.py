@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import pytest
 import sqlglot
-from sqlglot import exp
 
 from data_create import connect, example_db, metadata
 from data_create.executor import Executor
+from data_create.llm.features import literals
 from data_create.records import DIFFICULTIES, SQL_FEATURES, Candidate, SchemaMetadata, Topic
 from data_create.synth import Synthesizer
-from data_create.synth.dialects import FORMAT_LITERALS
 from data_create.synth.naming import has_cjk, humanize, label, plural, singular
 from data_create.validator import Validator
 
@@ -88,21 +87,6 @@ def loaded(request, example) -> Iterator[Loaded]:
     db = connect.connect(request.getfixturevalue(request.param))
     yield Loaded(request.param, metadata.extract(db), db)
     db.dispose()
-
-
-def literals(sql: str, dialect: str) -> list[str]:
-    """Texts of the SQL's literals a question must state (not date-format strings)."""
-    out = []
-    for lit in sqlglot.parse_one(sql, read=dialect).find_all(exp.Literal):
-        text = lit.this
-        if lit.is_string:
-            if text in FORMAT_LITERALS:
-                continue
-            text = text.strip(
-                "%"
-            )  # LIKE patterns: the question states the piece, not the wildcards
-        out.append(text)
-    return out
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
