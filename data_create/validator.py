@@ -229,6 +229,10 @@ class Validator:
             return _reject("syntax", "no statement (only comments or semicolons)")
         if len(statements) > 1:
             return _reject("syntax", f"{len(statements)} statements; exactly one is allowed")
+        if isinstance(statements[0], exp.Condition):
+            # sqlglot parses a bare word or expression ("SELECT_____", "hello", "1 + 1") as an
+            # expression, not a statement: that is text that is not SQL, not an unsafe query.
+            return _reject("syntax", f"not an SQL statement: {_one_line(sql, 80)}")
         body = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
         text = sql[body[0].start : body[-1].end + 1] if body else sql.strip()
         return _Parsed(statements[0], text, tokens)

@@ -1,0 +1,761 @@
+"""Evaluate a text-to-SQL model: text match and execution accuracy, per sample and per category.
+
+Three ways in, one way out::
+
+    # LLaMA-Factory's do_predict output, joined line by line to the run's dev split
+    python nl2sql_fine_tuning/eval_model.py --eval_text_match --eval_sql_execution \\
+        --predictions saves/.../generated_predictions.jsonl --gold runs/retail_v1
+    # {id, prediction} lines joined by id; a Spider/BIRD file with --db-root DIR/<db_id>/<db_id>.sqlite
+    python -m nl2sql_fine_tuning.eval_model --eval_sql_execution \\
+        --predictions preds.jsonl --gold dev.json --db-root database/
+    # live generation from an OpenAI-compatible endpoint (vLLM, llamafactory-cli api)
+    python -m nl2sql_fine_tuning.eval_model --eval_sql_execution \\
+        --base-url http://127.0.0.1:8000/v1 --model sft --gold runs/retail_v1
+
+Every metric comes from :mod:`nl2sql_fine_tuning.metrics`; this module joins, generates,
+executes (read-only, time-limited, one :class:`~data_create.executor.ExecutorPool` per
+database, each gold query run once) and hands the results to :mod:`.eval_report`.
+Predictions that fail the static check (syntax, safety) are never executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "nl2sql_fine_tuning"
+
+from data_create import engines, prompt
+from data_create.errors import ConfigError, Nl2SqlError
+from nl2sql_fine_tuning import eval_report, metrics
+
+log = logging.getLogger("nl2sql_fine_tuning.eval")
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    """One gold question/SQL pair; ``messages`` is the exact training prompt when known."""
+
+    id: str
+    question: str
+    sql: str
+    database: str = ""
+    difficulty: str = ""
+    topic: str = ""
+    features: tuple[str, ...] = ()
+    messages: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Gold:
+    items: tuple[GoldItem, ...]
+    dialect: str | None = None  # from the samples, when they say
+    dsn: str | None = None  # from a data_create run's run.json
+    kind: str = "samples"  # "run" | "samples" | "spider"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    id: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Everything known about one evaluated sample; one line of the per-sample files."""
+
+    id: str
+    database: str
+    difficulty: str
+    topic: str
+    features: tuple[str, ...]
+    question: str
+    gold_sql: str
+    prediction: str  # the model's raw answer
+    pred_sql: str  # the SQL extracted from it
+    exact_match: bool | None  # None: text match not evaluated
+    token_f1: float | None
+    syntax_valid: bool
+    executed: bool | None = None  # None: execution not evaluated
+    exec_success: bool | None = None
+    correct: bool | None = None
+    gold_empty: bool | None = None
+    verdict: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["features"] = list(self.features)
+        return d
+
+
+@dataclass
+class EvalResult:
+    samples: list[SampleResult]
+    report: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """A JSON list or JSONL file of objects."""
+    if not path.is_file():
+        raise ConfigError(f"file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("["):
+            records = json.loads(stripped)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not JSON or JSONL ({exc.msg} at line {exc.lineno})") from None
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise ConfigError(f"{path}: record {bad + 1} is not a JSON object")
+    return records
+
+
+def _sample_item(r: dict[str, Any], messages: tuple | None = None) -> GoldItem:
+    return GoldItem(
+        id=str(r["id"]),
+        question=r["question"],
+        sql=r["sql"],
+        database=r.get("database") or "",
+        difficulty=r.get("difficulty") or "",
+        topic=r.get("topic") or "",
+        features=tuple(r.get("features") or ()),
+        messages=messages,
+    )
+
+
+def _run_dsn(run_dir: Path) -> str | None:
+    run_file = run_dir / "run.json"
+    if not run_file.is_file():
+        return None
+    dsn = json.loads(run_file.read_text(encoding="utf-8")).get("database")
+    # The run records a masked DSN; the password then comes from NL2SQL_DB_PASSWORD.
+    return dsn.replace(":***@", "@") if dsn else None
+
+
+def _load_run(run_dir: Path, split: str = "dev") -> Gold:
+    samples_file, split_file = run_dir / "samples.jsonl", run_dir / "split.json"
+    for f in (samples_file, split_file):
+        if not f.is_file():
+            raise ConfigError(f"{run_dir} is not a data_create run directory ({f.name} missing)")
+    by_id = {str(r["id"]): r for r in _read_records(samples_file)}
+    ids = json.loads(split_file.read_text(encoding="utf-8")).get(split, [])
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise ConfigError(f"{split_file} names {len(missing)} ids not in samples.jsonl")
+    alpaca_file = run_dir / f"{split}_alpaca.jsonl"
+    alpaca = _read_records(alpaca_file) if alpaca_file.is_file() else []
+    items = []
+    for i, sid in enumerate(ids):
+        messages = None
+        if len(alpaca) == len(ids):  # the exact prompt the model was trained on
+            a = alpaca[i]
+            user = a["instruction"] + ("\n" + a["input"] if a.get("input") else "")
+            messages = (("system", a.get("system") or ""), ("user", user))
+        items.append(_sample_item(by_id[sid], messages))
+    dialect = by_id[ids[0]].get("dialect") if ids else None
+    return Gold(tuple(items), dialect=dialect, dsn=_run_dsn(run_dir), kind="run")
+
+
+def load_gold(path: str | os.PathLike[str]) -> Gold:
+    """Gold records from a data_create run directory (its dev split, in dev_alpaca order),
+    a ``samples.jsonl`` file, or a Spider/BIRD-style JSON/JSONL file (question,
+    query|SQL|sql, db_id)."""
+    p = Path(path)
+    if p.is_dir():
+        return _load_run(p)
+    records = _read_records(p)
+    if records and all("db_id" in r for r in records):
+        items = []
+        for i, r in enumerate(records):
+            sql = r.get("query") or r.get("SQL") or r.get("sql")
+            if not sql or "question" not in r:
+                raise ConfigError(f"{p}: record {i + 1} lacks question or query/SQL/sql")
+            rid = r.get("id", r.get("question_id", i))
+            items.append(
+                GoldItem(
+                    id=str(rid),
+                    question=r["question"],
+                    sql=sql,
+                    database=str(r["db_id"]),
+                    difficulty=str(r.get("difficulty") or r.get("hardness") or ""),
+                )
+            )
+        return Gold(tuple(items), kind="spider")
+    try:
+        items = [_sample_item(r) for r in records]
+    except KeyError as exc:
+        raise ConfigError(
+            f"{p}: records need id, question and sql (missing {exc})",
+            "pass a data_create run directory, samples.jsonl or a Spider/BIRD file with db_id",
+        ) from None
+    dialect = records[0].get("dialect") if records else None
+    dsn = _run_dsn(p.parent) if (p.parent / "run.json").is_file() else None
+    return Gold(tuple(items), dialect=dialect, dsn=dsn, kind="samples")
+
+
+def load_predictions(path: str | os.PathLike[str]) -> list[Prediction]:
+    """LLaMA-Factory ``generated_predictions.jsonl`` (predict/label) or ``{id, prediction}``."""
+    records = _read_records(Path(path))
+    out = []
+    for i, r in enumerate(records):
+        if "predict" in r:
+            out.append(Prediction(text=str(r["predict"]), label=r.get("label")))
+        elif "prediction" in r and "id" in r:
+            out.append(Prediction(text=str(r["prediction"] or ""), id=str(r["id"])))
+        else:
+            raise ConfigError(
+                f"{path}: line {i + 1} has neither 'predict' (LLaMA-Factory) "
+                "nor 'id' and 'prediction'"
+            )
+    return out
+
+
+def join(predictions: Sequence[Prediction], gold: Gold) -> list[tuple[GoldItem, Prediction]]:
+    """Pair predictions with gold: by id, or (LLaMA-Factory, no ids) line i with gold record i,
+    checked by comparing each prediction's label with the gold SQL."""
+    if predictions and predictions[0].id is None:
+        if len(predictions) != len(gold.items):
+            raise ConfigError(
+                f"{len(predictions)} predictions but {len(gold.items)} gold records: "
+                "predictions are joined by line to the dev split in file order",
+                "predict on the dev split of the same run (dev_alpaca.jsonl)",
+            )
+        for i, (g, p) in enumerate(zip(gold.items, predictions, strict=True)):
+            if p.label is not None and p.label.strip() not in (
+                g.sql.strip(),
+                prompt.sql_target(g.sql),
+            ):
+                raise ConfigError(
+                    f"prediction {i + 1} is misaligned: its label {p.label.strip()[:60]!r} "
+                    f"is not the gold SQL of {g.id}",
+                    "predict on the dev split of the same run (dev_alpaca.jsonl), unshuffled",
+                )
+        return list(zip(gold.items, predictions, strict=True))
+    by_id = {g.id: g for g in gold.items}
+    unknown = [p.id for p in predictions if p.id not in by_id]
+    if unknown:
+        raise ConfigError(
+            f"{len(unknown)} prediction ids are not in the gold file (first: {unknown[0]!r})"
+        )
+    missing = len(by_id) - len({p.id for p in predictions})
+    if missing:
+        log.warning("%d gold records have no prediction; they are left out", missing)
+    return [(by_id[p.id], p) for p in predictions]  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- live generation
+
+
+def generate(
+    items: Sequence[GoldItem],
+    *,
+    base_url: str,
+    model: str,
+    dialect: str,
+    concurrency: int = 8,
+    timeout_s: float = 120.0,
+    max_tokens: int = 512,
+) -> list[Prediction]:
+    """Ask an OpenAI-compatible endpoint for each item's SQL (temperature 0, at most
+    ``concurrency`` requests in flight); a failed request is an empty prediction."""
+    try:
+        import openai
+    except ImportError:
+        raise ConfigError(
+            "live generation needs the openai client", "pip install 'nl2sql-factory[llm]'"
+        ) from None
+    client = openai.OpenAI(
+        base_url=base_url,
+        api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        timeout=timeout_s,
+        max_retries=2,
+    )
+
+    def ask(item: GoldItem) -> Prediction:
+        if item.messages is not None:
+            msgs = [{"role": r, "content": c} for r, c in item.messages if c]
+        else:
+            msgs = prompt.messages(item.question, dialect)
+        try:
+            reply = client.chat.completions.create(
+                model=model, messages=msgs, temperature=0, max_tokens=max_tokens
+            )
+            text = reply.choices[0].message.content or ""
+        except openai.APIConnectionError:
+            raise
+        except openai.APIError as exc:
+            log.warning("generation failed for %s: %s", item.id, exc)
+            text = ""
+        return Prediction(text=text, id=item.id)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as threads:
+            return list(threads.map(ask, items))
+    except openai.APIConnectionError as exc:
+        raise ConfigError(
+            f"cannot reach the model endpoint {base_url} ({exc})",
+            "start the server (vllm serve / llamafactory-cli api) or fix --base-url",
+        ) from None
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- execution
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    verdict: Any  # metrics.ExecVerdict; None when the gold query itself failed
+    pred_result: Any  # ExecResult, None when the prediction was not executed
+    gold_result: Any
+
+
+_NOT_RUN = _Outcome(None, None, None)
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    dsn: str | None = None
+    db_root: str | None = None
+    workers: int = 4
+    timeout_s: float = 10.0
+    row_cap: int = 10_000
+    semantics: str = "spider"
+    keep_distinct: bool = False
+
+
+def _dsn_for(database: str, options: ExecOptions, default: str | None) -> str:
+    if options.db_root:
+        path = Path(options.db_root) / database / f"{database}.sqlite"
+        if not database or not path.is_file():
+            raise ConfigError(
+                f"unknown db_id {database!r}: {path} does not exist",
+                "check --db-root (layout DIR/<db_id>/<db_id>.sqlite)",
+            )
+        return f"sqlite:///{path}"
+    if options.dsn:
+        return options.dsn
+    if default:
+        return default
+    from data_create.example_db import example_dsn
+
+    return example_dsn()
+
+
+def _execute_all(
+    pairs: Sequence[tuple[GoldItem, str]],
+    statics: Sequence[Any],
+    dialect: str,
+    options: ExecOptions,
+    default_dsn: str | None,
+    gold_cache: dict[tuple[str, str], Any] | None = None,
+) -> list[_Outcome]:
+    """Judge every (gold, predicted SQL) pair; one pool per database, each gold SQL and
+    each distinct prediction executed once, statically rejected predictions never."""
+    from data_create.connect import connect
+    from data_create.executor import ExecutorPool
+
+    prepared: dict[str, str] = {}
+
+    def runnable(sql: str) -> str:
+        if sql not in prepared:
+            # Stripping DISTINCT tokenizes the whole query (about 1 ms); without the word
+            # there is nothing to strip, and keep_distinct=True does the rest of the work.
+            keep = options.keep_distinct or "distinct" not in sql.lower()
+            prepared[sql] = metrics.prepare_for_execution(sql, dialect, keep_distinct=keep)
+        return prepared[sql]
+
+    by_db: dict[str, list[int]] = defaultdict(list)
+    for i, (item, _) in enumerate(pairs):
+        by_db[_dsn_for(item.database, options, default_dsn)].append(i)
+    outcomes: list[_Outcome] = [_NOT_RUN] * len(pairs)
+    for dsn, indices in by_db.items():
+        db = connect(dsn)
+        pool = ExecutorPool(
+            db, workers=options.workers, timeout_s=options.timeout_s, row_cap=options.row_cap
+        )
+        try:
+            cache = gold_cache if gold_cache is not None else {}
+            gold_sqls = list(dict.fromkeys(runnable(pairs[i][0].sql) for i in indices))
+            todo = [s for s in gold_sqls if (dsn, s) not in cache]
+            cache.update(((dsn, s), r) for s, r in zip(todo, pool.map(todo), strict=True))
+            results = {s: cache[dsn, s] for s in gold_sqls}
+            pred_sqls = [
+                s
+                for s in dict.fromkeys(runnable(pairs[i][1]) for i in indices if statics[i].ok)
+                if s not in results
+            ]
+            results.update(zip(pred_sqls, pool.map(pred_sqls), strict=True))
+        finally:
+            pool.close()
+            db.dispose()
+        for i in indices:
+            item, pred = pairs[i]
+            static = statics[i]
+            gold_result = results[runnable(item.sql)]
+            pred_result = results[runnable(pred)] if static.ok else None
+            if not gold_result.ok:  # a broken gold says nothing about the model
+                outcomes[i] = _Outcome(None, pred_result, gold_result)
+                continue
+            verdict = metrics.judge(
+                pred,
+                item.sql,
+                pred_result,
+                gold_result,
+                dialect=dialect,
+                semantics=options.semantics,
+                keep_distinct=options.keep_distinct,
+                static_verdict=static,
+            )
+            outcomes[i] = _Outcome(verdict, pred_result, gold_result)
+    return outcomes
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def _dialect_of(gold: Gold, options: ExecOptions, dialect: str | None) -> str:
+    if dialect:
+        return engines.get(dialect).sqlglot_dialect
+    if gold.dialect:
+        return engines.get(gold.dialect).sqlglot_dialect
+    if options.db_root:
+        return "sqlite"
+    if options.dsn:
+        return engines.get(options.dsn.split("://", 1)[0]).sqlglot_dialect
+    return "sqlite"
+
+
+def evaluate(
+    gold: Gold | str | os.PathLike[str],
+    predictions: Sequence[Prediction] | str | os.PathLike[str] | None = None,
+    *,
+    text_match: bool = True,
+    sql_execution: bool = True,
+    dialect: str | None = None,
+    exec_options: ExecOptions | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    concurrency: int = 8,
+    out_dir: str | os.PathLike[str] | None = None,
+    gold_cache: dict[tuple[str, str], Any] | None = None,
+) -> EvalResult:
+    """Score predictions (from a file, a list, or generated live when ``predictions`` is
+    None and ``model`` is given) against ``gold``; write reports into ``out_dir`` if given.
+
+    ``gold_cache`` ((dsn, sql) -> result) keeps gold results across calls, e.g. when
+    several checkpoints are scored on the same dev set: each gold query runs once."""
+    from data_create.validator import Validator
+
+    options = exec_options or ExecOptions()
+    if options.semantics not in ("spider", "bird"):
+        raise ConfigError(f"unknown semantics {options.semantics!r}", "use spider or bird")
+    started = time.perf_counter()
+    gold_path = None if isinstance(gold, Gold) else Path(gold)
+    if gold_path is not None:
+        gold = load_gold(gold_path)
+    if not gold.items:
+        raise ConfigError("the gold set is empty")
+    sql_dialect = _dialect_of(gold, options, dialect)
+    if predictions is None:
+        if not model:
+            raise ConfigError("give --predictions, or --model (and --base-url) to generate")
+        predictions = generate(
+            gold.items,
+            base_url=base_url or DEFAULT_BASE_URL,
+            model=model,
+            dialect=sql_dialect,
+            concurrency=concurrency,
+        )
+    elif isinstance(predictions, str | os.PathLike):
+        predictions = load_predictions(predictions)
+    if (
+        predictions
+        and predictions[0].id is None
+        and gold.kind == "samples"
+        and gold_path is not None
+        and (gold_path.parent / "split.json").is_file()
+    ):  # LLaMA-Factory predictions follow the dev split, not the whole samples.jsonl
+        gold = _load_run(gold_path.parent)
+    pairs = join(predictions, gold)
+
+    extracted = [metrics.extract_sql(p.text) for _, p in pairs]
+    validator = Validator(None, sql_dialect)
+    static_cache: dict[str, Any] = {}
+    statics = []
+    for sql in extracted:
+        if sql not in static_cache:
+            static_cache[sql] = validator.check_static(sql) if sql else _EMPTY
+        statics.append(static_cache[sql])
+
+    outcomes: list[_Outcome | None] = [None] * len(pairs)
+    if sql_execution:
+        outcomes = _execute_all(
+            [(g, s) for (g, _), s in zip(pairs, extracted, strict=True)],
+            statics,
+            sql_dialect,
+            options,
+            gold.dsn if gold.kind != "spider" else None,
+            gold_cache,
+        )
+
+    samples = []
+    for (g, p), sql, static, o in zip(pairs, extracted, statics, outcomes, strict=True):
+        samples.append(
+            SampleResult(
+                id=g.id,
+                database=g.database,
+                difficulty=g.difficulty,
+                topic=g.topic,
+                features=g.features,
+                question=g.question,
+                gold_sql=g.sql,
+                prediction=p.text,
+                pred_sql=sql,
+                exact_match=metrics.exact_match(sql, g.sql, sql_dialect) if text_match else None,
+                token_f1=metrics.token_f1(sql, g.sql) if text_match else None,
+                syntax_valid=metrics.syntax_valid(sql, sql_dialect) and static.layer != "syntax",
+                **_verdict_fields(o),
+            )
+        )
+    text_scores: dict[str, float] = {}
+    if text_match:
+        labels = [p.label if p.label is not None else prompt.sql_target(g.sql) for g, p in pairs]
+        texts = [p.text for _, p in pairs]
+        text_scores = dict(metrics.llamafactory_scores(texts, labels))
+        text_scores["corpus_bleu"] = metrics.corpus_bleu(
+            extracted, [prompt.sql_target(g.sql) for g, _ in pairs]
+        )
+    report = eval_report.build(
+        samples,
+        text_scores=text_scores,
+        run={
+            "gold": gold.kind,
+            "dialect": sql_dialect,
+            "semantics": options.semantics,
+            "keep_distinct": options.keep_distinct,
+            "text_match": text_match,
+            "sql_execution": sql_execution,
+            "model": model,
+            "elapsed_s": round(time.perf_counter() - started, 3),
+        },
+    )
+    files = eval_report.write(out_dir, report, samples) if out_dir else {}
+    return EvalResult(samples=samples, report=report, files=files)
+
+
+@dataclass(frozen=True)
+class _Static:
+    ok: bool
+    layer: str | None
+    reason: str | None
+
+
+_EMPTY = _Static(ok=False, layer="syntax", reason="no SQL in the model's answer")
+
+
+def _verdict_fields(o: _Outcome | None) -> dict[str, Any]:
+    if o is None:
+        return {}
+    pred = o.pred_result
+    fields = {"executed": pred is not None, "exec_success": bool(pred is not None and pred.ok)}
+    if o.verdict is None:
+        gold = o.gold_result
+        return {
+            **fields,
+            "correct": False,
+            "verdict": "gold_error",
+            "reason": f"the gold query failed: {gold.error_kind}: {gold.error}",
+        }
+    v = o.verdict
+    return {
+        **fields,
+        "correct": v.correct,
+        "gold_empty": v.gold_empty,
+        "verdict": v.kind,
+        "reason": v.reason,
+    }
+
+
+# ---------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m nl2sql_fine_tuning.eval_model",
+        description="Evaluate NL2SQL predictions: text match (exact match, token F1, "
+        "LLaMA-Factory's BLEU-4/ROUGE, corpus BLEU) and execution accuracy (Spider "
+        "test-suite or BIRD semantics), overall and by difficulty, topic, SQL feature "
+        "and database. Writes eval_report.json/.md/.html and per-sample JSONL/CSV.",
+    )
+    p.add_argument("--eval_text_match", action="store_true", help="compute text metrics")
+    p.add_argument(
+        "--eval_sql_execution",
+        action="store_true",
+        help="execute gold and predicted SQL read-only and compare results",
+    )
+    g = p.add_argument_group("inputs")
+    g.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="LLaMA-Factory generated_predictions.jsonl (joined by line to the dev split) "
+        "or a JSONL of {id, prediction}",
+    )
+    g.add_argument(
+        "--gold",
+        metavar="PATH",
+        help="data_create run directory (its dev split), samples.jsonl, or a Spider/BIRD "
+        "JSON/JSONL file with question, query|SQL|sql and db_id",
+    )
+    g.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"OpenAI-compatible endpoint for live generation (default {DEFAULT_BASE_URL})",
+    )
+    g.add_argument("--model", help="model name to generate with (turns live generation on)")
+    g.add_argument(
+        "--concurrency", type=int, default=8, metavar="K", help="requests in flight (default 8)"
+    )
+    g = p.add_argument_group("database")
+    g.add_argument(
+        "--dsn",
+        help="database URL (default: the run's database from run.json, else the bundled example)",
+    )
+    g.add_argument(
+        "--db-root", metavar="DIR", help="Spider/BIRD layout: DIR/<db_id>/<db_id>.sqlite"
+    )
+    g.add_argument("--dialect", help="SQL dialect (default: from the samples, the DSN, or sqlite)")
+    g.add_argument(
+        "--semantics",
+        choices=("spider", "bird"),
+        default="spider",
+        help="result comparison: spider (multiset, column-permutation invariant, ordered only "
+        "with ORDER BY; default) or bird (set of rows)",
+    )
+    g.add_argument(
+        "--keep-distinct",
+        action="store_true",
+        help="do not remove DISTINCT from both queries before executing (Spider's option)",
+    )
+    g.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="connections per database (default 4)"
+    )
+    g.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="per-query time limit (default 10)"
+    )
+    g.add_argument(
+        "--row-cap", type=int, default=10_000, metavar="N", help="rows fetched per query"
+    )
+    p.add_argument("--out", metavar="DIR", help="write the reports here (default eval_out)")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A.json", "B.json"),
+        help="print (and with --out write) a side-by-side of two eval_report.json files",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    return p
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    if args.compare:
+        a, b = (eval_report.read(path) for path in args.compare)
+        comparison = eval_report.compare(a, b, names=tuple(args.compare))
+        text = eval_report.render_compare_markdown(comparison)
+        print(text)
+        if args.out:
+            eval_report.write_compare(args.out, comparison)
+        return 0
+    if not args.gold:
+        raise ConfigError("--gold is required (a run directory, samples.jsonl or Spider file)")
+    if not args.predictions and not args.model:
+        raise ConfigError("give --predictions FILE, or --model (and --base-url) to generate")
+    if args.predictions and not Path(args.predictions).is_file():
+        raise ConfigError(f"predictions file {args.predictions} does not exist")
+    if not Path(args.gold).exists():
+        raise ConfigError(f"gold {args.gold} does not exist")
+    if args.db_root and not Path(args.db_root).is_dir():
+        raise ConfigError(f"--db-root {args.db_root} is not a directory")
+    text_match = args.eval_text_match or not args.eval_sql_execution
+    result = evaluate(
+        args.gold,
+        args.predictions,
+        text_match=text_match,
+        sql_execution=args.eval_sql_execution,
+        dialect=args.dialect,
+        exec_options=ExecOptions(
+            dsn=args.dsn,
+            db_root=args.db_root,
+            workers=args.workers,
+            timeout_s=args.timeout,
+            row_cap=args.row_cap,
+            semantics=args.semantics,
+            keep_distinct=args.keep_distinct,
+        ),
+        base_url=args.base_url,
+        model=args.model,
+        concurrency=args.concurrency,
+        out_dir=args.out or "eval_out",
+    )
+    for line in eval_report.summary_lines(result.report):
+        print(line)
+    print(
+        f"  wrote {', '.join(Path(f).name for f in result.files.values())} into "
+        f"{args.out or 'eval_out'}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run_cli(args)
+    except Nl2SqlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(re-run with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
