@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -449,9 +449,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    return run_command(lambda: args.func(args), debug=args.debug)
+
+
+def run_command(call: Callable[[], int], *, debug: bool = False) -> int:
+    """Run one command of any of the project's CLIs; errors become one line on stderr.
+
+    The one place where our errors turn into messages and exit codes (see the module
+    docstring): user errors exit 2, an interrupt 130, a bug 3 with its traceback only
+    under ``--debug``.
+    """
     try:
-        return args.func(args)
-    except Nl2SqlError as exc:
+        return call()
+    except (Nl2SqlError, OSError) as exc:
         if sys.stderr.isatty():
             sys.stderr.write("\r\x1b[K")  # clear a progress line left half-drawn
         print(f"error: {exc}", file=sys.stderr)
@@ -460,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
-        if args.debug:
+        if debug:
             raise
         print(
             f"internal error: {type(exc).__name__}: {exc} "

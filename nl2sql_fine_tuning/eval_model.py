@@ -38,7 +38,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     __package__ = "nl2sql_fine_tuning"
 
 from data_create import engines, prompt
-from data_create.errors import ConfigError, Nl2SqlError
+from data_create.cli import run_command
+from data_create.errors import ConfigError
 from nl2sql_fine_tuning import eval_report, metrics
 
 log = logging.getLogger("nl2sql_fine_tuning.eval")
@@ -738,23 +739,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return run_cli(args)
-    except Nl2SqlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug: one line, the traceback with --debug
-        if args.debug:
-            raise
-        print(
-            f"internal error: {type(exc).__name__}: {exc} "
-            "(re-run with --debug for the traceback, and please report it)",
-            file=sys.stderr,
-        )
-        return 3
+    return run_command(lambda: run_cli(args), debug=args.debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,7 +40,8 @@ from typing import Any
 
 import yaml
 
-from data_create.errors import ConfigError, Nl2SqlError
+from data_create.cli import run_command
+from data_create.errors import ConfigError
 
 DATASET_INFO = "dataset_info.json"
 
@@ -489,7 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="LLaMA-Factory arguments to set; true/false, null, ints and floats are typed",
     )
     args = parser.parse_args(argv)
-    try:
+
+    def command() -> int:
         path = prepare(
             args.base,
             args.data,
@@ -498,11 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.overrides,
             on_warning=lambda w: print(f"warning: {w}", file=sys.stderr),
         )
-    except Nl2SqlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
+        print(f"wrote {path}")
+        return 0
+
+    return run_command(command)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from data_create import prompt
-from data_create.errors import ConfigError, Nl2SqlError
+from data_create.cli import run_command
+from data_create.errors import ConfigError
 from data_create.llm.client import INSTALL_HINT, ChatResult, LLMClient, LLMSettings, settings_from
 
 __all__ = ["DevPrompt", "LevelResult", "load_prompts", "load_test", "main", "percentile"]
@@ -466,7 +467,8 @@ def _run_dsn(run_dir: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def command() -> int:
         settings = settings_from(
             env=os.environ, model=args.model, base_url=args.base_url, timeout_s=args.timeout,
             max_retries=0, temperature=0.0, top_p=1.0, max_tokens=args.max_tokens,
@@ -484,13 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.parent.mkdir(parents=True, exist_ok=True)
             body = report(settings, str(args.data), len(prompts), levels)
             out.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except Nl2SqlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_command(command)
 
 
 if __name__ == "__main__":
