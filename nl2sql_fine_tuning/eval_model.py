@@ -28,7 +28,6 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,47 +282,40 @@ def generate(
     max_tokens: int = 512,
 ) -> list[Prediction]:
     """Ask an OpenAI-compatible endpoint for each item's SQL (temperature 0, at most
-    ``concurrency`` requests in flight); a failed request is an empty prediction."""
-    try:
-        import openai
-    except ImportError:
-        raise ConfigError(
-            "live generation needs the openai client", "pip install 'nl2sql-factory[llm]'"
-        ) from None
-    client = openai.OpenAI(
-        base_url=base_url,
-        api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
-        timeout=timeout_s,
-        max_retries=2,
-    )
+    ``concurrency`` requests in flight, no response cache); a failed request is an empty
+    prediction, and an endpoint nobody answers at is a :class:`ConfigError`."""
+    from data_create.llm.client import ChatRequest, LLMClient, LLMFailure, settings_from
 
-    def ask(item: GoldItem) -> Prediction:
-        if item.messages is not None:
-            msgs = [{"role": r, "content": c} for r, c in item.messages if c]
-        else:
-            msgs = prompt.messages(item.question, dialect)
-        try:
-            reply = client.chat.completions.create(
-                model=model, messages=msgs, temperature=0, max_tokens=max_tokens
-            )
-            text = reply.choices[0].message.content or ""
-        except openai.APIConnectionError:
-            raise
-        except openai.APIError as exc:
-            log.warning("generation failed for %s: %s", item.id, exc)
-            text = ""
-        return Prediction(text=text, id=item.id)
+    settings = settings_from(
+        env=os.environ, model=model, base_url=base_url, timeout_s=timeout_s, max_retries=2,
+        temperature=0.0, top_p=1.0, max_tokens=max_tokens, concurrency=max(1, concurrency),
+        cache_dir=None,
+    )  # fmt: skip
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as threads:
-            return list(threads.map(ask, items))
-    except openai.APIConnectionError as exc:
+    def messages(item: GoldItem) -> list[dict[str, str]]:
+        if item.messages is not None:  # the exact training prompt of a data_create run
+            return [{"role": r, "content": c} for r, c in item.messages if c]
+        return prompt.messages(item.question, dialect)
+
+    requests = [
+        ChatRequest(messages=messages(item), purpose="eval", temperature=0.0, max_tokens=max_tokens)
+        for item in items
+    ]
+    with LLMClient(settings) as client:
+        replies = client.run_many(requests)
+    if replies and all(isinstance(r, LLMFailure) and r.kind == "connection" for r in replies):
         raise ConfigError(
-            f"cannot reach the model endpoint {base_url} ({exc})",
+            f"cannot reach the model endpoint {base_url} ({replies[0].message})",
             "start the server (vllm serve / llamafactory-cli api) or fix --base-url",
-        ) from None
-    finally:
-        client.close()
+        )
+    out = []
+    for item, reply in zip(items, replies, strict=True):
+        if isinstance(reply, LLMFailure):
+            log.warning("generation failed for %s: %s: %s", item.id, reply.kind, reply.message)
+            out.append(Prediction(text="", id=item.id))
+        else:
+            out.append(Prediction(text=reply.text, id=item.id))
+    return out
 
 
 # ---------------------------------------------------------------- execution
