@@ -212,12 +212,10 @@ def shape(sql: str, dialect: str | None = None) -> Shape:
             parent = node.parent
             if isinstance(parent, exp.From | exp.Join):
                 tags.add("derived")
-            elif not isinstance(parent, exp.In | exp.Exists | exp.Union | exp.Except):
-                if not isinstance(parent, exp.Intersect):
-                    tags.add("scalar_subquery")
+            elif not isinstance(parent, exp.In | exp.Exists | exp.SetOperation):
+                tags.add("scalar_subquery")
         elif _is_arithmetic(node):
             tags.add("arithmetic")
-    # A window's aggregate is a window, not a GROUP BY aggregate.
     return Shape(len(tables), frozenset(tags), frozenset(aggregates))
 
 
