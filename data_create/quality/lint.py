@@ -152,12 +152,30 @@ def lint_question(question: str) -> list[str]:
 # ---------------------------------------------------------------- roles
 
 
+def _roles_module() -> Any:
+    """``data_create.roles`` from this checkout, or None.
+
+    An editable install elsewhere on the machine can answer for a module this checkout
+    lacks; roles from another checkout would not match these records, so only a module
+    beside this package counts.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("data_create.roles")
+    here = Path(__file__).resolve().parent.parent
+    if spec is None or not spec.origin or Path(spec.origin).resolve().parent != here:
+        return None
+    import data_create.roles as roles
+
+    return roles
+
+
 def role_lookup(metadata: Any) -> RoleLookup | None:
     """``(table, column) -> ColumnRole`` over ``metadata`` through :mod:`data_create.roles`;
     None when that module is not available (the role rules then do not run)."""
-    try:
-        from data_create import roles
-    except ImportError:
+    roles = _roles_module()
+    if roles is None:
         return None
     by_name: dict[str, Any] = {}
     for t in metadata.tables:

@@ -9,8 +9,9 @@ nests (IN / EXISTS / scalar / derived-table subqueries), combines (UNION / INTER
 EXCEPT), negates a subquery (NOT IN / NOT EXISTS), and uses windows, CASE, arithmetic,
 ``SELECT *``, DISTINCT or ``COUNT(DISTINCT ...)``.
 
-The key is ``t<N>`` (distinct tables, ``t4`` meaning four or more) followed by the
-structural tags in a fixed order, joined with ``+``.  Tags are collected over the whole
+The key is ``t<N>`` (distinct tables, ``t3`` meaning three or more) followed by the
+structural tags in a fixed order, joined with ``+`` (``distinct`` is recorded but left
+out of the key: after a join it is mostly the writer's habit, not the question).  Tags are collected over the whole
 statement (every SELECT, nested ones included), so a HAVING inside an ``IN`` subquery
 still shows.  SUM, AVG, MIN, MAX and other aggregate functions share the tag ``agg``
 ("the total / average / highest price" are one kind of question); COUNT and
@@ -70,7 +71,10 @@ TAGS = (
     "window", "case", "arithmetic", "star", "distinct",
 )  # fmt: skip
 _TAG_ORDER = {t: i for i, t in enumerate(TAGS)}
-MAX_TABLES = 4  # "t4" means four or more tables
+MAX_TABLES = 3  # "t3" means three or more tables: a chain of joins
+# Tags kept on the Shape but left out of the key: SELECT DISTINCT is mostly a writer's
+# habit after a join (people ask "which artists ...", not "which distinct artists ...").
+NOT_IN_KEY = frozenset({"distinct"})
 
 UNPARSED = "unparsed"
 
@@ -93,11 +97,13 @@ class Shape:
 
     @property
     def key(self) -> str:
-        """``t<N>`` plus the tags in :data:`TAGS` order, joined with ``+``; ``unparsed``."""
+        """``t<N>`` plus the tags in :data:`TAGS` order (less :data:`NOT_IN_KEY`), joined
+        with ``+``; ``unparsed`` for what is not a query."""
         if not self.parsed:
             return UNPARSED
         head = f"t{min(self.tables, MAX_TABLES)}"
-        return "+".join([head, *sorted(self.tags, key=_TAG_ORDER.__getitem__)])
+        tags = sorted(self.tags - NOT_IN_KEY, key=_TAG_ORDER.__getitem__)
+        return "+".join([head, *tags])
 
 
 def _dialect(dialect: str | None) -> str | None:
