@@ -447,7 +447,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_count": os.cpu_count(),
             "device": "cpu",
             "torch": torch.__version__,
-        },  # fmt: skip
+        },
         "base": {"accuracy": base.accuracy, "sql_answers": base.sql_answers},
         "tuned": {"accuracy": tuned.accuracy, "sql_answers": tuned.sql_answers},
         "per_shape": {
@@ -457,7 +457,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "tuned_right": tuned.per_shape[k][0],
             }
             for k in shapes
-        },  # fmt: skip
+        },
         "phases_s": phases,
         "total_s": round(time.perf_counter() - started, 1),
         "work": str(work),
