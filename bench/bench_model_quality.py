@@ -383,10 +383,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         done = subprocess.run(
             [sys.executable, "-m", "data_create", "--dsn", dsn, "--samples", str(args.samples),
              "--seed", str(args.seed), "--schema-context", args.schema_context,
-             "--out", str(data), "--overwrite", "-q"],
+             "--schema", defog.schema_of(args.db), "--out", str(data), "--overwrite", "-q"],
             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-        if done.returncode != 0:
+        if done.returncode not in (0, 1) or not (data / "samples.jsonl").is_file():
             raise RuntimeError(f"data_create failed: {(done.stderr or done.stdout)[-400:]}")
         train_records = sum(1 for _ in (data / "train_alpaca.jsonl").open(encoding="utf-8"))
         phase("data", t0)

@@ -87,6 +87,13 @@ def require_data() -> Path:
 # ---------------------------------------------------------------- loading
 
 
+def schema_of(db: str) -> str:
+    """The schema ``<db>.sql`` creates its tables in (ewallet: ``consumer_div``), else public."""
+    text = (require_data() / db / f"{db}.sql").read_text(encoding="utf-8")
+    found = re.search(r"CREATE\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", text, re.I)
+    return found.group(1).lower() if found else "public"
+
+
 def _admin_connect(admin_dsn: str = PG_ADMIN):
     import psycopg2
 
@@ -127,9 +134,11 @@ def apply_comments(dsn: str, db: str) -> int:
     applied = 0
     try:
         with conn, conn.cursor() as cur:
+            schema = schema_of(db)
             cur.execute(
                 "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = 'public'"
+                "WHERE table_schema = %s",
+                (schema,),
             )
             actual = {(t.lower(), c.lower()): (t, c) for t, c in cur.fetchall()}
             for table, columns in meta.get("table_metadata", {}).items():
@@ -140,7 +149,7 @@ def apply_comments(dsn: str, db: str) -> int:
                         continue
                     cur.execute(
                         sql.SQL("COMMENT ON COLUMN {}.{}.{} IS %s").format(
-                            sql.Identifier("public"),
+                            sql.Identifier(schema),
                             sql.Identifier(found[0]),
                             sql.Identifier(found[1]),
                         ),
