@@ -77,6 +77,7 @@ def test_questions_with_cards_show_the_gold_tables(bench, defog, defog_db):
         assert f"TABLE {table}" in user
 
 
+@pytest.mark.slow
 def test_batched_generation_matches_one_at_a_time(bench, tiny):
     from data_create import prompt
 
@@ -90,6 +91,7 @@ def test_batched_generation_matches_one_at_a_time(bench, tiny):
     assert batched == single
 
 
+@pytest.mark.slow
 def test_prompt_is_llamafactory_smollm2(bench, tiny):
     _need("llamafactory")
     from llamafactory.data.template import TEMPLATES
