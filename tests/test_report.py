@@ -79,7 +79,7 @@ def test_build_stats_shape_and_numbers():
     s = stats()
     assert set(s) == {
         "run", "plan", "topics", "difficulty", "features", "languages", "generators",
-        "tables", "validity", "rejects", "timings", "skeletons", "quality",
+        "tables", "validity", "rejects", "timings", "skeletons", "links", "quality",
     }  # fmt: skip
     assert "s3cret" not in json.dumps(s) and s["run"]["dsn"].startswith("postgresql://bob:")
     assert s["run"]["seed"] == 7 and s["run"]["samples_accepted"] == 5
