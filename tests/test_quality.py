@@ -135,3 +135,37 @@ def test_lint_without_roles_runs_only_role_free_rules():
 def test_contradictions(where, contradiction):
     hits = lint.lint_sql(f"SELECT a FROM t WHERE {where}", "postgres")
     assert bool(hits) is contradiction
+
+
+def test_lint_reads_roles_from_metadata():
+    """Roles stored in metadata (data_create.roles.ColumnRole) drive the role rules."""
+    from data_create.records import Column, SchemaMetadata, Table
+    from data_create.roles import ColumnRole
+
+    def col(name, role, **kw):
+        return Column(name, "integer", "integer", role=ColumnRole(role, **kw))
+
+    md = SchemaMetadata(
+        engine="postgresql",
+        dialect="postgres",
+        database="shop",
+        tables=(
+            Table(
+                "sale",
+                schema="public",
+                columns=(
+                    col("id", "primary_key", unique=True),
+                    col("update_by", "foreign_key"),
+                    col("amount", "measure", additive=True),
+                ),
+                primary_key=("id",),
+            ),
+        ),
+    )
+    samples = [
+        {"id": "a", "question": "Lowest updater?", "sql": "SELECT MIN(update_by) FROM sale"},
+        {"id": "b", "question": "Total amount?", "sql": "SELECT SUM(s.amount) FROM public.sale s"},
+    ]
+    report = lint.lint_samples(samples, dialect="postgres", metadata=md)
+    assert report.roles_checked
+    assert [(h.sample_id, h.rule) for h in report.hits] == [("a", "aggregate_role")]
