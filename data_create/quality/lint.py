@@ -12,7 +12,8 @@ Rules on one query (columns resolved through the query's tables and aliases):
 ``aggregate_role``         SUM/AVG/MIN/MAX over a column that cannot be aggregated (an id,
                            code, flag, sort key, year ...): ``MIN(update_by)``, ``SUM(year)``
 ``sum_not_additive``       SUM over a measure that does not add up (price, rate, age)
-``rank_role``              ORDER BY ... LIMIT ranking such a column
+``rank_role``              ORDER BY ... LIMIT ranking such a column (or free text); only
+                           the first key counts, later keys break ties
 ``threshold_role``         ``<``, ``>``, BETWEEN against a literal on such a column
 ``like_role``              LIKE on a column that is not a name or free text (``LIKE '%mw%'``
                            on a code)
@@ -63,6 +64,9 @@ ROLE_RULES = frozenset(RULES[:8])
 _NOT_QUANTITIES = frozenset(
     {"primary_key", "foreign_key", "identifier", "category", "flag", "sort_key"}
 )
+
+# ... nor ranks by (ORDER BY ... LIMIT): free text and personal data neither.
+_NOT_RANKED = _NOT_QUANTITIES | {"text", "contact"}
 
 # Tails the old templates glued onto questions; no human question has them.  English and
 # Chinese forms; matched case-insensitively.
@@ -380,6 +384,8 @@ def lint_sql(
 
         own_tables = set(sc.tables_by_alias.values())
         limit = select.args.get("limit") or select.args.get("fetch")
+        order = select.args.get("order")
+        first_key = order.expressions[0] if order is not None and order.expressions else None
         for node in select.walk():
             # Nested SELECTs are their own scopes; walk() still visits them, so stop there.
             if node is not select and isinstance(node, exp.Select):
@@ -413,7 +419,8 @@ def lint_sql(
                     continue
                 if r.numeric_text:
                     found.append(("text_number_order", f"ORDER BY {name}: numbers stored as text"))
-                if limit is not None and r.role in _NOT_QUANTITIES:
+                # Only the first key ranks; later keys break ties (by a name, an id ...).
+                if limit is not None and r.role in _NOT_RANKED and node is first_key:
                     found.append(("rank_role", f"ORDER BY {name} ... LIMIT ({r.role})"))
             elif isinstance(node, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between):
                 col = _bare_column(node.this)
