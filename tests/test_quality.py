@@ -169,3 +169,18 @@ def test_lint_reads_roles_from_metadata():
     report = lint.lint_samples(samples, dialect="postgres", metadata=md)
     assert report.roles_checked
     assert [(h.sample_id, h.rule) for h in report.hits] == [("a", "aggregate_role")]
+
+
+@pytest.mark.parametrize(
+    ("question", "tail"),
+    [
+        ("Show the sales, sorted by amount, showing only the first 10.", True),
+        ("列出订单，只显示前10条。", True),
+        ("各门店的销售额（取前5个）", True),
+        ("各渠道的订单数，结果按从高到低排序", True),
+        ("Which 5 customers spent the most?", False),
+        ("销售额最高的5个门店是哪些？", False),
+    ],
+)
+def test_template_tails(question, tail):
+    assert bool(lint.lint_question(question)) is tail

@@ -26,7 +26,9 @@ Rules on one query (columns resolved through the query's tables and aliases):
 ``contradiction``          filters that cannot both hold (``x = 1 AND x = 2``,
                            ``x > 5 AND x < 3``, ``BETWEEN 9 AND 1``)
 ``template_tail``          a question carrying a template tail no person writes
-                           ("limited to 5 rows", "Sort by it in", "(NULL)", "values across")
+                           ("limited to 5 rows", "showing only the first 10", "Sort by it
+                           in", "(NULL)", "values across", "只显示前10条", "（取前5个）",
+                           "结果按从高到低排序")
 =========================  ===============================================================
 
 Rules on the set: ``same_question`` (one question text, two different SQLs) and the
@@ -72,10 +74,13 @@ _NOT_RANKED = _NOT_QUANTITIES | {"text", "contact"}
 # Chinese forms; matched case-insensitively.
 TEMPLATE_TAILS = (
     re.compile(r"\blimited to (the first )?\d+ rows?\b", re.I),
+    re.compile(r"\bshowing only the first \d+\b", re.I),
     re.compile(r"\bsort(ed)? by it\b", re.I),
     re.compile(r"\(NULL\)"),
     re.compile(r"\bvalues across\b", re.I),
-    re.compile(r"限制为?\s*\d+\s*(行|条)"),
+    re.compile(r"只显示前\s*\d+\s*[条个行]"),
+    re.compile(r"[（(]取前\s*\d+\s*[条个行][)）]"),
+    re.compile(r"结果按从(高到低|低到高)排"),
 )
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
