@@ -4,17 +4,27 @@ Each layer either passes the statement on or rejects it with a reason; a
 :class:`Verdict` names the layer that said no.  No layer raises on any input: an
 unexpected error inside one becomes a reject ``"internal: ..."`` of that layer.
 
+* **input** — text a database or a JSON file cannot hold: NUL bytes, lone surrogates.
 * **syntax** — sqlglot parses the text in the source dialect; exactly one statement.
 * **safety** — :mod:`data_create.safety`: a read query and nothing else.
 * **schema** — :mod:`data_create.schema_check`: every table and column exists.
 * **execution** (optional) — :mod:`data_create.executor` runs it read-only, with a
   timeout and a row cap; the verdict records rows, time and emptiness.
 
+What runs is what was checked: an accepted verdict carries ``sql``, the statement
+regenerated from the validated tree by sqlglot's generator for the engine (no
+comments, one statement), and the execution layer runs that text, never the raw
+one, so comments, Unicode tricks and lexer differences between sqlglot and the server
+cannot smuggle text past the checks.  Callers that execute SQL themselves (the
+evaluation) run ``verdict.sql`` too.
+
 >>> v = Validator(None, "sqlite")
 >>> v.check_static("SELECT 1; DROP TABLE users").to_dict()["reason"]
 '2 statements; exactly one is allowed'
 >>> v.check_static("DeLeTe FROM users").layer
 'safety'
+>>> v.check_static("SELECT 1 -- note").sql
+'SELECT 1'
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from sqlglot.tokens import TokenType
 
 from . import engines
 from .errors import ConfigError
-from .safety import check_safety, check_tokens
+from .safety import allowed_extra_functions, check_safety, check_tokens
 from .schema_check import SchemaIndex, check_schema
 
 if TYPE_CHECKING:
@@ -46,7 +56,14 @@ if TYPE_CHECKING:
     from .executor import ExecResult, Executor, ExecutorPool
     from .records import SchemaMetadata
 
-__all__ = ["ValidationSummary", "Validator", "Verdict", "reason_kind", "validate_file"]
+__all__ = [
+    "ValidationSummary",
+    "Validator",
+    "Verdict",
+    "reason_kind",
+    "text_problem",
+    "validate_file",
+]
 
 LAYERS = ("input", "syntax", "safety", "schema", "execution")
 MAX_SQL_CHARS = 100_000
@@ -65,12 +82,12 @@ class Verdict:
     elapsed_ms: float | None = None
     empty: bool | None = None
     truncated: bool | None = None
+    # The canonical statement (regenerated from the validated tree) when ok: what the
+    # execution layer ran, and what any other caller must run.
+    sql: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-_PASSED = Verdict(ok=True, layer=None, reason=None)
 
 
 def _reject(layer: str, reason: str) -> Verdict:
@@ -94,8 +111,41 @@ _FILTER = _CommandFallbackFilter()
 @dataclass(frozen=True)
 class _Parsed:
     expression: exp.Expr
-    text: str  # the statement as it will run: no surrounding comments or semicolons
+    text: str  # the statement as written: no surrounding comments or semicolons
     tokens: Sequence[Token]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or sent anywhere, or None.
+
+    A NUL byte ends a C string (drivers and servers disagree where the statement
+    ends); a lone surrogate (``\\ud800``) is not Unicode and cannot be encoded as
+    UTF-8, so no file, socket or database can take it.
+
+    >>> text_problem("SELECT 1\x00; DROP TABLE t")
+    'contains a NUL byte (\\x00) at position 8'
+    >>> text_problem("SELECT '\ud800'")
+    'contains a lone surrogate (\\ud800) at position 8, which is not valid Unicode'
+    >>> text_problem("SELECT '数据'") is None
+    True
+    """
+    if not isinstance(text, str):
+        return None
+    nul = text.find("\x00")
+    if nul >= 0:
+        return f"contains a NUL byte (\\x00) at position {nul}"
+    if text.isascii():
+        return None
+    bad = _LONE_SURROGATE.search(text)
+    if bad:
+        return (
+            f"contains a lone surrogate (\\u{ord(bad.group()):04x}) at position {bad.start()}, "
+            "which is not valid Unicode"
+        )
+    return None
 
 
 class Validator:
@@ -111,8 +161,12 @@ class Validator:
         dialect: str,
         executor: Executor | None = None,
         pool: ExecutorPool | None = None,
+        *,
+        allow_functions: Iterable[str] = (),
     ):
         self.profile = engines.get(dialect)
+        # The user's --allow-function names; a dangerous one is a ConfigError here.
+        self.allow_functions = allowed_extra_functions(allow_functions)
         if metadata is not None and engines.get(metadata.engine) is not self.profile:
             raise ConfigError(
                 f"the metadata is for {metadata.engine} but the dialect is {dialect}",
@@ -137,13 +191,13 @@ class Validator:
 
     def validate(self, sql: str) -> Verdict:
         """All layers; the execution layer only when an executor (or pool) was given."""
-        verdict, parsed = self._static(sql)
-        if not verdict.ok or parsed is None:
+        verdict = self.check_static(sql)
+        if not verdict.ok or verdict.sql is None:
             return verdict
         if self.executor is not None:
-            return _execution_verdict(self.executor.execute(parsed.text))
+            return _execution_verdict(self.executor.execute(verdict.sql), verdict.sql)
         if self.pool is not None:
-            return _execution_verdict(self.pool.map([parsed.text])[0])
+            return _execution_verdict(self.pool.map([verdict.sql])[0], verdict.sql)
         return verdict
 
     def validate_many(self, sqls: Iterable[str]) -> list[Verdict]:
@@ -152,10 +206,10 @@ class Validator:
         verdicts: list[Verdict] = []
         to_run: list[tuple[int, str]] = []
         for i, sql in enumerate(sqls):
-            verdict, parsed = self._static(sql)
+            verdict = self.check_static(sql)
             verdicts.append(verdict)
-            if verdict.ok and parsed is not None:
-                to_run.append((i, parsed.text))
+            if verdict.ok and verdict.sql is not None:
+                to_run.append((i, verdict.sql))
         if not to_run:
             return verdicts
         texts = [text for _, text in to_run]
@@ -165,9 +219,13 @@ class Validator:
             results = [self.executor.execute(text) for text in texts]
         else:
             return verdicts
-        for (i, _), result in zip(to_run, results, strict=True):
-            verdicts[i] = _execution_verdict(result)
+        for (i, text), result in zip(to_run, results, strict=True):
+            verdicts[i] = _execution_verdict(result, text)
         return verdicts
+
+    def canonical(self, expression: exp.Expr) -> str:
+        """The statement regenerated by sqlglot for this engine, without comments."""
+        return expression.sql(dialect=self.dialect, comments=False)
 
     @property
     def executes(self) -> bool:
@@ -176,23 +234,37 @@ class Validator:
     # ---------------------------------------------------------------- layers
 
     def _static(self, sql: str) -> tuple[Verdict, _Parsed | None]:
-        layer = "syntax"
+        layer = "input"
         try:
+            problem = text_problem(sql)
+            if problem:
+                return _reject("input", f"the SQL {problem}"), None
+            layer = "syntax"
             parsed = self._parse(sql)
             if isinstance(parsed, Verdict):
                 return parsed, None
             layer = "safety"
             reason = check_tokens(parsed.tokens, sql, self.profile) or check_safety(
-                parsed.expression, self.profile, known_tables=self.known_tables
+                parsed.expression,
+                self.profile,
+                known_tables=self.known_tables,
+                allow_functions=self.allow_functions,
             )
             if reason:
                 return _reject("safety", reason), None
+            # Regenerated before the schema layer normalises identifiers in place.
+            canonical = self.canonical(parsed.expression)
             if self.index is not None:
                 layer = "schema"
-                reason = check_schema(parsed.expression, self.index, copy=False)
+                reason = check_schema(
+                    parsed.expression,
+                    self.index,
+                    copy=False,
+                    string_tokens=_double_quoted(parsed.tokens, sql, self.profile),
+                )
                 if reason:
                     return _reject("schema", reason), None
-            return _PASSED, parsed
+            return Verdict(ok=True, layer=None, reason=None, sql=canonical), parsed
         except RecursionError:
             return _reject(layer, "the statement is nested too deeply"), None
         except Exception as exc:  # a bug in a layer must not stop a batch
@@ -238,7 +310,20 @@ class Validator:
         return _Parsed(statements[0], text, tokens)
 
 
-def _execution_verdict(result: ExecResult) -> Verdict:
+def _double_quoted(
+    tokens: Sequence[Token], sql: str, profile: engines.EngineProfile
+) -> frozenset[str]:
+    """Names written in double quotes, where the engine may read them as strings."""
+    if not profile.double_quoted_string_fallback:
+        return frozenset()
+    return frozenset(
+        t.text
+        for t in tokens
+        if t.token_type == TokenType.IDENTIFIER and sql[t.start : t.start + 1] == '"'
+    )
+
+
+def _execution_verdict(result: ExecResult, sql: str | None = None) -> Verdict:
     if result.ok:
         return Verdict(
             ok=True,
@@ -248,6 +333,7 @@ def _execution_verdict(result: ExecResult) -> Verdict:
             elapsed_ms=round(result.elapsed_ms, 3),
             empty=result.empty,
             truncated=result.truncated,
+            sql=sql,
         )
     return Verdict(
         ok=False,
