@@ -47,6 +47,7 @@ from sqlglot.tokens import TokenType
 
 from . import engines
 from .errors import ConfigError
+from .hygiene import text_problem
 from .safety import allowed_extra_functions, check_safety, check_tokens
 from .schema_check import SchemaIndex, check_schema
 
@@ -113,39 +114,6 @@ class _Parsed:
     expression: exp.Expr
     text: str  # the statement as written: no surrounding comments or semicolons
     tokens: Sequence[Token]
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def text_problem(text: str) -> str | None:
-    """Why ``text`` cannot be stored or sent anywhere, or None.
-
-    A NUL byte ends a C string (drivers and servers disagree where the statement
-    ends); a lone surrogate (``\\ud800``) is not Unicode and cannot be encoded as
-    UTF-8, so no file, socket or database can take it.
-
-    >>> text_problem("SELECT 1\x00; DROP TABLE t")
-    'contains a NUL byte (\\x00) at position 8'
-    >>> text_problem("SELECT '\ud800'")
-    'contains a lone surrogate (\\ud800) at position 8, which is not valid Unicode'
-    >>> text_problem("SELECT '数据'") is None
-    True
-    """
-    if not isinstance(text, str):
-        return None
-    nul = text.find("\x00")
-    if nul >= 0:
-        return f"contains a NUL byte (\\x00) at position {nul}"
-    if text.isascii():
-        return None
-    bad = _LONE_SURROGATE.search(text)
-    if bad:
-        return (
-            f"contains a lone surrogate (\\u{ord(bad.group()):04x}) at position {bad.start()}, "
-            "which is not valid Unicode"
-        )
-    return None
 
 
 class Validator:
