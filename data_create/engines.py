@@ -304,6 +304,11 @@ class EngineProfile:
     # Server keep it an identifier.  sqlglot's MySQL tokenizer already reads "..." as
     # a string; for SQLite the schema layer applies the rule.
     double_quoted_string_fallback: bool = False
+    # Functions the validator's parser keeps as written (exp.Anonymous) because sqlglot
+    # would regenerate them as another function with another result type, and what runs
+    # is the regenerated SQL: PostgreSQL's date_part() returns double precision, the
+    # EXTRACT() sqlglot writes for it returns numeric.
+    verbatim_functions: tuple[str, ...] = ()
     # Server flavours whose timeout statement differs from ``timeout_statement``:
     # (substring of the lower-cased server version string, statement).
     timeout_variants: tuple[tuple[str, str], ...] = ()
@@ -369,6 +374,7 @@ ENGINES: dict[str, EngineProfile] = {
         timeout_statement="SET statement_timeout = {ms}",
         dangerous_functions=_PG_DANGEROUS,
         allowed_functions=_PG_READ_FUNCTIONS,
+        verbatim_functions=("date_part",),
     ),
     "mysql": EngineProfile(
         name="mysql",

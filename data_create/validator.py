@@ -72,6 +72,7 @@ MAX_SQL_CHARS = 100_000
 # recursive parser far from the interpreter's recursion limit.
 MAX_NESTING = 100
 _BATCH = 256  # statements per validate_many call in validate_file
+_VERBATIM = "nl2sql_verbatim__"
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ class Validator:
         self.dialect = Dialect.get_or_raise(self.profile.sqlglot_dialect)
         self.executor = executor
         self.pool = pool
+        # Function names the parser must not turn into another function (engines.py,
+        # verbatim_functions): their tokens are renamed so sqlglot sees an unknown call.
+        self._verbatim = frozenset(name.lower() for name in self.profile.verbatim_functions)
         sqlglot_logger = logging.getLogger("sqlglot")
         if _FILTER not in sqlglot_logger.filters:
             sqlglot_logger.addFilter(_FILTER)
@@ -252,10 +256,17 @@ class Validator:
         except TokenError as exc:
             return _reject("syntax", f"cannot tokenize: {_one_line(str(exc))}")
         depth = deepest = 0
-        for token in tokens:
+        verbatim = self._verbatim
+        renamed = False
+        for i, token in enumerate(tokens):
             if token.token_type == TokenType.L_PAREN:
                 depth += 1
                 deepest = max(deepest, depth)
+                if verbatim and i and tokens[i - 1].token_type == TokenType.VAR:
+                    name = tokens[i - 1].text.lower()
+                    if name in verbatim:  # parsed as a plain call; its name restored below
+                        tokens[i - 1].text = _VERBATIM + name
+                        renamed = True
             elif token.token_type == TokenType.R_PAREN:
                 depth -= 1
         if deepest > MAX_NESTING:
@@ -264,6 +275,12 @@ class Validator:
             expressions = self.dialect.parser(error_level=ErrorLevel.RAISE).parse(tokens, sql)
         except ParseError as exc:
             return _reject("syntax", _parse_error_reason(exc))
+        if renamed:
+            for expression in expressions:
+                for call in expression.find_all(exp.Anonymous) if expression else ():
+                    name = call.name[len(_VERBATIM) :]
+                    if call.name.startswith(_VERBATIM) and name in verbatim:
+                        call.set("this", name)
         statements = [e for e in expressions if e is not None and not isinstance(e, exp.Semicolon)]
         if not statements:
             return _reject("syntax", "no statement (only comments or semicolons)")
