@@ -54,6 +54,7 @@ from .schema_check import SchemaIndex, check_schema
 if TYPE_CHECKING:
     from sqlglot.tokens import Token
 
+    from .connect import Database
     from .executor import ExecResult, Executor, ExecutorPool
     from .records import SchemaMetadata
 
@@ -72,6 +73,7 @@ MAX_SQL_CHARS = 100_000
 # recursive parser far from the interpreter's recursion limit.
 MAX_NESTING = 100
 _BATCH = 256  # statements per validate_many call in validate_file
+log = logging.getLogger(__name__)
 _VERBATIM = "nl2sql_verbatim__"
 
 
@@ -153,6 +155,37 @@ class Validator:
         sqlglot_logger = logging.getLogger("sqlglot")
         if _FILTER not in sqlglot_logger.filters:
             sqlglot_logger.addFilter(_FILTER)
+
+    @classmethod
+    def for_database(
+        cls,
+        db: Database,
+        dialect: str | None = None,
+        *,
+        executor: Executor | None = None,
+        pool: ExecutorPool | None = None,
+        allow_functions: Iterable[str] = (),
+    ) -> Validator:
+        """The validator for a connected database, its metadata read for the schema layer.
+
+        When the catalogue cannot be read (rights), or ``dialect`` is not the database's
+        engine, the schema layer is off and a warning logged; the safety layer still
+        refuses system catalogues and unlisted functions.
+        """
+        from . import metadata as md
+        from .errors import Nl2SqlError
+
+        dialect = dialect or db.profile.name
+        meta: SchemaMetadata | None
+        try:
+            meta = md.extract(db, md.ExtractOptions(sample_values=0))
+        except Nl2SqlError as exc:
+            log.warning("no schema layer for %s: %s", db.name, exc)
+            meta = None
+        if meta is not None and engines.get(meta.engine) is not engines.get(dialect):
+            log.warning("no schema layer: the database is %s, the dialect %s", meta.engine, dialect)
+            meta = None
+        return cls(meta, dialect, executor, pool, allow_functions=allow_functions)
 
     # ---------------------------------------------------------------- public
 

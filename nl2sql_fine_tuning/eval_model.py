@@ -383,6 +383,7 @@ def _execute_all(
     validator regenerated.  A gold query that fails is reported, not run."""
     from data_create.connect import connect
     from data_create.executor import ExecResult, ExecutorPool
+    from data_create.validator import Validator
 
     prepared: dict[str, str] = {}
 
@@ -400,7 +401,7 @@ def _execute_all(
     outcomes: list[_Outcome] = [_NOT_RUN] * len(pairs)
     for dsn, indices in by_db.items():
         db = connect(dsn)
-        validator = _validator_for(db, dialect, options)
+        validator = Validator.for_database(db, dialect, allow_functions=options.allow_functions)
         checked: dict[str, Any] = {}
 
         def check(sql: str, checked: dict[str, Any] = checked, validator: Any = validator) -> Any:
@@ -462,24 +463,6 @@ def _execute_all(
             )
             outcomes[i] = _Outcome(verdict, pred_result, gold_result, static)
     return outcomes
-
-
-def _validator_for(db: Any, dialect: str, options: ExecOptions) -> Any:
-    """The validator for one database: its metadata gives the schema layer."""
-    from data_create import metadata
-    from data_create.errors import Nl2SqlError
-    from data_create.validator import Validator
-
-    try:
-        meta = metadata.extract(db, metadata.ExtractOptions(sample_values=0))
-    except Nl2SqlError as exc:
-        # Without metadata the schema layer is off; the safety layer still refuses
-        # system catalogues and unlisted functions.
-        log.warning("no schema layer for %s: %s", db.name, exc)
-        meta = None
-    if meta is not None and engines.get(meta.engine) is not engines.get(dialect):
-        meta = None  # --dialect differs from the database's engine: check syntax only
-    return Validator(meta, dialect, allow_functions=options.allow_functions)
 
 
 # ---------------------------------------------------------------- evaluate
