@@ -7,7 +7,8 @@ Heavy libraries (jieba, nltk, rouge_chinese, sacrebleu, sqlparse, sqlglot) are i
 Execution flow for one prediction (what ``eval_model`` does)::
 
     pred_run = prepare_for_execution(pred_sql, keep_distinct=False)   # also for the gold
-    pred_result = executor.execute(pred_run)                          # skipped when unsafe
+    verdict = validator.check_static(pred_run)                        # all static layers
+    pred_result = executor.execute(verdict.sql)                       # skipped when refused
     verdict = judge(pred_run, gold_run, pred_result, gold_result, dialect="sqlite")
 """
 
