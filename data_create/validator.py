@@ -462,8 +462,10 @@ def validate_file(
 
     with (
         open(input_path, encoding="utf-8", errors="replace") as source,
-        open(paths["valid"], "w", encoding="utf-8") as valid_file,
-        open(paths["rejects"], "w", encoding="utf-8") as rejects_file,
+        # backslashreplace: a lone surrogate read from the input (a JSON "\\ud800") is
+        # written back as that escape, the same text to any JSON reader, never a crash.
+        open(paths["valid"], "w", encoding="utf-8", errors="backslashreplace") as valid_file,
+        open(paths["rejects"], "w", encoding="utf-8", errors="backslashreplace") as rejects_file,
     ):
 
         def write(handle: Any, record: dict[str, Any]) -> None:
@@ -542,4 +544,7 @@ def _read_record(
     ]
     if missing:
         return record, "missing or empty " + " and ".join(repr(k) for k in missing)
+    problem = text_problem(record[question_key])
+    if problem:
+        return record, f"the question {problem}"
     return record, None

@@ -138,3 +138,22 @@ def test_llm_replies_with_odd_text_neither_crash_nor_reach_training(retail, tmp_
     training += "".join(p.read_text("utf-8") for p in Path(out).glob("*_sharegpt.jsonl"))
     assert "IGNORE PREVIOUS" not in training and "<|im_start|>" not in training
     assert "忽略之前" not in training and "\\ud800" not in training
+
+
+def test_validate_command_survives_odd_text(tmp_path, capsys):
+    from data_create.cli import main
+
+    source = tmp_path / "in.jsonl"
+    lines = [
+        {"question": "q \ud800", "sql": "SELECT 1"},
+        {"question": "q", "sql": "SELECT 1 \ud800"},
+        {"question": "q", "sql": "SELECT 1\x00; DROP TABLE t"},
+        {"question": "fine", "sql": "SELECT 1"},
+    ]
+    source.write_text("".join(json.dumps(r) + "\n" for r in lines), "utf-8")
+    code = main(["validate", "--input", str(source), "--out", str(tmp_path / "o"),
+                 "--no-execute"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    rejects = read_jsonl(tmp_path / "o" / "rejects.jsonl")
+    assert sorted(r["layer"] for r in rejects) == ["input", "input", "input"]
+    assert {r["question"] for r in rejects} >= {"q \ud800"}  # written back as its escape
