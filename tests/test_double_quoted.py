@@ -171,3 +171,38 @@ def test_postgres_keeps_double_quotes_identifiers(store_pg, title, sql):
     verdict = store_pg.check_static(sql)
     assert verdict.layer == "schema" and "unknown column" in verdict.reason, verdict
     assert store_pg.check_static(single_quoted(sql)).ok
+
+
+def test_llm_answering_with_double_quoted_strings_fills_the_request(tmp_path):
+    """The issue's symptom: a (fake) LLM that writes "..." strings got 22 of 30 samples
+    on SQLite because the schema layer called the strings unknown columns."""
+    import json
+
+    from fake_llm import FakeLLM, Reply
+
+    from data_create.pipeline import RunConfig, read_jsonl, run
+
+    path = tmp_path / "store.sqlite"
+    with sqlite3.connect(path) as conn:
+        for statement in schema_statements():
+            conn.execute(statement)
+    conn.close()
+    pairs = [{"question": f"Show the {title}?", "sql": sql} for title, sql in QUERIES]
+
+    def script(request: dict, index: int) -> Reply:
+        text = "\n".join(m["content"] for m in request["messages"])
+        if '{"samples"' in text:
+            return Reply(content=json.dumps({"samples": pairs}, ensure_ascii=False))
+        return Reply(content=json.dumps(pairs[index % len(pairs)], ensure_ascii=False))
+
+    n = 15
+    with FakeLLM(script) as fake:
+        config = RunConfig(
+            dsn=f"sqlite:///{path}", out=str(tmp_path / "run"), samples=n, llm="openai",
+            model="fake-model", base_url=fake.base_url, llm_plan=False, max_rounds=2,
+            cache_dir=str(tmp_path / "cache"), keep_empty=True,
+        )  # fmt: skip
+        result = run(config)
+    rejects = read_jsonl(tmp_path / "run" / "rejects.jsonl")
+    assert not [r for r in rejects if "unknown column" in r["reason"]]
+    assert result.accepted == n
