@@ -180,7 +180,7 @@ _PG_READ_FUNCTIONS = frozenset(
         "left", "right", "overlay", "to_hex", "num_nonnulls", "num_nulls", "sin", "cos", "tan",
         "cot", "asin", "acos", "atan", "atan2", "lag", "lead", "first_value", "last_value",
         "nth_value", "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile",
-        "count", "sum", "avg", "min", "max", "greatest", "least", "coalesce", "nullif",
+        "count", "sum", "avg", "min", "max", "greatest", "least", "coalesce", "nullif", "row",
     }
 )  # fmt: skip
 _MYSQL_READ_FUNCTIONS = frozenset(
