@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import ConfigError, Nl2SqlError
@@ -167,7 +168,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             pool = ExecutorPool(
                 db, workers=args.workers, timeout_s=args.timeout, row_cap=args.row_cap
             )
-        validator = Validator(meta, meta.dialect, pool=pool)
+        validator = Validator(meta, meta.dialect, pool=pool, allow_functions=args.allow_function)
         summary = validate_file(args.input, args.out, validator)
     finally:
         if pool is not None:
@@ -235,6 +236,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "llm_timeout": args.llm_timeout,
         "repair": False if args.no_repair else None,
         "cache_dir": args.cache_dir,
+        "allow_functions": tuple(args.allow_function) or None,
     }
     config = RunConfig.from_sources(args.config, overrides)
     result = run(config, Progress(enabled=not args.quiet))
@@ -251,6 +253,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
+
+
+def _add_allow_function(group: Any) -> None:
+    group.add_argument(
+        "--allow-function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also allow SQL to call this function (or schema.function); repeatable. "
+        "The engine's allow-list covers aggregates, string, math, date/time, casts, JSON and "
+        "window functions; functions that sleep, lock, read files or run SQL cannot be allowed",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--timeout", type=float, metavar="S", help="per-query time limit in seconds (default 10)"
     )
+    _add_allow_function(g)
     g.add_argument(
         "--resume",
         action="store_true",
@@ -426,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=int, default=4, metavar="N", help="parallel connections (default 4)"
     )
+    _add_allow_function(p)
     p.add_argument(
         "--fail-on-reject", action="store_true", help="exit with status 1 if any line is rejected"
     )

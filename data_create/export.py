@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cards, prompt
+from . import cards, hygiene, prompt
 from .errors import ConfigError
 from .records import Sample, SchemaMetadata
 
@@ -61,6 +61,9 @@ class ExportSummary:
     schema_context: str
     files: dict[str, str]  # role ("train_alpaca", "dataset_info"...) -> path
     datasets: tuple[str, ...]  # names registered in dataset_info.json
+    # (sample id, reason) for samples kept out of the training files by the hygiene
+    # check (control tokens, prompt-injection markers, unstorable text).
+    dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def distinct_skeletons(self) -> int:
@@ -69,6 +72,7 @@ class ExportSummary:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["datasets"] = list(self.datasets)
+        d["dropped"] = [list(pair) for pair in self.dropped]
         d["distinct_skeletons"] = self.distinct_skeletons
         return d
 
@@ -194,6 +198,18 @@ def export(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
+    # The last gate before the training files: the pipeline rejects such samples
+    # already, but samples may come from elsewhere (an edited samples.jsonl).
+    dropped: list[tuple[str, str]] = []
+    clean: list[Sample] = []
+    for sample in samples:
+        problem = hygiene.sample_problem(sample.question, sample.sql)
+        if problem:
+            dropped.append((sample.id, problem))
+        else:
+            clean.append(sample)
+    samples = clean
+
     skeletons = [_skeleton(prompt.sql_target(s.sql), s.dialect) for s in samples]
     train_idx, dev_idx = split_by_skeleton(skeletons, dev_ratio, seed)
 
@@ -249,4 +265,5 @@ def export(
         schema_context=schema_context,
         files=files,
         datasets=tuple(entries),
+        dropped=tuple(dropped),
     )

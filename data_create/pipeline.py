@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import hygiene
 from .errors import ConfigError
 from .records import DIFFICULTIES, Candidate, Column, Rejected, Sample, Table
 
@@ -93,6 +94,9 @@ class RunConfig:
     )
     llm_plan: bool = True  # let the LLM plan the topics too
     cache_dir: str | None = None  # default: <out>/llm_cache
+    # More functions generated SQL may call, beyond the engine's allow-list
+    # (--allow-function; "schema.function" for a qualified one).
+    allow_functions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -127,7 +131,7 @@ class RunConfig:
         if yaml_path:
             values.update(load_yaml(yaml_path))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("schemas", "include", "exclude"):
+        for key in ("schemas", "include", "exclude", "allow_functions"):
             if key in values:
                 values[key] = _as_tuple(values[key])
         return cls(**values)
@@ -241,7 +245,10 @@ class JsonlAppender:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def write(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        # backslashreplace: a lone surrogate (from an LLM reply) becomes its \\udXXX
+        # escape, which inside a JSON string reads back as the same text.
+        text = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        data = text.encode("utf-8", "backslashreplace")
         view = memoryview(data)
         while view:  # a regular file takes it in one go; loop for the pedantic case
             view = view[os.write(self.fd, view) :]
@@ -428,7 +435,12 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             db, workers=config.workers, timeout_s=config.timeout, row_cap=config.max_result_rows
         )
         try:
-            validator = Validator(meta, meta.dialect, pool=pool if config.execute else None)
+            validator = Validator(
+                meta,
+                meta.dialect,
+                pool=pool if config.execute else None,
+                allow_functions=config.allow_functions,
+            )
             # Schemas that declare no foreign keys (mall, many MySQL shops) still join
             # on columns like order_id; metadata.extract() confirmed those links against
             # the data, and the generators read joins from Table.foreign_keys.
@@ -742,6 +754,9 @@ class _Generation:
         self.seen_sql.add(key)
         if not verdict.ok:
             return self._reject(c, rejects_out, verdict.layer or "syntax", verdict.reason or "")
+        problem = hygiene.sample_problem(c.question, c.sql)
+        if problem:  # control tokens, injection markers: never into the training files
+            return self._reject(c, rejects_out, "hygiene", problem)
         if verdict.truncated:
             return self._reject(
                 c, rejects_out, "execution",

@@ -15,7 +15,12 @@ Three ways in, one way out::
 Every metric comes from :mod:`nl2sql_fine_tuning.metrics`; this module joins, generates,
 executes (read-only, time-limited, one :class:`~data_create.executor.ExecutorPool` per
 database, each gold query run once) and hands the results to :mod:`.eval_report`.
-Predictions that fail the static check (syntax, safety) are never executed.
+
+Gold and predictions go through the same validator as generated data
+(:class:`data_create.validator.Validator`: syntax and safety with the engine's function
+allow-lists, then the schema layer against the database's metadata); what fails is
+reported and never executed (a gold query that fails gets the verdict ``gold_error``),
+and what passes runs as the validator's canonical SQL, not as the raw text.
 """
 
 from __future__ import annotations
@@ -326,6 +331,7 @@ class _Outcome:
     verdict: Any  # metrics.ExecVerdict; None when the gold query itself failed
     pred_result: Any  # ExecResult, None when the prediction was not executed
     gold_result: Any
+    pred_static: Any = None  # the prediction's verdict with the schema layer, when checked
 
 
 _NOT_RUN = _Outcome(None, None, None)
@@ -340,6 +346,7 @@ class ExecOptions:
     row_cap: int = 10_000
     semantics: str = "spider"
     keep_distinct: bool = False
+    allow_functions: tuple[str, ...] = ()  # more functions to allow (--allow-function)
 
 
 def _dsn_for(database: str, options: ExecOptions, default: str | None) -> str:
@@ -369,9 +376,14 @@ def _execute_all(
     gold_cache: dict[tuple[str, str], Any] | None = None,
 ) -> list[_Outcome]:
     """Judge every (gold, predicted SQL) pair; one pool per database, each gold SQL and
-    each distinct prediction executed once, statically rejected predictions never."""
+    each distinct prediction checked and executed once.
+
+    Both go through the full static validator for that database (syntax, safety with the
+    allow-lists, schema); only what passes runs, and it runs as the canonical SQL the
+    validator regenerated.  A gold query that fails is reported, not run."""
     from data_create.connect import connect
-    from data_create.executor import ExecutorPool
+    from data_create.executor import ExecResult, ExecutorPool
+    from data_create.validator import Validator
 
     prepared: dict[str, str] = {}
 
@@ -389,31 +401,55 @@ def _execute_all(
     outcomes: list[_Outcome] = [_NOT_RUN] * len(pairs)
     for dsn, indices in by_db.items():
         db = connect(dsn)
+        validator = Validator.for_database(db, dialect, allow_functions=options.allow_functions)
+        checked: dict[str, Any] = {}
+
+        def check(sql: str, checked: dict[str, Any] = checked, validator: Any = validator) -> Any:
+            if sql not in checked:
+                checked[sql] = validator.check_static(sql)
+            return checked[sql]
+
         pool = ExecutorPool(
             db, workers=options.workers, timeout_s=options.timeout_s, row_cap=options.row_cap
         )
         try:
             cache = gold_cache if gold_cache is not None else {}
             gold_sqls = list(dict.fromkeys(runnable(pairs[i][0].sql) for i in indices))
-            todo = [s for s in gold_sqls if (dsn, s) not in cache]
-            cache.update(((dsn, s), r) for s, r in zip(todo, pool.map(todo), strict=True))
-            results = {s: cache[dsn, s] for s in gold_sqls}
+            results: dict[str, Any] = {}
+            todo = []
+            for sql in gold_sqls:
+                verdict = check(sql)
+                if not verdict.ok:  # reported as the gold's failure, never executed
+                    results[sql] = ExecResult(
+                        ok=False, error_kind="rejected", error=f"{verdict.layer}: {verdict.reason}"
+                    )
+                elif (dsn, verdict.sql) in cache:
+                    results[sql] = cache[dsn, verdict.sql]
+                else:
+                    todo.append(sql)
+            canon = list(dict.fromkeys(check(s).sql for s in todo))
+            cache.update(((dsn, c), r) for c, r in zip(canon, pool.map(canon), strict=True))
+            results.update((s, cache[dsn, check(s).sql]) for s in todo)
             pred_sqls = [
                 s
                 for s in dict.fromkeys(runnable(pairs[i][1]) for i in indices if statics[i].ok)
-                if s not in results
+                if s not in results and check(s).ok
             ]
-            results.update(zip(pred_sqls, pool.map(pred_sqls), strict=True))
+            canon = list(dict.fromkeys(check(s).sql for s in pred_sqls))
+            by_canon = dict(zip(canon, pool.map(canon), strict=True))
+            results.update((s, by_canon[check(s).sql]) for s in pred_sqls)
         finally:
             pool.close()
             db.dispose()
         for i in indices:
             item, pred = pairs[i]
             static = statics[i]
+            if static.ok:
+                static = check(runnable(pred))  # the schema layer too
             gold_result = results[runnable(item.sql)]
-            pred_result = results[runnable(pred)] if static.ok else None
+            pred_result = results.get(runnable(pred)) if static.ok else None
             if not gold_result.ok:  # a broken gold says nothing about the model
-                outcomes[i] = _Outcome(None, pred_result, gold_result)
+                outcomes[i] = _Outcome(None, pred_result, gold_result, static)
                 continue
             verdict = metrics.judge(
                 pred,
@@ -425,7 +461,7 @@ def _execute_all(
                 keep_distinct=options.keep_distinct,
                 static_verdict=static,
             )
-            outcomes[i] = _Outcome(verdict, pred_result, gold_result)
+            outcomes[i] = _Outcome(verdict, pred_result, gold_result, static)
     return outcomes
 
 
@@ -498,7 +534,7 @@ def evaluate(
     pairs = join(predictions, gold)
 
     extracted = [metrics.extract_sql(p.text) for _, p in pairs]
-    validator = Validator(None, sql_dialect)
+    validator = Validator(None, sql_dialect, allow_functions=options.allow_functions)
     static_cache: dict[str, Any] = {}
     statics = []
     for sql in extracted:
@@ -664,6 +700,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--row-cap", type=int, default=10_000, metavar="N", help="rows fetched per query"
     )
+    g.add_argument(
+        "--allow-function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also allow this function (or schema.function) in gold and predicted SQL; "
+        "repeatable. Functions that sleep, lock, read files or run SQL cannot be allowed",
+    )
     p.add_argument("--out", metavar="DIR", help="write the reports here (default eval_out)")
     p.add_argument(
         "--compare",
@@ -710,6 +754,7 @@ def run_cli(args: argparse.Namespace) -> int:
             row_cap=args.row_cap,
             semantics=args.semantics,
             keep_distinct=args.keep_distinct,
+            allow_functions=tuple(args.allow_function),
         ),
         base_url=args.base_url,
         model=args.model,
