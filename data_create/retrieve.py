@@ -525,6 +525,7 @@ class Retriever:
         """
         import bm25s
 
+        _quiet_bm25s()
         if not metadata.tables:
             raise ConfigError("the schema has no tables to retrieve from", "check --include")
         started = time.perf_counter()
@@ -601,6 +602,7 @@ class Retriever:
         import numpy as np
 
         path = Path(directory)
+        _quiet_bm25s()
         try:
             info = json.loads((path / INDEX_FILE).read_text("utf-8"))
             if info.get("format") != INDEX_FORMAT or info.get("version") != INDEX_VERSION:
@@ -709,7 +711,9 @@ class Retriever:
                 for j in self.graph[i]:
                     boost = NEIGHBOUR_BOOST * float(base[i])
                     if boost > 0:
-                        score[j] = max(score.get(j, float(base[j] + prior[j])), float(base[j] + boost))
+                        score[j] = max(
+                            score.get(j, float(base[j] + prior[j])), float(base[j] + boost)
+                        )
         ranked = sorted(score, key=lambda i: (-score[i], i))
         chosen = ranked[:k]
         bridges: list[int] = []
@@ -834,7 +838,119 @@ class Retriever:
         return text, {i: self._shown(i, picked[i]) for i in order}
 
 
+def _quiet_bm25s() -> None:
+    import logging
+
+    # bm25s sets its logger to DEBUG at import; its progress lines are not for our users.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
 def _rmtree(path: Path) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+def read_eval_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """(question, gold SQL) pairs from JSONL lines with ``question`` and ``sql``/``query``/``gold_sql``."""
+    pairs = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", "give a JSONL file") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{path} line {n} is not JSON", "one JSON object per line") from None
+        sql = next((item.get(k) for k in ("sql", "query", "gold_sql") if item.get(k)), None)
+        if not isinstance(item, dict) or not item.get("question") or not sql:
+            raise ConfigError(
+                f"{path} line {n} has no question and sql",
+                "each line needs 'question' and one of 'sql', 'query', 'gold_sql'",
+            )
+        pairs.append((str(item["question"]), str(sql)))
+    if not pairs:
+        raise ConfigError(f"{path} has no questions", "one JSON object per line")
+    return pairs
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
+
+
+def evaluate(
+    retriever: Retriever,
+    pairs: Sequence[tuple[str, str]],
+    k: int = DEFAULT_K,
+    *,
+    budget_tokens: int = DEFAULT_BUDGET,
+    expand: bool = True,
+    dense_weight: float | None = None,
+    dialect: str | None = None,
+) -> dict[str, Any]:
+    """Recall@k of gold tables and columns (from gold SQL) over ``pairs``.
+
+    ``table_recall`` is the share of questions whose retrieved tables include every
+    gold table; ``column_recall`` the share whose shown columns include every gold
+    column.  Questions whose gold SQL names no table of the schema are not scored
+    (``unscored``).
+    """
+    misses: list[dict[str, Any]] = []
+    tokens, latency = [], []
+    scored = table_ok = column_ok = gold_tables = found_tables = unscored = 0
+    for question, sql in pairs:
+        tables, columns = gold_references(sql, retriever.metadata, dialect)
+        if not tables:
+            unscored += 1
+            misses.append({"question": question, "reason": "the gold SQL names no known table"})
+            continue
+        hit = retriever.retrieve(
+            question, k, budget_tokens=budget_tokens, expand=expand, dense_weight=dense_weight
+        )
+        scored += 1
+        tokens.append(hit.tokens)
+        latency.append(hit.elapsed_ms)
+        missing_t = [t for t in tables if t not in hit.tables]
+        missing_c = [
+            f"{t}.{c}"
+            for t, cols in columns.items()
+            for c in cols
+            if c not in hit.columns.get(t, ())
+        ]
+        gold_tables += len(tables)
+        found_tables += len(tables) - len(missing_t)
+        table_ok += not missing_t
+        column_ok += not missing_c
+        if missing_t or missing_c:
+            misses.append(
+                {
+                    "question": question,
+                    "missing_tables": missing_t,
+                    "missing_columns": missing_c,
+                    "retrieved": list(hit.tables),
+                }
+            )
+    return {
+        "k": k,
+        "questions": len(pairs),
+        "scored": scored,
+        "unscored": unscored,
+        "table_recall": round(table_ok / scored, 4) if scored else 0.0,
+        "column_recall": round(column_ok / scored, 4) if scored else 0.0,
+        "gold_table_share": round(found_tables / gold_tables, 4) if gold_tables else 0.0,
+        "mean_tokens": round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
+        "p50_ms": round(_percentile(latency, 50), 3),
+        "p99_ms": round(_percentile(latency, 99), 3),
+        "budget_tokens": budget_tokens,
+        "tables_in_schema": len(retriever.metadata.tables),
+        "misses": misses,
+    }
