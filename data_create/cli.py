@@ -364,9 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--schema-context",
-        choices=("none", "cards"),
-        help="put the relevant table cards in each training prompt before the question "
-        "(default none)",
+        choices=("none", "cards", "retrieved"),
+        help="schema block in each training prompt: none (default), cards (the cards of the "
+        "tables its SQL uses) or retrieved (what schema retrieval returns for the question, "
+        "the SQL's tables always included; config keys retrieval_k, retrieval_tokens)",
     )
     g.add_argument(
         "--no-execute",
