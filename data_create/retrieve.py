@@ -184,7 +184,7 @@ def words(text: str | None, identifier: bool = False) -> list[str]:
     >>> words("custOrderID")
     ['cust', 'order', 'id']
     >>> words("order_qty", identifier=True)
-    ['order', 'qty', 'quantiti']
+    ['order', 'qti', 'quantiti']
     >>> words("How many customers placed orders?")
     ['custom', 'place', 'order']
     """
