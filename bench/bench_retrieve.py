@@ -160,14 +160,52 @@ def substring_recall(meta: SchemaMetadata, items, k, qualify) -> float:
     return ok / len(items)
 
 
+def scale(n: int, items: list[dict], embeddings: str) -> None:
+    """Cards, index build, save, reopen (no rebuild) and query time on n synthetic tables."""
+    import tempfile
+
+    tables = synthetic_tables(n)
+    meta = SchemaMetadata("postgresql", "postgres", "synth", tables)
+    t0 = time.perf_counter()
+    built = cards.build(meta)
+    t_cards = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    r = Retriever.build(meta, built, embeddings=embeddings)
+    t_build = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        r.save(Path(tmp) / "idx")
+        t_save = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        Retriever.open(meta, Path(tmp) / "idx", embeddings=embeddings)
+        t_open = time.perf_counter() - t0
+    lat = sorted(r.retrieve(it["question"], 10).elapsed_ms for it in items)
+    whole = sum(c.tokens for c in built)
+    print(
+        f"scale {n:>6} tables: cards {t_cards:.2f}s, index build {t_build:.2f}s, save "
+        f"{t_save:.2f}s, reopen {t_open:.2f}s, query p50 {lat[len(lat) // 2]:.2f} ms "
+        f"p99 {lat[int(0.99 * len(lat))]:.2f} ms (k=10); whole schema ~{whole:,} tokens"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--synthetic", type=int, default=2000, help="synthetic tables (default 2000)")
     ap.add_argument("--embeddings", action="store_true", help="also measure static embeddings")
     ap.add_argument("--budget", type=int, default=2000, help="schema block tokens (default 2000)")
     ap.add_argument("--json", metavar="FILE", help="write all numbers here")
+    ap.add_argument(
+        "--scale",
+        metavar="N,N",
+        help="only time cards, index build, reopen and queries on these synthetic sizes",
+    )
     args = ap.parse_args()
 
+    if args.scale:
+        qs = [{"question": q["question"]} for q in questions()]
+        for n in (int(x) for x in args.scale.split(",")):
+            scale(n, qs, "packaged" if args.embeddings else "none")
+        return 0
     t0 = time.perf_counter()
     metas = {db: load_defog(db) for db in DBS}
     print(f"loaded {len(DBS)} defog databases into PostgreSQL and extracted them in "
