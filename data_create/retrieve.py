@@ -87,6 +87,7 @@ DEFAULT_K = 5
 DEFAULT_BUDGET = 2000  # tokens for the whole schema block
 DEFAULT_DENSE_WEIGHT = 0.3  # share of the fused score from embeddings, when present
 NEIGHBOUR_BOOST = 0.35  # a neighbour of a hit gets this share of the hit's score
+MAX_BOOSTED_NEIGHBOURS = 200  # a table linked to more (a hub) boosts only candidates
 MAX_BRIDGE_HOPS = 3  # join edges on a path between two hits (2 bridge tables at most)
 SAMPLES_INDEXED = 5  # sample values per column that feed the index
 
@@ -602,8 +603,11 @@ class Retriever:
         return final
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> Retriever:
-        """Read an index written by :meth:`save`."""
+    def load(
+        cls, directory: str | os.PathLike[str], metadata: SchemaMetadata | None = None
+    ) -> Retriever:
+        """Read an index written by :meth:`save`.  ``metadata``: the schema it was built
+        from, when the caller has it already (:meth:`open`), so it is not read again."""
         import bm25s
         import numpy as np
 
@@ -613,7 +617,8 @@ class Retriever:
             info = json.loads((path / INDEX_FILE).read_text("utf-8"))
             if info.get("format") != INDEX_FORMAT or info.get("version") != INDEX_VERSION:
                 raise ValueError("not a retrieval index of this version")
-            metadata = SchemaMetadata.from_json((path / "metadata.json").read_text("utf-8"))
+            if metadata is None:
+                metadata = SchemaMetadata.from_json((path / "metadata.json").read_text("utf-8"))
             bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(
@@ -650,7 +655,7 @@ class Retriever:
             info = {}
         if info.get("key") == key and info.get("card_tokens") == card_tokens:
             try:
-                return cls.load(path)
+                return cls.load(path, metadata)
             except ConfigError:
                 pass  # a damaged index is rebuilt
         r = cls.build(
@@ -715,12 +720,14 @@ class Retriever:
         if expand:
             strong = sorted(score, key=lambda i: -score[i])[:k]
             for i in strong:
-                for j in self.graph[i]:
-                    boost = NEIGHBOUR_BOOST * float(base[i])
-                    if boost > 0:
-                        score[j] = max(
-                            score.get(j, float(base[j] + prior[j])), float(base[j] + boost)
-                        )
+                boost = NEIGHBOUR_BOOST * float(base[i])
+                if boost <= 0:
+                    continue
+                near = self.graph[i]
+                if len(near) > MAX_BOOSTED_NEIGHBOURS:  # a hub: only candidates profit
+                    near = near & score.keys()
+                for j in near:
+                    score[j] = max(score.get(j, float(base[j] + prior[j])), float(base[j] + boost))
         ranked = sorted(score, key=lambda i: (-score[i], i))
         chosen = ranked[:k]
         bridges: list[int] = []
