@@ -277,3 +277,14 @@ def test_defog_schema_in_postgres(pg_database):
     hit = r.retrieve("total number of citations received by each author", k=5)
     assert "writes" in hit.tables
     assert dataclasses.asdict(hit)["tokens"] > 0
+
+
+def test_eval_model_live_prompts_use_the_saved_index(tmp_path):
+    from nl2sql_fine_tuning import eval_model
+
+    Retriever.open(META, tmp_path / "idx")
+    schema = eval_model.retrieved_schema(tmp_path / "idx", k=2)
+    block = schema("上海的客户有多少")
+    assert block.startswith("TABLE customer ")
+    expected = Retriever.build(META).retrieve("上海的客户有多少", 2).cards_text
+    assert block == expected
