@@ -166,6 +166,12 @@ def scale(n: int, items: list[dict], embeddings: str) -> None:
 
     tables = synthetic_tables(n)
     meta = SchemaMetadata("postgresql", "postgres", "synth", tables)
+    if embeddings != "none":  # loading the model is once per process, not per index
+        from data_create.retrieve import _embedder, _resolve_embeddings
+
+        t0 = time.perf_counter()
+        _embedder(str(_resolve_embeddings(embeddings)))
+        print(f"embedding model loaded in {time.perf_counter() - t0:.2f}s (once per process)")
     t0 = time.perf_counter()
     built = cards.build(meta)
     t_cards = time.perf_counter() - t0
