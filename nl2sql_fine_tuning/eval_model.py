@@ -308,10 +308,13 @@ def generate(
     )  # fmt: skip
 
     def messages(item: GoldItem) -> list[dict[str, str]]:
+        if schema_context is not None:
+            # Retrieved live, as serving will: a dev record's own prompt was built with its
+            # gold tables forced in, which a served model never gets.
+            return prompt.messages(item.question, dialect, schema_context(item.question))
         if item.messages is not None:  # the exact training prompt of a data_create run
             return [{"role": r, "content": c} for r, c in item.messages if c]
-        context = schema_context(item.question) if schema_context else None
-        return prompt.messages(item.question, dialect, context)
+        return prompt.messages(item.question, dialect)
 
     requests = [
         ChatRequest(messages=messages(item), purpose="eval", temperature=0.0, max_tokens=max_tokens)

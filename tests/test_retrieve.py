@@ -288,3 +288,22 @@ def test_eval_model_live_prompts_use_the_saved_index(tmp_path):
     assert block.startswith("TABLE customer ")
     expected = Retriever.build(META).retrieve("上海的客户有多少", 2).cards_text
     assert block == expected
+
+
+def test_eval_model_live_generation_sends_the_retrieved_block(tmp_path):
+    from nl2sql_fine_tuning import eval_model
+    from tests.fake_llm import FakeLLM, Reply
+
+    Retriever.open(META, tmp_path / "idx")
+    item = eval_model.GoldItem(
+        "0", "上海的客户有多少", "SELECT COUNT(*) FROM customer",
+        messages=(("system", "s"), ("user", "the training prompt, gold tables forced in")),
+    )  # fmt: skip
+    with FakeLLM(lambda request, index: Reply(content="SELECT 1")) as llm:
+        eval_model.generate(
+            [item], base_url=llm.base_url, model="m", dialect="sqlite",
+            schema_context=eval_model.retrieved_schema(tmp_path / "idx", k=2),
+        )  # fmt: skip
+        sent = llm.requests[0]["messages"]
+    block = Retriever.build(META).retrieve(item.question, 2).cards_text
+    assert sent == prompt.messages(item.question, "sqlite", block)
