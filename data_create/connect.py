@@ -23,6 +23,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from . import engines
 from .errors import (
@@ -88,15 +89,16 @@ def parse_dsn(dsn: str, password_env: str | None = None) -> URL:
         if dsn.lower().endswith(_SQLITE_SUFFIXES) or Path(dsn).is_file():
             dsn = "sqlite:///" + dsn
         else:
-            raise UnknownScheme(f"DSN {_mask_text(dsn)!r} has no scheme")
+            raise UnknownScheme(f"DSN {_mask_dsn(dsn)!r} has no scheme")
+    dsn = _encode_at_in_password(dsn)
     scheme = dsn.split("://", 1)[0]
     profile = engines.get(scheme)  # raises UnknownScheme with the list of known ones
     try:
         url = make_url(dsn)
     except ArgumentError as exc:
-        raise ConfigError(f"cannot parse DSN {_mask_text(dsn)!r}: {exc}") from None
+        raise ConfigError(f"cannot parse DSN {_mask_dsn(dsn)!r}: {scrub(str(exc), None)}") from None
     except ValueError as exc:  # e.g. a non-numeric port
-        raise ConfigError(f"cannot parse DSN {_mask_text(dsn)!r}: {exc}") from None
+        raise ConfigError(f"cannot parse DSN {_mask_dsn(dsn)!r}: {scrub(str(exc), None)}") from None
     driver = url.drivername.split("+", 1)[1] if "+" in url.drivername else None
     wanted_driver = profile.drivername.split("+", 1)[1] if "+" in profile.drivername else None
     if driver and wanted_driver and driver != wanted_driver:
@@ -121,22 +123,77 @@ def parse_dsn(dsn: str, password_env: str | None = None) -> URL:
     return url
 
 
+# Query parameters that carry a password (libpq, PyMySQL, ODBC spell it differently);
+# keep _QUERY_PASSWORD in step.
+_PASSWORD_KEYS = frozenset({"password", "passwd", "pwd", "pass"})
+_QUERY_PASSWORD = re.compile(r"(?i)([?&;](?:password|passwd|pwd|pass)=)[^&;\s'\"]*")
+# "scheme://user:secret@host": greedy up to the token's last "@", so a password holding
+# "@" is masked whole.
+_URL_USERINFO = re.compile(r"(://[^:/@\s]*:)\S*@")
+
+
 def mask(url: URL | str) -> str:
-    """The URL as text with its password replaced by ``***``."""
+    """The URL as text with its password replaced by ``***``, wherever the DSN carries it.
+
+    >>> mask("postgresql://u:p@ss@h/db?sslmode=require&password=x")
+    'postgresql://u:***@h/db?sslmode=require&password=***'
+    >>> mask("u:secret@h/db")
+    'u:***@h/db'
+    """
     if isinstance(url, str):
-        return _mask_text(url)
-    return url.render_as_string(hide_password=True)
+        return _mask_dsn(url)
+    return _mask_text(url.render_as_string(hide_password=True))
 
 
 def _mask_text(text: str) -> str:
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    """Passwords of the URLs inside free text (driver messages, logs)."""
+    return _URL_USERINFO.sub(r"\1***@", _QUERY_PASSWORD.sub(r"\1***", text))
+
+
+def _mask_dsn(dsn: str) -> str:
+    """One DSN as the user typed it, with or without a scheme."""
+    if "://" not in dsn and "@" in dsn:
+        # "user:secret@host/db": everything before the last "@" is user information.
+        userinfo, _, rest = dsn.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        dsn = f"{user}:***@{rest}" if ":" in userinfo else dsn
+    return _mask_text(dsn)
+
+
+def _encode_at_in_password(dsn: str) -> str:
+    """Percent-encode an ``@`` inside the password, which URL parsers split at.
+
+    SQLAlchemy reads ``u:p@ss@host`` as password ``p`` on host ``ss@host``, and the
+    error that follows shows the rest of the password.  The host part never holds an
+    "@", so the last one before the path ends the user information.
+
+    >>> _encode_at_in_password("postgresql://u:p@ss@h/db")
+    'postgresql://u:p%40ss@h/db'
+    """
+    scheme, sep, rest = dsn.partition("://")
+    query_at = rest.find("?")
+    at = rest.rfind("@", 0, query_at if query_at >= 0 else len(rest))
+    if at < 0:
+        return dsn
+    userinfo = rest[:at]
+    if "@" not in userinfo or ":" not in userinfo:
+        return dsn
+    user, password = userinfo.split(":", 1)
+    return f"{scheme}{sep}{user}:{password.replace('@', '%40')}{rest[at:]}"
 
 
 def scrub(text: str, url: URL | None) -> str:
-    """Remove the URL's password from arbitrary text (driver messages echo DSNs)."""
+    """Remove passwords from arbitrary text (driver messages echo DSNs and parameters)."""
     text = _mask_text(text)
-    if url is not None and url.password:
-        text = text.replace(str(url.password), "***")
+    if url is not None:
+        secrets = [url.password] if url.password else []
+        for key, value in url.query.items():
+            if key.lower() in _PASSWORD_KEYS:
+                secrets += [value] if isinstance(value, str) else list(value)
+        for secret in secrets:
+            for form in {str(secret), quote(str(secret), safe="")}:
+                if form:
+                    text = text.replace(form, "***")
     return text
 
 
