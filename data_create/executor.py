@@ -635,19 +635,20 @@ class _Session:
         raise NotImplementedError
 
     def _fetch(self, cur: Any, limit: int) -> list[Any]:
-        """Up to ``limit`` rows in chunks, counting bytes; :class:`_Refused` past the cap."""
+        """Up to ``limit`` rows, counting bytes; :class:`_Refused` past the byte cap.
+
+        One row at a time: a streaming cursor (MariaDB) holds only the row in hand, so
+        the count stops a result after at most one row over the cap."""
         rows: list[Any] = []
         total = 0
-        chunk = max(1, min(limit, 100))
         while len(rows) < limit:
-            got = cur.fetchmany(min(chunk, limit - len(rows)))
-            if not got:
+            row = cur.fetchone()
+            if row is None:
                 break
-            for row in got:
-                total += _row_bytes(row)
-                if total > self.byte_cap:
-                    raise _Refused("too_large", self._too_large())
-            rows.extend(got)
+            total += _row_bytes(row)
+            if total > self.byte_cap:
+                raise _Refused("too_large", self._too_large())
+            rows.append(row)
         return rows
 
     def _too_large(self) -> str:
@@ -872,26 +873,36 @@ class _PostgresSession(_Session):
     def _capped(self, body: str, description: Any) -> str:
         """The query wrapped so that no more than ``byte_cap`` bytes of values are sent.
 
-        A running sum of ``pg_column_size`` over the rows, in the query's own order;
-        once it passes the cap every value is sent as NULL and the client stops there.
         psycopg2 reads a whole row into memory before it can look at it, and a single
-        value may be up to 1 GB, so the size has to be judged on the server.
+        value may be up to 1 GB, so sizes are judged on the server: each row's
+        ``pg_column_size`` total first (a row over the cap is sent as NULLs, before the
+        window below could buffer it), then a running sum over the rows in the query's
+        own order; past the cap every value is sent as NULL and the client stops there.
         """
+        cap = self.byte_cap
         n = len(description)
-        inner = ", ".join(f"c{i}" for i in range(n))
         size = " + ".join(f"coalesce(pg_column_size(c{i}), 0)" for i in range(n))
+        inner = ", ".join(
+            f"CASE WHEN _nl2sql_r.n > {cap} THEN NULL ELSE c{i} END AS c{i}" for i in range(n)
+        )
         outer = ", ".join(
-            f"CASE WHEN _nl2sql_total > {self.byte_cap} THEN NULL ELSE c{i} END AS "
+            f"CASE WHEN _nl2sql_total > {cap} THEN NULL ELSE c{i} END AS "
             + '"'
             + str(d[0]).replace('"', '""')
             + '"'
             for i, d in enumerate(description)
         )
+        columns = ", ".join(f"c{i}" for i in range(n))
         return (
             "CLOSE _nl2sql_q; DECLARE _nl2sql_c NO SCROLL CURSOR FOR "
-            f"SELECT {outer}, _nl2sql_total FROM (SELECT *, sum({size}) OVER "
-            f"(ROWS UNBOUNDED PRECEDING) AS _nl2sql_total FROM ({body}\n) AS _nl2sql_q"
-            f"({inner})) AS _nl2sql_w; FETCH FORWARD {self.row_cap + 1} FROM _nl2sql_c"
+            f"SELECT {outer}, _nl2sql_total FROM ("
+            f"SELECT *, sum(n) OVER (ROWS UNBOUNDED PRECEDING) AS _nl2sql_total FROM ("
+            # OFFSET 0 keeps the planner from pulling the query up into the wrapper,
+            # which would compute each value once per place the wrapper names it.
+            f"SELECT {inner}, _nl2sql_r.n FROM (SELECT * FROM ({body}\n) AS _nl2sql_b "
+            f"OFFSET 0) AS _nl2sql_q({columns}) "
+            f"CROSS JOIN LATERAL (SELECT {size} AS n) AS _nl2sql_r"
+            f") AS _nl2sql_s) AS _nl2sql_w; FETCH FORWARD {self.row_cap + 1} FROM _nl2sql_c"
         )
 
     def _fetch_capped(self, cur: Any) -> list[Any]:
@@ -971,6 +982,22 @@ class _MySqlSession(_Session):
             timeout_s + _GRACE_S + _HARD_KILL_S + _SOCKET_SLACK_S
         )
         self._can_reset = self.facts.reset_command == "com_reset_connection"
+        # PyMySQL reads a whole row (up to 16 MB per value, many values per row) before
+        # the caller sees it, so the byte cap is enforced where it reads from the socket:
+        # a packet that would pass the budget is refused before it is read.  PyMySQL has
+        # no hook for this; the wrapper shadows its private _read_bytes on this one
+        # connection only.
+        self._budget: float = math.inf
+        read_bytes = self.conn._read_bytes
+
+        def _read_bytes_within_budget(num_bytes: int) -> bytes:
+            if num_bytes > self._budget:
+                self._budget = -1  # marks the overflow for run()
+                raise _Refused("too_large", self._too_large())
+            self._budget -= num_bytes
+            return read_bytes(num_bytes)
+
+        self.conn._read_bytes = _read_bytes_within_budget
         try:
             with self.conn.cursor() as cur:
                 cur.execute("SELECT VERSION()")
@@ -1025,6 +1052,8 @@ class _MySqlSession(_Session):
             self._watchdog.arm(
                 time.monotonic() + self.timeout_s + _GRACE_S, self._kill, self._hard_kill
             )
+            # The cap plus room for the packet headers and column definitions.
+            self._budget = self.byte_cap + 65536
             cur.execute(sql)
             description = cur.description
             if description:
@@ -1040,8 +1069,16 @@ class _MySqlSession(_Session):
                     raise
         except _Refused:
             self._stop_streaming()  # the byte cap: stop the rest on the server
+            if self._budget < 0:
+                # Refused mid-packet: the protocol state is lost, so the connection
+                # goes, and PyMySQL must not try to read the rest when it does.
+                self.usable = False
+                result, self.conn._result, cur._result = self.conn._result, None, None
+                if result is not None:
+                    result.unbuffered_active = False
             raise
         finally:
+            self._budget = math.inf
             self.fired = self._watchdog.disarm()
             self._cleanup()
         return self._cut(description, rows)
@@ -1059,7 +1096,7 @@ class _MySqlSession(_Session):
         settings again.  A server without the command, or any failure, costs the
         connection: a fresh one is opened for the next query."""
         conn = self.conn
-        if self.fired or self.aborted:
+        if self.fired or self.aborted or not self.usable:
             self.usable = False  # cancelled or cut off: its state is not known
             return
         try:
