@@ -17,12 +17,16 @@ password may stay out of the DSN (and out of shell history): it is then read fro
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import socket
+import sqlite3
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import engines
@@ -33,6 +37,7 @@ from .errors import (
     ConnectTimeout,
     DriverMissing,
     HostUnreachable,
+    PrivilegedAccount,
     UnknownDatabase,
     UnknownScheme,
 )
@@ -41,7 +46,18 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
 PASSWORD_ENV = "NL2SQL_DB_PASSWORD"
+# "1" lets a privileged account connect (like --allow-privileged-role), for tools that
+# have no such option (eval_model, vllm_test) and for test suites run as superuser.
+ALLOW_PRIVILEGED_ENV = "NL2SQL_ALLOW_PRIVILEGED_ROLE"
 DEFAULT_CONNECT_TIMEOUT = 10
+# Socket-level limits for the engine's own connections (metadata, sampling): a network
+# that goes silent ends in an error instead of a hang.  Generous, because catalogue
+# queries on large schemas are slow; the executor sets its own, tied to its timeout.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+              "keepalives_count": 3}  # fmt: skip
+_TCP_USER_TIMEOUT_MS = 60_000
+_MYSQL_READ_TIMEOUT_S = 120
+log = logging.getLogger("data_create")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
 
 
@@ -53,6 +69,9 @@ class Database:
     profile: engines.EngineProfile
     url: URL
     display: str  # masked DSN, safe to log
+    # Why the account is privileged (superuser, file access...), when it was allowed to
+    # connect anyway with allow_privileged; empty for a least-privilege account.
+    privileged: tuple[str, ...] = ()
 
     @property
     def dialect(self) -> str:
@@ -197,6 +216,55 @@ def scrub(text: str, url: URL | None) -> str:
     return text
 
 
+def shutdown_fd(fd: int) -> None:
+    """Shut down the socket behind a driver's file descriptor (both directions).
+
+    ``shutdown`` acts on the socket, not on the descriptor, so doing it through a
+    duplicate leaves the driver's descriptor valid (closing it under the driver would
+    let the number be reused by another file); the driver's blocked read returns
+    end-of-file at once, and the server sees the client go.
+    """
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already shut down or not connected
+    finally:
+        sock.close()
+
+
+# Every DBAPI connection our engines opened (metadata, sampling), for abort_connections.
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()
+
+
+def _track(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return  # in-process (no network to wait on), and not weak-referenceable
+    with _OPEN_LOCK:
+        _OPEN.add(dbapi_connection)
+
+
+def abort_connections() -> int:
+    """Cut every connection the engines of this process opened; for Ctrl-C.
+
+    A thread blocked in a driver call (a catalogue query over a network gone silent)
+    gets an error at once instead of waiting for the server.  Safe from any thread.
+    """
+    with _OPEN_LOCK:
+        connections = list(_OPEN)
+    for conn in connections:
+        try:
+            if hasattr(conn, "get_backend_pid"):  # psycopg2
+                if not conn.closed:
+                    shutdown_fd(conn.fileno())
+            elif getattr(conn, "_sock", None) is not None:  # PyMySQL
+                conn._sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError):
+            pass  # closed meanwhile
+    return len(connections)
+
+
 def driver_available(profile: engines.EngineProfile) -> bool:
     return importlib.util.find_spec(profile.driver_module) is not None
 
@@ -226,22 +294,35 @@ def create_engine(url: URL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT) -> E
     elif profile.name == "postgresql":
         connect_args["connect_timeout"] = connect_timeout
         connect_args["application_name"] = "nl2sql-factory"
+        # Keepalives find a peer that vanished while we wait for an answer;
+        # tcp_user_timeout one that stops acknowledging what we send (libpq 12+).
+        connect_args.update(_KEEPALIVE)
+        connect_args["tcp_user_timeout"] = _TCP_USER_TIMEOUT_MS
     elif profile.name == "mysql":
         connect_args["connect_timeout"] = connect_timeout
+        connect_args["read_timeout"] = _MYSQL_READ_TIMEOUT_S
+        connect_args["write_timeout"] = _MYSQL_READ_TIMEOUT_S
     elif profile.name == "mssql":
         connect_args["timeout"] = connect_timeout
-    return sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
+    engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
+    sqlalchemy.event.listen(engine, "connect", _track)
+    return engine
 
 
 def connect(
     dsn: str,
     password_env: str | None = None,
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    allow_privileged: bool | None = None,
 ) -> Database:
     """Parse ``dsn``, build an engine and prove it answers ``SELECT 1``.
 
     Every failure is a :class:`ConnectionFailed` subclass whose message names the
-    masked DSN and says what to do.
+    masked DSN and says what to do.  An account that can do far more than read
+    (:func:`privileges`) is refused with :class:`PrivilegedAccount` unless
+    ``allow_privileged`` (None: the ``NL2SQL_ALLOW_PRIVILEGED_ROLE`` environment
+    variable decides); allowed, it is logged as a warning and kept in
+    :attr:`Database.privileged`.
     """
     url = parse_dsn(dsn, password_env)
     profile = engines.get(url.drivername)
@@ -252,10 +333,62 @@ def connect(
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql(profile.ping_sql).fetchall()
+            reasons = privileges(conn, profile.name)
     except Exception as exc:
         engine.dispose()
         raise classify(exc, url) from None
-    return Database(engine=engine, profile=profile, url=url, display=display)
+    if reasons:
+        if allow_privileged is None:
+            allow_privileged = os.environ.get(ALLOW_PRIVILEGED_ENV, "") in ("1", "true", "yes")
+        if not allow_privileged:
+            engine.dispose()
+            raise PrivilegedAccount(
+                f"the account of {display} is privileged ({', '.join(reasons)}): generated "
+                "SQL must not run with more than read access"
+            )
+        log.warning(
+            "PRIVILEGED ACCOUNT: %s is %s; generated SQL will run with these rights "
+            "(allowed by --allow-privileged-role). Use a read-only role for anything "
+            "but a throwaway database.",
+            display,
+            ", ".join(reasons),
+        )
+    return Database(
+        engine=engine, profile=profile, url=url, display=display, privileged=tuple(reasons)
+    )
+
+
+_GRANT = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<on>\S+) TO .*$", re.I)
+
+
+def privileges(conn: object, engine: str) -> list[str]:
+    """Why the connected account is privileged; empty for a least-privilege account.
+
+    ``conn`` is a SQLAlchemy connection.  PostgreSQL: superuser or a member of the
+    roles that read/write server files or run programs; MySQL/MariaDB: a global grant
+    from :attr:`~data_create.engines.SessionFacts.privileged_grants` or any privilege
+    on the ``mysql`` schema; SQL Server: sysadmin, CONTROL SERVER or db_owner.
+    """
+    facts = engines.session_facts(engine)
+    if facts.privileged_sql:
+        rows = conn.exec_driver_sql(facts.privileged_sql).fetchall()  # type: ignore[attr-defined]
+        return [str(r[0]) for r in rows]
+    if not facts.privileged_grants:
+        return []
+    reasons: list[str] = []
+    for (line,) in conn.exec_driver_sql("SHOW GRANTS").fetchall():  # type: ignore[attr-defined]
+        match = _GRANT.match(str(line))
+        if match is None:
+            continue  # GRANT role TO user, PROXY grants
+        target = match["on"].replace("`", "").lower()
+        granted = {p.strip().upper() for p in re.sub(r"\([^)]*\)", "", match["privs"]).split(",")}
+        if "WITH GRANT OPTION" in str(line).upper():
+            granted.add("GRANT OPTION")
+        if target == "*.*":
+            reasons += sorted(p for p in granted & facts.privileged_grants)
+        elif target.split(".", 1)[0] == "mysql":
+            reasons.append(f"privileges on the mysql schema ({', '.join(sorted(granted))})")
+    return list(dict.fromkeys(reasons))
 
 
 def _mysql_greeting_probe(url: URL, timeout: float) -> None:

@@ -55,11 +55,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
 import socket
 import sqlite3
-import sys
 import threading
 import time
 import weakref
@@ -70,7 +68,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import engines
-from .connect import classify, scrub
+from .connect import classify, scrub, shutdown_fd
 from .errors import ConnectionFailed
 
 if TYPE_CHECKING:
@@ -260,6 +258,7 @@ class ExecutorPool:
         self._local = threading.local()
         self._executors: list[Executor] = []
         self._lock = threading.Lock()
+        self._busy = 0  # queries running in the workers now
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nl2sql-exec")
 
     def _execute(self, sql: str) -> ExecResult:
@@ -268,7 +267,13 @@ class ExecutorPool:
             executor = self._local.executor = self._make()
             with self._lock:
                 self._executors.append(executor)
-        return executor.execute(sql)
+        with self._lock:
+            self._busy += 1
+        try:
+            return executor.execute(sql)
+        finally:
+            with self._lock:
+                self._busy -= 1
 
     def map(self, sqls: Iterable[str]) -> list[ExecResult]:
         """Run every statement; the results come back in input order."""
@@ -280,11 +285,7 @@ class ExecutorPool:
         Interrupted (Ctrl-C while :meth:`map` waited), queries may still run in the
         workers: their sessions are aborted so the workers end at once.
         """
-        interrupted = sys.exc_info()[0] is not None and not issubclass(
-            sys.exc_info()[0],
-            Exception,  # type: ignore[arg-type]
-        )
-        if interrupted:
+        if self._busy:
             self._threads.shutdown(wait=False, cancel_futures=True)
             with self._lock:
                 for executor in self._executors:
@@ -395,23 +396,6 @@ class _Watchdog:
             self.failure = None
         except Exception as exc:  # reported through .failure
             self.failure = f"{type(exc).__name__}: {exc}"
-
-
-def _shutdown_fd(fd: int) -> None:
-    """Shut down the socket behind a driver's file descriptor (both directions).
-
-    ``shutdown`` acts on the socket, not on the descriptor, so doing it through a
-    duplicate leaves the driver's descriptor valid (closing it under the driver would
-    let the number be reused); the driver's blocked read returns end-of-file at once.
-    """
-    dup = os.dup(fd)
-    sock = socket.socket(fileno=dup)
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already shut down or not connected
-    finally:
-        sock.close()
 
 
 _VALUE_OVERHEAD = 16  # bytes counted for a value that is not a string or blob
@@ -927,7 +911,7 @@ class _PostgresSession(_Session):
 
     def _hard_kill(self) -> None:
         if not self.conn.closed:
-            _shutdown_fd(self.conn.fileno())
+            shutdown_fd(self.conn.fileno())
 
     def classify(self, exc: BaseException) -> str:
         if self.fired:
