@@ -242,6 +242,8 @@ class SessionFacts:
     # Extra session settings applied when a session opens (and again after a reset).
     # ``{idle_ms}`` is filled with the idle-in-transaction limit in milliseconds.
     setup: tuple[str, ...] = ()
+    # Settings that need a newer server: (lowest server_version_num, statement).
+    setup_since: tuple[tuple[int, str], ...] = ()
     # Returns one row per reason the connected account is privileged (superuser, file
     # access...).  None: the engine has no accounts (SQLite) or the check is code
     # (MySQL's SHOW GRANTS needs parsing: see ``privileged_grants``).
@@ -274,6 +276,9 @@ SESSIONS: dict[str, SessionFacts] = {
             # killed) ends itself instead of holding its snapshot and locks.
             "SET idle_in_transaction_session_timeout = {idle_ms}",
         ),
+        # A running query whose client is gone (Ctrl-C cut the socket) is ended within
+        # a second instead of running to its timeout (PostgreSQL 14+).
+        setup_since=((140000, "SET client_connection_check_interval = 1000"),),
         privileged_sql=(
             "SELECT 'superuser' FROM pg_roles WHERE rolname = current_user AND rolsuper "
             "UNION ALL SELECT 'member of ' || g.rolname FROM pg_roles g "

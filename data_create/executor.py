@@ -798,6 +798,7 @@ class _PostgresSession(_Session):
                     db.profile.timeout_sql(timeout_s),
                     "SET standard_conforming_strings = on",  # _split_one lexes by that rule
                     *(s.format(idle_ms=idle_ms) for s in self.facts.setup),
+                    *(s for v, s in self.facts.setup_since if self.conn.server_version >= v),
                 ):
                     cur.execute(statement)
             self.backend_id = self.conn.get_backend_pid()
