@@ -81,7 +81,7 @@ __all__ = ["DEFAULT_BYTE_CAP", "ExecResult", "Executor", "ExecutorPool", "abort_
 _GRACE_S = 0.25
 # ... and, if the query still has not ended this much later (the network is silent, the
 # cancel itself cannot get through), shuts the connection's socket down.
-_HARD_KILL_S = 1.0
+_HARD_KILL_S = 0.75
 _MAX_ERROR_CHARS = 500
 # Bytes of result values one query may fetch (about: strings and blobs count their
 # length, other values 16 bytes).
@@ -198,6 +198,9 @@ class Executor:
                 if kind == "connection" and attempt == 1:
                     continue  # the connection died under us: reopen once and retry
                 message = session.describe(exc, sql)
+                watchdog = getattr(session, "_watchdog", None)
+                if kind == "timeout" and watchdog is not None and watchdog.cut:
+                    message = "no answer from the server, even to the cancel: connection cut"
                 if kind == "interrupted":
                     message = "interrupted (the run is stopping)"
                 elif kind == "timeout":
@@ -330,6 +333,7 @@ class _Watchdog:
         self._fired = False
         self._idle = False
         self._closed = False
+        self.cut = False  # the last query's socket was shut down
         self.failure: str | None = None  # why the last cancel did not go through
         self._thread = threading.Thread(target=self._run, name="nl2sql-watchdog", daemon=True)
         self._thread.start()
@@ -342,7 +346,7 @@ class _Watchdog:
     ) -> None:
         with self._cond:
             self._deadline, self._cancel, self._kill = deadline, cancel, kill
-            self._fired = False
+            self._fired = self.cut = False
             if self._idle:
                 self._cond.notify()
 
@@ -383,6 +387,7 @@ class _Watchdog:
                 # Still running after the cancel: the last resort.  Under the lock, so
                 # disarm() cannot return while the socket of this query is being shut.
                 kill, self._deadline, self._cancel, self._kill = self._kill, None, None, None
+                self.cut = True
                 try:
                     kill()  # type: ignore[misc]
                 except Exception as exc:  # reported through .failure
@@ -582,6 +587,7 @@ class _Session:
     backend_id: int | None = None
     usable = True
     aborted = False  # abort() was called: whatever the query raised, it was us
+    cut = False  # the watchdog shut the socket down: the server did not answer at all
 
     def __init__(self, db: Database, timeout_s: float, row_cap: int, byte_cap: int):
         self.db, self.timeout_s, self.row_cap, self.byte_cap = db, timeout_s, row_cap, byte_cap
@@ -839,7 +845,7 @@ class _PostgresSession(_Session):
         self.fired = False
         cur = self.conn.cursor()
         self._watchdog.arm(
-            time.monotonic() + self.timeout_s + _GRACE_S, self.conn.cancel, self._hard_kill
+            time.monotonic() + self.timeout_s + _GRACE_S, self._cancel, self._hard_kill
         )
         try:
             cur.execute(text)
@@ -909,6 +915,19 @@ class _PostgresSession(_Session):
                 self.usable = False
         except self.errors:
             self.usable = False
+
+    def _cancel(self) -> None:
+        # Not conn.cancel(): psycopg2 calls libpq's PQcancel holding the GIL, and over a
+        # silent network PQcancel waits forever, freezing every thread of the process.
+        # A cancel from a second connection is bounded by the connect timeout and
+        # blocks only the watchdog's cancel thread.
+        killer = self._open_dbapi()
+        try:
+            killer.autocommit = True
+            with killer.cursor() as cur:
+                cur.execute("SELECT pg_cancel_backend(%s)", (self.backend_id,))
+        finally:
+            killer.close()
 
     def _hard_kill(self) -> None:
         if not self.conn.closed:
