@@ -305,7 +305,8 @@ def create_engine(url: URL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT) -> E
     elif profile.name == "mssql":
         connect_args["timeout"] = connect_timeout
     engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
-    sqlalchemy.event.listen(engine, "connect", _track)
+    # First, so a connection is tracked before SQLAlchemy's own first-connect queries.
+    sqlalchemy.event.listen(engine, "connect", _track, insert=True)
     return engine
 
 

@@ -296,3 +296,25 @@ def test_ctrl_c_ends_generation_on_a_silent_network(pg_database, tmp_path):
         _readable(out)
     finally:
         proxy.close()
+
+
+@pytest.mark.postgres
+def test_ctrl_c_ends_a_main_thread_blocked_in_the_driver(items_pg, tmp_path):
+    # The catalogue queries run in the main thread, inside psycopg2, where Python's own
+    # KeyboardInterrupt cannot be raised until the driver returns: the interrupt
+    # watcher has to cut the connection.
+    proxy = Blackhole(5432, b"pg_catalog")
+    try:
+        proc = _validate(_through(items_pg, proxy, 5432), tmp_path, "SELECT 1", timeout_s=60)
+        assert _wait_for(lambda: proxy.silent_at is not None, limit_s=30)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+        print(f"Ctrl-C ended validate blocked in the driver in {took:.2f} s")
+        assert took < 3, took
+        assert proc.returncode == 130, stderr
+        assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    finally:
+        proxy.close()
