@@ -644,7 +644,7 @@ class _Session:
     def _too_large(self) -> str:
         return (
             f"the result is larger than the {self.byte_cap:,}-byte cap "
-            "(select fewer or smaller columns)"
+            "(select fewer rows or smaller columns)"
         )
 
     def _open_dbapi(self) -> Any:
@@ -785,6 +785,7 @@ class _SqliteSession(_Session):
 class _PostgresSession(_Session):
     # Statements that may run inside a server-side cursor, so FETCH can cap the rows.
     _CURSOR_WORDS = frozenset({"select", "with", "values", "table"})
+    _CHUNK = 16  # rows per FETCH of a capped result; a row may hold byte_cap / _CHUNK
 
     def __init__(self, db: Database, timeout_s: float, row_cap: int, byte_cap: int):
         import psycopg2
@@ -861,23 +862,26 @@ class _PostgresSession(_Session):
             self._cleanup(cur)
         return self._cut(description, rows)
 
+    @property
+    def _row_limit(self) -> int:
+        # A chunk holds at most byte_cap bytes (or 16 x 64 KiB for a tiny cap).
+        return max(self.byte_cap // self._CHUNK, min(self.byte_cap, 65536))
+
     def _capped(self, body: str, description: Any) -> str:
         """The query wrapped so that no more than ``byte_cap`` bytes of values are sent.
 
         psycopg2 reads a whole row into memory before it can look at it, and a single
-        value may be up to 1 GB, so sizes are judged on the server: each row's
-        ``pg_column_size`` total first (a row over the cap is sent as NULLs, before the
-        window below could buffer it), then a running sum over the rows in the query's
-        own order; past the cap every value is sent as NULL and the client stops there.
+        value may be up to 1 GB, so sizes are judged on the server: each row comes with
+        its ``pg_column_size`` total, and a row over ``byte_cap / _CHUNK`` comes as NULLs.
+        The client fetches ``_CHUNK`` rows at a time and keeps the running total, so one
+        FETCH never holds more than ``byte_cap`` bytes of values.  (A running sum in a
+        window would be exact, but PostgreSQL's WindowAgg reads the whole result before
+        it returns the first row.)
         """
-        cap = self.byte_cap
         n = len(description)
         size = " + ".join(f"coalesce(pg_column_size(c{i}), 0)" for i in range(n))
-        inner = ", ".join(
-            f"CASE WHEN _nl2sql_r.n > {cap} THEN NULL ELSE c{i} END AS c{i}" for i in range(n)
-        )
-        outer = ", ".join(
-            f"CASE WHEN _nl2sql_total > {cap} THEN NULL ELSE c{i} END AS "
+        values = ", ".join(
+            f"CASE WHEN _nl2sql_r.n > {self._row_limit} THEN NULL ELSE c{i} END AS "
             + '"'
             + str(d[0]).replace('"', '""')
             + '"'
@@ -886,23 +890,31 @@ class _PostgresSession(_Session):
         columns = ", ".join(f"c{i}" for i in range(n))
         return (
             "CLOSE _nl2sql_q; DECLARE _nl2sql_c NO SCROLL CURSOR FOR "
-            f"SELECT {outer}, _nl2sql_total FROM ("
-            f"SELECT *, sum(n) OVER (ROWS UNBOUNDED PRECEDING) AS _nl2sql_total FROM ("
             # OFFSET 0 keeps the planner from pulling the query up into the wrapper,
             # which would compute each value once per place the wrapper names it.
-            f"SELECT {inner}, _nl2sql_r.n FROM (SELECT * FROM ({body}\n) AS _nl2sql_b "
+            f"SELECT {values}, _nl2sql_r.n FROM (SELECT * FROM ({body}\n) AS _nl2sql_b "
             f"OFFSET 0) AS _nl2sql_q({columns}) "
-            f"CROSS JOIN LATERAL (SELECT {size} AS n) AS _nl2sql_r"
-            f") AS _nl2sql_s) AS _nl2sql_w; FETCH FORWARD {self.row_cap + 1} FROM _nl2sql_c"
+            f"CROSS JOIN LATERAL (SELECT {size} AS n) AS _nl2sql_r; "
+            f"FETCH FORWARD {min(self.row_cap + 1, self._CHUNK)} FROM _nl2sql_c"
         )
 
     def _fetch_capped(self, cur: Any) -> list[Any]:
-        rows = []
-        for row in cur.fetchall():  # at most row_cap + 1, none past the byte cap
-            if row[-1] is not None and row[-1] > self.byte_cap:
-                raise _Refused("too_large", self._too_large())
-            rows.append(row[:-1])
-        return rows
+        """The rows, a chunk at a time, counting the sizes the server reports; the server
+        computes only the rows asked for, so an oversized result stops within a chunk."""
+        rows: list[Any] = []
+        total = 0
+        limit = self.row_cap + 1
+        while True:
+            chunk = cur.fetchall()
+            for row in chunk:
+                size = row[-1] or 0
+                total += size
+                if size > self._row_limit or total > self.byte_cap:
+                    raise _Refused("too_large", self._too_large())
+                rows.append(row[:-1])
+            if len(chunk) < self._CHUNK or len(rows) >= limit:
+                return rows[:limit]
+            cur.execute(f"FETCH FORWARD {min(limit - len(rows), self._CHUNK)} FROM _nl2sql_c")
 
     def _cleanup(self, cur: Any) -> None:
         # Rollback plus the reset of what a rollback leaves (advisory locks, prepared
