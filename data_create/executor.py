@@ -61,7 +61,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +82,10 @@ _GRACE_S = 0.25
 # ... and, if the query still has not ended this much later (the network is silent, the
 # cancel itself cannot get through), shuts the connection's socket down.
 _HARD_KILL_S = 0.75
+# Our own statements around a query (session setup, cleanup, reset) get this long before
+# the watchdog cuts the socket: a network that goes silent between queries must not
+# hang the cleanup either.
+_HOUSEKEEPING_S = 1.5
 _MAX_ERROR_CHARS = 500
 # Bytes of result values one query may fetch (about: strings and blobs count their
 # length, other values 16 bytes).
@@ -198,8 +202,7 @@ class Executor:
                 if kind == "connection" and attempt == 1:
                     continue  # the connection died under us: reopen once and retry
                 message = session.describe(exc, sql)
-                watchdog = getattr(session, "_watchdog", None)
-                if kind == "timeout" and watchdog is not None and watchdog.cut:
+                if kind == "timeout" and session.cut:
                     message = "no answer from the server, even to the cancel: connection cut"
                 if kind == "interrupted":
                     message = "interrupted (the run is stopping)"
@@ -341,7 +344,7 @@ class _Watchdog:
     def arm(
         self,
         deadline: float,
-        cancel: Callable[[], None],
+        cancel: Callable[[], None] | None,
         kill: Callable[[], None] | None = None,
     ) -> None:
         with self._cond:
@@ -376,10 +379,11 @@ class _Watchdog:
                     continue
                 if not self._fired:
                     self._fired = True
-                    threading.Thread(
-                        target=self._call_cancel, args=(self._cancel,), daemon=True,
-                        name="nl2sql-cancel",
-                    ).start()  # fmt: skip
+                    if self._cancel is not None:
+                        threading.Thread(
+                            target=self._call_cancel, args=(self._cancel,), daemon=True,
+                            name="nl2sql-cancel",
+                        ).start()  # fmt: skip
                     self._deadline = time.monotonic() + _HARD_KILL_S
                     if self._kill is None:
                         self._deadline = self._cancel = None
@@ -621,6 +625,17 @@ class _Session:
     def _hard_kill(self) -> None:
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def _housekeeping(self) -> Iterator[None]:
+        """Bound our own statements: past ``_HOUSEKEEPING_S`` (+ ``_HARD_KILL_S``) the
+        socket is cut, the statement fails and the session is not used again."""
+        self._watchdog.arm(time.monotonic() + _HOUSEKEEPING_S, None, self._hard_kill)
+        try:
+            yield
+        finally:
+            if self._watchdog.disarm():
+                self.usable = False
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -797,9 +812,10 @@ class _PostgresSession(_Session):
         # A backend left in a transaction by a client that vanished ends itself after
         # this long (the watchdog has given up on the query well before).
         idle_ms = round((timeout_s + _GRACE_S + _HARD_KILL_S + _SOCKET_SLACK_S) * 1000)
+        self._watchdog = _Watchdog()
         try:
             self.conn.autocommit = True  # we send BEGIN/ROLLBACK ourselves
-            with self.conn.cursor() as cur:
+            with self._housekeeping(), self.conn.cursor() as cur:
                 for statement in (
                     *db.profile.readonly_session,
                     db.profile.timeout_sql(timeout_s),
@@ -810,11 +826,11 @@ class _PostgresSession(_Session):
                     cur.execute(statement)
             self.backend_id = self.conn.get_backend_pid()
         except psycopg2.Error as exc:
+            self._watchdog.close()
             self.conn.close()
             raise classify(exc, db.url) from None
         self._reset_sql = "; ".join(self.facts.reset)
         self.fired = False
-        self._watchdog = _Watchdog()
 
     def run(self, sql: str) -> tuple[tuple[str, ...], Rows, bool]:
         statement = _split_one(sql, _PG_TOKEN)
@@ -859,7 +875,9 @@ class _PostgresSession(_Session):
                 rows = self._fetch(cur, self.row_cap + 1) if description else []
         finally:
             self.fired = self._watchdog.disarm()
-            self._cleanup(cur)
+            self.cut = self._watchdog.cut
+            with self._housekeeping():
+                self._cleanup(cur)
         return self._cut(description, rows)
 
     @property
@@ -1014,8 +1032,9 @@ class _MySqlSession(_Session):
             return read_bytes(num_bytes)
 
         self.conn._read_bytes = _read_bytes_within_budget
+        self._watchdog = _Watchdog()
         try:
-            with self.conn.cursor() as cur:
+            with self._housekeeping(), self.conn.cursor() as cur:
                 cur.execute("SELECT VERSION()")
                 version = str(cur.fetchone()[0])
                 timeout = db.profile.timeout_sql(timeout_s, version) or ""
@@ -1032,10 +1051,10 @@ class _MySqlSession(_Session):
                 self._configure(cur)
             self.backend_id = self.conn.thread_id()
         except pymysql.err.MySQLError as exc:
+            self._watchdog.close()
             self.conn.close()
             raise classify(exc, db.url) from None
         self.fired = False
-        self._watchdog = _Watchdog()
 
     def _configure(self, cur: Any) -> None:
         for statement in self._setup:
@@ -1064,10 +1083,10 @@ class _MySqlSession(_Session):
         description, rows = None, []
         cur = self.conn.cursor(self._ss_cursor)  # streams rows instead of buffering them all
         try:
-            cur.execute("START TRANSACTION READ ONLY")
             self._watchdog.arm(
                 time.monotonic() + self.timeout_s + _GRACE_S, self._kill, self._hard_kill
             )
+            cur.execute("START TRANSACTION READ ONLY")
             # The cap plus room for the packet headers and column definitions.
             self._budget = self.byte_cap + 65536
             cur.execute(sql)
@@ -1096,7 +1115,9 @@ class _MySqlSession(_Session):
         finally:
             self._budget = math.inf
             self.fired = self._watchdog.disarm()
-            self._cleanup()
+            self.cut = self._watchdog.cut
+            with self._housekeeping():
+                self._cleanup()
         return self._cut(description, rows)
 
     def _stop_streaming(self) -> None:

@@ -34,9 +34,12 @@ pytestmark = pytest.mark.slow
 class Blackhole:
     """A forwarding proxy that can go silent (see the module docstring)."""
 
-    def __init__(self, port: int, marker: bytes | None = None):
-        self.port, self.marker = port, marker
+    def __init__(self, port: int, marker: bytes | None = None, after_reply: bool = False):
+        # after_reply: the marker's query is answered, then silence (the executor's
+        # cleanup after the query gets no answer).
+        self.port, self.marker, self.after_reply = port, marker, after_reply
         self.silent_at: float | None = None
+        self._armed = False
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -77,12 +80,19 @@ class Blackhole:
                 return
             if self.silent_at is not None:
                 continue  # read and dropped: the peer's sends never block
+            if from_client and self.marker and self.marker in data:
+                if self.after_reply:
+                    self._armed = True
+                else:
+                    # Silent from now on, before the server can answer: the query
+                    # reaches the server, its answer never comes back.
+                    self.go_silent()
             try:
                 dst.sendall(data)
             except OSError:
                 return
-            if from_client and self.marker and self.marker in data:
-                self.go_silent()  # the query reached the server; its answer never returns
+            if not from_client and self._armed:
+                self.go_silent()
 
     def close(self) -> None:
         self._stop.set()
@@ -199,6 +209,28 @@ def test_silent_network_ends_in_the_timeout(request, fixture, port, tmp_path):
 
             assert idle_in_transaction() == 1
             assert _wait_for(lambda: idle_in_transaction() == 0, limit_s=15)
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize(("fixture", "port"), ENGINES)
+def test_silent_network_after_the_answer_does_not_hang_the_cleanup(
+    request, fixture, port, tmp_path
+):
+    dsn = request.getfixturevalue(fixture)
+    proxy = Blackhole(port, MARKER.encode(), after_reply=True)
+    try:
+        proc = _validate(
+            _through(dsn, proxy, port),
+            tmp_path,
+            f"SELECT count(*) FROM items WHERE name <> '{MARKER}'",
+            TIMEOUT_S,
+        )
+        _, stderr = proc.communicate(timeout=60)
+        took = time.monotonic() - proxy.silent_at
+        print(f"{fixture}: silent after the answer, ended {took:.2f} s later")
+        assert proc.returncode == 0, stderr
+        assert took < TIMEOUT_S + 2, took
     finally:
         proxy.close()
 
