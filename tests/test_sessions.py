@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,59 @@ def mysql_db(mysql_database) -> Iterator[Database]:
 
 
 @pytest.fixture
+def pg_reader_db(pg_db, monkeypatch) -> Iterator[Database]:
+    """The same database through a role that may only read (the README's recipe),
+    connected without --allow-privileged-role."""
+    import psycopg2
+
+    role = f"t_reader_{uuid.uuid4().hex[:8]}"
+    name = pg_db.url.database
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=name)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE ROLE {role} LOGIN")
+        cur.execute(f"GRANT CONNECT ON DATABASE {name} TO {role}")
+        cur.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    monkeypatch.delenv(c.ALLOW_PRIVILEGED_ENV, raising=False)
+    db = c.connect(pg_db.url.set(username=role).render_as_string(hide_password=False))
+    assert db.privileged == ()
+    yield db
+    db.dispose()
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+        )
+        cur.execute(f"DROP OWNED BY {role}")
+        cur.execute(f"DROP ROLE {role}")
+    admin.close()
+
+
+@pytest.fixture
+def mysql_reader_db(mysql_db, monkeypatch) -> Iterator[Database]:
+    """The same database through an account with SELECT only, without the flag."""
+    import pymysql
+
+    user, password = f"t_rd_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    name = mysql_db.url.database
+    admin = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    with admin.cursor() as cur:
+        for host in ("127.0.0.1", "localhost"):
+            cur.execute(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY %s", (password,))
+            cur.execute(f"GRANT SELECT ON `{name}`.* TO '{user}'@'{host}'")
+    monkeypatch.delenv(c.ALLOW_PRIVILEGED_ENV, raising=False)
+    url = mysql_db.url.set(username=user, password=password)
+    db = c.connect(url.render_as_string(hide_password=False))
+    assert db.privileged == ()
+    yield db
+    db.dispose()
+    with admin.cursor() as cur:
+        for host in ("127.0.0.1", "localhost"):
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
+    admin.close()
+
+
+@pytest.fixture
 def sqlite_db(tmp_path) -> Iterator[Database]:
     path = tmp_path / "people.sqlite"
     path.touch()
@@ -72,7 +126,9 @@ def _scalar(db: Database, sql: str, **params):
 
 
 @pytest.mark.postgres
-def test_postgres_connection_keeps_nothing_between_queries(pg_db):
+@pytest.mark.parametrize("fixture", ["pg_db", "pg_reader_db"], ids=["superuser", "reader"])
+def test_postgres_connection_keeps_nothing_between_queries(request, fixture):
+    pg_db = request.getfixturevalue(fixture)
     with Executor(pg_db, timeout_s=5) as ex:
         assert ex.execute("SELECT 1").ok
         pid = ex.backend_id
@@ -99,7 +155,9 @@ def test_postgres_connection_keeps_nothing_between_queries(pg_db):
 
 
 @pytest.mark.mysql
-def test_mariadb_connection_keeps_nothing_between_queries(mysql_db):
+@pytest.mark.parametrize("fixture", ["mysql_db", "mysql_reader_db"], ids=["root", "reader"])
+def test_mariadb_connection_keeps_nothing_between_queries(request, fixture):
+    mysql_db = request.getfixturevalue(fixture)
     with Executor(mysql_db, timeout_s=5, row_cap=10) as ex:
         assert ex.execute("SELECT 1").ok
         thread = ex.backend_id
@@ -197,7 +255,9 @@ LEAKS = {
     [
         pytest.param("sqlite_db", id="sqlite"),
         pytest.param("pg_db", marks=pytest.mark.postgres, id="postgresql"),
+        pytest.param("pg_reader_db", marks=pytest.mark.postgres, id="postgresql-reader"),
         pytest.param("mysql_db", marks=pytest.mark.mysql, id="mariadb"),
+        pytest.param("mysql_reader_db", marks=pytest.mark.mysql, id="mariadb-reader"),
     ],
 )
 def test_execution_errors_carry_no_values(request, fixture):
