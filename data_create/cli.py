@@ -240,6 +240,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "keep_empty": True if args.keep_empty else None,
         "include_views": False if args.no_views else None,
         "timeout": args.timeout,
+        "max_result_bytes": args.max_result_bytes,
         "llm": args.llm,
         "model": args.model,
         "base_url": args.base_url,
@@ -321,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-empty", action="store_true", help="keep queries whose result is empty")
     g.add_argument(
         "--timeout", type=float, metavar="S", help="per-query time limit in seconds (default 10)"
+    )
+    g.add_argument(
+        "--max-result-bytes",
+        type=int,
+        metavar="N",
+        help="bytes of values fetched per query; a larger result is refused (default 32 MiB)",
     )
     g.add_argument(
         "--resume",

@@ -689,6 +689,7 @@ class _SqliteSession(_Session):
         {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list"}
     )
     errors = (sqlite3.Error,)
+    _MIN_LENGTH_LIMIT = 16 * 1024 * 1024
 
     def __init__(self, db: Database, timeout_s: float, row_cap: int, byte_cap: int):
         super().__init__(db, timeout_s, row_cap, byte_cap)
@@ -724,7 +725,11 @@ class _SqliteSession(_Session):
             # No string or blob longer than the byte cap is ever built: SQLite computes
             # values in this process, so "printf('%.*c', 800000000, 'x')" would
             # otherwise take 800 MB before a single row could be counted.
-            length = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, self.byte_cap)
+            # Not below 16 MiB: SQLite applies the limit to its own records too (rows
+            # it reads, sorts), so a small cap would fail queries that return little.
+            length = conn.setlimit(
+                sqlite3.SQLITE_LIMIT_LENGTH, max(self.byte_cap, self._MIN_LENGTH_LIMIT)
+            )
             if self._saved_length is None:
                 self._saved_length = length
         else:  # the authorizer would refuse switching query_only off
