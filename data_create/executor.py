@@ -36,14 +36,14 @@ does not trust the text it gets:
 
 .. _byte-cap:
 
-What bounds memory, per engine: PostgreSQL runs the query inside a wrapper that sums
-``pg_column_size`` of the values in a running window and sends NULLs past the cap, so
-no more than ``byte_cap`` bytes of values (plus one small row per capped row) leave the
-server.  SQLite refuses any single string or blob longer than ``byte_cap``
-(``SQLITE_LIMIT_LENGTH``) while it computes it, and the rows are counted as they come.
-MariaDB/MySQL stream rows one at a time and the server refuses a value longer than its
-``max_allowed_packet`` (16 MiB by default); a row is read whole, so one row of many
-such values can exceed the cap before it is counted.
+What bounds memory, per engine: PostgreSQL runs a query inside a wrapper that sends
+each row's ``pg_column_size`` total with it and NULLs in place of a row larger than
+``byte_cap / 16``; rows come 16 per FETCH and the client stops once the running total
+passes the cap, so a FETCH never holds more than the cap.  SQLite refuses any single
+string or blob longer than the cap (``SQLITE_LIMIT_LENGTH``, at least 16 MiB) while it
+computes it, and rows are counted as they come.  MariaDB/MySQL stream rows one at a
+time, and the budget is enforced where PyMySQL reads packets from the socket, so a
+row's 16 MB packets are refused before they are read.
 
 >>> from data_create.connect import connect
 >>> with Executor(connect("shop.sqlite"), timeout_s=2) as ex:  # doctest: +SKIP
