@@ -55,6 +55,12 @@ def _add_connection_args(p: argparse.ArgumentParser, required: bool = False) -> 
         metavar="S",
         help="seconds to wait for the server when connecting (default 10)",
     )
+    g.add_argument(
+        "--allow-privileged-role",
+        action="store_true",
+        help="connect even when the account is a superuser or may read/write server files "
+        "(refused by default: generated SQL should run as a read-only role; see README)",
+    )
 
 
 def _add_selection_args(p: argparse.ArgumentParser) -> None:
@@ -87,7 +93,12 @@ def _connect(args: argparse.Namespace):
 
         dsn = example_dsn()
         log.info("no --dsn given: using the bundled example database %s", dsn)
-    return connect(dsn, password_env=args.password_env, connect_timeout=args.connect_timeout)
+    return connect(
+        dsn,
+        password_env=args.password_env,
+        connect_timeout=args.connect_timeout,
+        allow_privileged=True if args.allow_privileged_role else None,
+    )
 
 
 def _extract_options(args: argparse.Namespace, sample_values: int | None = None):
@@ -166,7 +177,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             from .executor import ExecutorPool
 
             pool = ExecutorPool(
-                db, workers=args.workers, timeout_s=args.timeout, row_cap=args.row_cap
+                db,
+                workers=args.workers,
+                timeout_s=args.timeout,
+                row_cap=args.row_cap,
+                byte_cap=args.max_result_bytes,
             )
         validator = Validator(meta, meta.dialect, pool=pool, allow_functions=args.allow_function)
         summary = validate_file(args.input, args.out, validator)
@@ -219,12 +234,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "overwrite": args.overwrite or None,
         "password_env": args.password_env,
         "connect_timeout": args.connect_timeout,
+        "allow_privileged_role": True if args.allow_privileged_role else None,
         "schemas": _csv_list(args.schema) or None,
         "include": _csv_list(args.include) or None,
         "exclude": _csv_list(args.exclude) or None,
         "keep_empty": True if args.keep_empty else None,
         "include_views": False if args.no_views else None,
         "timeout": args.timeout,
+        "max_result_bytes": args.max_result_bytes,
         "llm": args.llm,
         "model": args.model,
         "base_url": args.base_url,
@@ -394,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_allow_function(g)
     g.add_argument(
+        "--max-result-bytes",
+        type=int,
+        metavar="N",
+        help="bytes of values fetched per query; a larger result is refused (default 32 MiB)",
+    )
+    g.add_argument(
         "--resume",
         action="store_true",
         help="continue the interrupted run in --out up to the target, without duplicates",
@@ -511,6 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows fetched per query (default 1000)",
     )
     p.add_argument(
+        "--max-result-bytes",
+        type=int,
+        default=32 * 1024 * 1024,
+        metavar="N",
+        help="bytes of values fetched per query; a larger result is refused (default 32 MiB)",
+    )
+    p.add_argument(
         "--workers", type=int, default=4, metavar="N", help="parallel connections (default 4)"
     )
     _add_allow_function(p)
@@ -598,10 +628,14 @@ def run_command(call: Callable[[], int], *, debug: bool = False) -> int:
 
     The one place where our errors turn into messages and exit codes (see the module
     docstring): user errors exit 2, an interrupt 130, a bug 3 with its traceback only
-    under ``--debug``.
+    under ``--debug``.  Ctrl-C stops within seconds even while a database does not
+    answer (:func:`data_create.interrupt.stop_on_interrupt`).
     """
+    from .interrupt import stop_on_interrupt
+
     try:
-        return call()
+        with stop_on_interrupt():
+            return call()
     except (Nl2SqlError, OSError) as exc:
         if sys.stderr.isatty():
             sys.stderr.write("\r\x1b[K")  # clear a progress line left half-drawn

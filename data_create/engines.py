@@ -443,3 +443,135 @@ def get(name: str) -> EngineProfile:
     if profile is None:
         raise UnknownScheme(f"unknown database engine {name!r}")
     return profile
+
+
+# ---------------------------------------------------------------- sessions and cleanup
+# (issue 10, executor side: what the executor does around every query so that nothing a
+# query did survives in its pooled connection, and how a privileged account is found.)
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """Per-engine facts for clean, bounded, least-privilege sessions.
+
+    ``reset`` runs after every query, after the rollback; when ``reset_command`` is set
+    (the MySQL protocol's COM_RESET_CONNECTION) the driver sends that instead, and the
+    session settings (``readonly_session``, the timeout, ``setup``) are applied again.
+    """
+
+    # Statements sent after every query, in one round trip where the engine allows it.
+    reset: tuple[str, ...] = ()
+    # A protocol command that resets the whole session server-side ("com_reset_connection").
+    reset_command: str | None = None
+    # Extra session settings applied when a session opens (and again after a reset).
+    # ``{idle_ms}`` is filled with the idle-in-transaction limit in milliseconds.
+    setup: tuple[str, ...] = ()
+    # Settings that need a newer server: (lowest server_version_num, statement).
+    setup_since: tuple[tuple[int, str], ...] = ()
+    # Returns one row per reason the connected account is privileged (superuser, file
+    # access...).  None: the engine has no accounts (SQLite) or the check is code
+    # (MySQL's SHOW GRANTS needs parsing: see ``privileged_grants``).
+    privileged_sql: str | None = None
+    # MySQL/MariaDB: global privileges (ON *.*) that make an account privileged.
+    privileged_grants: frozenset[str] = frozenset()
+    # Quoted phrases in the server's error texts that are fixed wording, not data.
+    error_phrases: frozenset[str] = frozenset()
+
+
+SESSIONS: dict[str, SessionFacts] = {
+    "sqlite": SessionFacts(),  # one process, no server session; the file's permissions rule
+    "postgresql": SessionFacts(
+        # A rollback ends every transaction-scoped effect (SET, set_config, LISTEN, temp
+        # tables, cursors); what survives it is reset here: DISCARD ALL without the
+        # RESET ALL that would drop our read-only settings, and without its "cannot run
+        # inside a transaction block" restriction, so all of it is one round trip.
+        reset=(
+            "ROLLBACK",
+            "CLOSE ALL",
+            "DEALLOCATE ALL",
+            "UNLISTEN *",
+            "SELECT pg_advisory_unlock_all()",
+            "DISCARD PLANS",
+            "DISCARD SEQUENCES",
+            "DISCARD TEMP",
+        ),
+        setup=(
+            # A backend whose client vanished mid-transaction (network gone, process
+            # killed) ends itself instead of holding its snapshot and locks.
+            "SET idle_in_transaction_session_timeout = {idle_ms}",
+        ),
+        # A running query whose client is gone (Ctrl-C cut the socket) is ended within
+        # a second instead of running to its timeout (PostgreSQL 14+).
+        setup_since=((140000, "SET client_connection_check_interval = 1000"),),
+        privileged_sql=(
+            "SELECT 'superuser' FROM pg_roles WHERE rolname = current_user AND rolsuper "
+            "UNION ALL SELECT 'member of ' || g.rolname FROM pg_roles g "
+            "WHERE g.rolname IN "
+            "('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program') "
+            "AND pg_has_role(current_user, g.oid, 'MEMBER') "
+            # A superuser is a member of every role: saying so once is enough.
+            "AND NOT EXISTS (SELECT FROM pg_roles WHERE rolname = current_user AND rolsuper)"
+        ),
+    ),
+    "mysql": SessionFacts(
+        # COM_RESET_CONNECTION: rolls back, releases GET_LOCK locks and table locks, drops
+        # temporary tables and prepared statements, clears @user variables and puts
+        # every session variable back to its global value (MySQL 5.7.3+, MariaDB 10.2.4+).
+        reset_command="com_reset_connection",
+        # Used only when the server lacks the command (then the executor reconnects).
+        reset=("ROLLBACK", "DO RELEASE_ALL_LOCKS()"),
+        # English messages: the error reducer tells fixed wording from data by them.
+        setup=("SET SESSION lc_messages = 'en_US'",),
+        privileged_grants=frozenset(
+            {
+                "ALL PRIVILEGES",
+                "SUPER",
+                "FILE",
+                "PROCESS",
+                "SHUTDOWN",
+                "RELOAD",
+                "CREATE USER",
+                "GRANT OPTION",
+                "BINLOG ADMIN",
+                "CONNECTION ADMIN",
+                "READ_ONLY ADMIN",
+                "REPLICATION MASTER ADMIN",
+                "REPLICATION SLAVE ADMIN",
+                "FEDERATED ADMIN",
+                "SET USER",
+            }
+        ),
+        error_phrases=frozenset(
+            {
+                "field list",
+                "where clause",
+                "having clause",
+                "order clause",
+                "on clause",
+                "group statement",
+                "from clause",
+                "IN/ALL/ANY subquery",
+                "NOT IN/ALL/ANY",
+            }
+        ),
+    ),
+    "mssql": SessionFacts(
+        # pyodbc has no sp_reset_connection call of its own; the rollback after every
+        # query plus the statement guard (no SET, EXEC, DECLARE...) leave nothing behind.
+        privileged_sql=(
+            "SELECT 'sysadmin' WHERE IS_SRVROLEMEMBER('sysadmin') = 1 "
+            "UNION ALL SELECT 'CONTROL SERVER' "
+            "WHERE HAS_PERMS_BY_NAME(NULL, NULL, 'CONTROL SERVER') = 1 "
+            "UNION ALL SELECT 'db_owner' WHERE IS_MEMBER('db_owner') = 1"
+        ),
+    ),
+}
+
+
+def session_facts(name: str) -> SessionFacts:
+    """The session facts for an engine (any name :func:`get` accepts).
+
+    >>> session_facts("mariadb").reset_command
+    'com_reset_connection'
+    """
+    return SESSIONS[get(name).name]

@@ -72,6 +72,9 @@ class RunConfig:
     )
     keep_empty: bool = False  # keep queries whose result is empty
     max_result_rows: int = 1000  # a larger result is "huge" and not kept
+    max_result_bytes: int = 32 * 1024 * 1024  # a larger result is refused while fetching
+    # Run generated SQL even when the account is a superuser / has file access (warned).
+    allow_privileged_role: bool = False
     timeout: float = 10.0  # per query, seconds
     workers: int = 2  # parallel database connections for the execution layer
     card_tokens: int = 600
@@ -125,6 +128,8 @@ class RunConfig:
             problems.append("modes must weigh some of question-first, sql-first, paraphrase")
         if self.timeout <= 0 or self.max_result_rows < 1 or self.workers < 1:
             problems.append("--timeout, --workers and max_result_rows must be positive")
+        if self.max_result_bytes < 1:
+            problems.append("max_result_bytes must be positive")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -370,7 +375,16 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         from .example_db import example_dsn
 
         dsn = example_dsn()
-    db = connect(dsn, password_env=config.password_env, connect_timeout=config.connect_timeout)
+    db = connect(
+        dsn,
+        password_env=config.password_env,
+        connect_timeout=config.connect_timeout,
+        allow_privileged=True if config.allow_privileged_role else None,
+    )
+    if db.privileged:
+        warnings.append(
+            f"the account is privileged ({', '.join(db.privileged)}); use a read-only role"
+        )
     progress.finish(note=db.display)
     timed("connect", t0)
     out = Path(config.out or Path("runs") / db.name)
@@ -434,9 +448,18 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             },
         )
 
-        executor = Executor(db, timeout_s=config.timeout, row_cap=config.max_result_rows)
+        executor = Executor(
+            db,
+            timeout_s=config.timeout,
+            row_cap=config.max_result_rows,
+            byte_cap=config.max_result_bytes,
+        )
         pool = ExecutorPool(
-            db, workers=config.workers, timeout_s=config.timeout, row_cap=config.max_result_rows
+            db,
+            workers=config.workers,
+            timeout_s=config.timeout,
+            row_cap=config.max_result_rows,
+            byte_cap=config.max_result_bytes,
         )
         try:
             validator = Validator(
