@@ -565,16 +565,16 @@ class Agent:
                 done[sql] = self._check_and_run(raw, sql, record, attempt_no)[::-1]  # type: ignore[assignment]
             result, attempt = done[sql]
             runs.append((raw, sql, result, attempt))
-        votes = Counter(
-            result_hash(r.columns, r.rows) for _, _, r, a in runs if r is not None and a.ok
-        )
+        # Candidates agree when their rows agree; column names (COUNT(*) vs COUNT(id))
+        # do not split a vote.
+        votes = Counter(result_hash((), r.rows) for _, _, r, a in runs if r is not None and a.ok)
         with record.step("vote", attempt=attempt_no) as detail:
             detail.update(candidates=len(texts), distinct_sql=len(done), votes=dict(votes))
         if votes:
             best = votes.most_common(1)[0][0]
             for run in runs:
                 r, a = run[2], run[3]
-                if r is not None and a.ok and result_hash(r.columns, r.rows) == best:
+                if r is not None and a.ok and result_hash((), r.rows) == best:
                     return run
         return runs[0]
 
