@@ -269,3 +269,49 @@ def test_import_needs_no_web_framework():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _cli(*args, env_extra=None):
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "nl2sql_agent", *args],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
+    )  # fmt: skip
+
+
+def test_cli_ask_prints_sql_table_and_chart_file(retail, tmp_path):
+    db, _ = retail
+    dsn = f"sqlite:///{db.url.database}"
+    sql = "SELECT status, COUNT(*) AS n FROM orders GROUP BY status"
+    with FakeLLM(scripted(sql)) as llm:
+        out = _cli(
+            "ask", "--dsn", dsn, "--base-url", llm.base_url, "--model", "m",
+            "--state-dir", str(tmp_path), "How many orders per status?",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert sql in out.stdout and "completed" in out.stdout
+        chart_line = next(line for line in out.stdout.splitlines() if line.startswith("chart:"))
+        if "->" in chart_line:  # rendered when vl-convert is installed (the agent extra)
+            assert Path(chart_line.split("-> ")[1]).read_text().startswith("<svg")
+        out = _cli(
+            "ask", "--dsn", dsn, "--base-url", llm.base_url, "--model", "m", "--json",
+            "--no-chart-file", "How many orders per status?",
+        )  # fmt: skip
+    data = json.loads(out.stdout)
+    assert data["sql"] == sql and data["columns"] == ["status", "n"] and len(data["rows"]) == 5
+    assert data["chart"]["mark"]["type"] == "bar" and data["attempts"][0]["ok"]
+    assert [s["name"] for s in data["trace"]][:3] == ["retrieve", "prompt", "generate"]
+
+
+def test_cli_unreachable_model_is_one_line_exit_2(retail):
+    db, _ = retail
+    out = _cli(
+        "ask", "--dsn", f"sqlite:///{db.url.database}", "--base-url", "http://127.0.0.1:9/v1",
+        "--model", "m", "--llm-timeout", "2", "x",
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("error: the model endpoint failed")
+    assert "Traceback" not in out.stderr
