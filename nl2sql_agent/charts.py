@@ -43,6 +43,8 @@ _ID_NAME = re.compile(r"(^id$|_id$|^id_|(?<![a-z])code$|_code$|^zip|postal|phone
 _TIME_NAME = re.compile(
     r"(date|time|day|month|year|week|quarter|period|_at$|created|updated|年|月|日|时间|日期)", re.I
 )
+# Period labels that are not dates: 2023-Q1, 2023Q1, 2023-W05, 2023-H2, 2023/07.
+_PERIOD = re.compile(r"^\d{4}[-/ ]?(Q[1-4]|W\d{1,2}|H[12]|\d{1,2})$", re.I)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
 _CUES = {
@@ -85,6 +87,8 @@ def _role(name: str, values: list[Any]) -> str:
         return "temporal"
     if all(isinstance(v, str) and _ISO_DATE.match(v) for v in values):
         return "temporal"
+    if _TIME_NAME.search(name) and all(isinstance(v, str) and _PERIOD.match(v) for v in values):
+        return "temporal"
     if all(_is_number(v) for v in values):
         if _TIME_NAME.search(name) and all(
             float(v).is_integer() and 1900 <= float(v) <= 2100 for v in values
@@ -122,6 +126,8 @@ def choose(columns: Sequence[str], rows: Sequence[Sequence[Any]], question: str 
         return Choice("table", "no rows", ("table",))
     if n == 1 and len(columns) == 1 and measures:
         return Choice("figure", "a single number", ("figure", "table"))
+    if n == 1:
+        return Choice("table", "one row: a chart of one mark says nothing", ("table",))
     options: list[str] = []
     if measures and (times or labels):
         options += ["bar", "line"] if times else ["bar"]
@@ -146,6 +152,14 @@ def choose(columns: Sequence[str], rows: Sequence[Sequence[Any]], question: str 
         "table",
         "no measure to plot" if not measures else "nothing to plot it against",
         tuple(options),
+    )
+
+
+def _all_dates(rows: Sequence[Sequence[Any]], i: int) -> bool:
+    values = [r[i] for r in rows[:200] if r[i] is not None]
+    return all(
+        isinstance(v, datetime | date) or (isinstance(v, str) and _ISO_DATE.match(v))
+        for v in values
     )
 
 
@@ -216,9 +230,9 @@ def build_spec(
         if kind == "line":
             x = times[0] if times else labels[0]
             values, dropped = data(MAX_POINTS)
-            xtype = "temporal" if times else "ordinal"
-            if times and all(_is_number(r[x]) for r in rows[:50] if r[x] is not None):
-                xtype = "ordinal"  # a year as an integer: a category on the axis, not epoch ms
+            # Dates are temporal; a year as an integer or a period label (2023-Q1) is an
+            # ordered category on the axis (as temporal, 2023 would be read as epoch ms).
+            xtype = "temporal" if times and _all_dates(rows, x) else "ordinal"
             encoding: dict[str, Any] = {"x": field(x, xtype), "y": field(m, "quantitative")}
             series = [i for i in labels if i != x]
             if series:
