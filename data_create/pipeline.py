@@ -54,7 +54,9 @@ class RunConfig:
     language: str = "en"
     seed: int = 42
     dev_ratio: float = 0.1
-    schema_context: str = "none"  # "none" | "cards"
+    schema_context: str = "none"  # "none" | "cards" | "retrieved"
+    retrieval_k: int = 5  # tables per prompt with schema_context "retrieved"
+    retrieval_tokens: int = 2000  # token budget of that schema block
     execute: bool = True
     resume: bool = False
     overwrite: bool = False
@@ -102,8 +104,10 @@ class RunConfig:
             problems.append("--language must be zh or en")
         if not 0 <= self.dev_ratio < 1:
             problems.append("--dev-ratio must be in [0, 1)")
-        if self.schema_context not in ("none", "cards"):
-            problems.append("--schema-context must be none or cards")
+        if self.schema_context not in ("none", "cards", "retrieved"):
+            problems.append("--schema-context must be none, cards or retrieved")
+        if self.retrieval_k < 1 or self.retrieval_tokens < 1:
+            problems.append("retrieval_k and retrieval_tokens must be positive")
         if set(self.mix) - set(DIFFICULTIES) or not any(v > 0 for v in self.mix.values()):
             problems.append(f"mix must weigh some of {', '.join(DIFFICULTIES)}")
         if self.llm not in (None, "openai"):
@@ -493,6 +497,8 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             seed=config.seed,
             schema_context=config.schema_context,
             card_tokens=config.card_tokens,
+            retrieval_k=config.retrieval_k,
+            retrieval_tokens=config.retrieval_tokens,
         )
         progress.finish(note=f"{len(samples)} samples")
         timed("export", t0)
@@ -523,7 +529,16 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 "export": {
                     k: v
                     for k, v in summary.to_dict().items()
-                    if k in ("train", "dev", "train_skeletons", "dev_skeletons", "schema_context")
+                    if k
+                    in (
+                        "train",
+                        "dev",
+                        "train_skeletons",
+                        "dev_skeletons",
+                        "schema_context",
+                        "prompt_tokens",
+                        "tables_covered",
+                    )
                 },
                 "warnings": warnings,
                 "llm": llm_accounting if client is not None else None,
