@@ -68,8 +68,9 @@ class AgentConfig:
     max_tokens: int = 512
     timeout_s: float = 10.0  # per query, really cancelled by the executor
     row_cap: int = 10_000  # rows fetched per query (the executor never fetches more)
+    schema_context: str = "auto"  # "auto" (all cards if they fit) | "all" | "retrieved"
     schema_budget_tokens: int = 6000  # whole card set below this; the retriever above it
-    retrieve_k: int = 8  # tables the retriever returns for a large schema
+    retrieve_k: int = 6  # tables the retriever returns for a large schema
     history_turns: int = 3  # earlier (question, SQL) pairs carried into a follow-up
     language: str = "en"  # prompt language (data_create.prompt)
     repair_on_empty: bool = True
@@ -310,6 +311,8 @@ class Agent:
         *,
         retriever: Any = None,
     ):
+        if config is not None and config.schema_context not in ("auto", "all", "retrieved"):
+            raise ValueError("schema_context must be auto, all or retrieved")
         self.metadata = metadata
         self.executor = executor
         self.llm = llm
@@ -455,38 +458,36 @@ class Agent:
     # ------------------------------------------------------------ steps
 
     def _schema_context(self, question: str) -> tuple[str, list[str], str]:
-        if self._card_tokens <= self.config.schema_budget_tokens:
+        """The schema block: every card when the schema fits the budget (or when
+        ``schema_context="all"``), else what the retriever picks for the question."""
+        mode = self.config.schema_context
+        fits = self._card_tokens <= self.config.schema_budget_tokens
+        if mode == "all" or (mode == "auto" and fits):
             return "\n\n".join(c.text for c in self._cards), [c.table for c in self._cards], "all"
-        selected = self._retrieve(question)
-        if selected:
-            chosen = cards_mod.build(self.metadata, tables=selected)
-            budget = self.config.schema_budget_tokens
-            kept, used = [], 0
-            for card in chosen:  # the retriever's order is relevance; metadata order here
-                if used + card.tokens > budget and kept:
-                    break
-                kept.append(card)
-                used += card.tokens
-            return "\n\n".join(c.text for c in kept), [c.table for c in kept], "retrieved"
-        # No retriever: every table, each card shrunk to an equal share of the budget
-        # (samples first, then plain columns), so the model still sees the whole schema.
+        hit = self._retrieve(question)
+        if hit is not None:
+            return hit.cards_text, list(hit.tables), "retrieved"
+        # No retriever installed: every table, each card shrunk to an equal share of the
+        # budget (samples first, then plain columns), so the model still sees every table.
         share = max(60, self.config.schema_budget_tokens // max(1, len(self.metadata.tables)))
         shrunk = cards_mod.build(self.metadata, budget_tokens=share, samples=0)
-        return "\n\n".join(c.text for c in shrunk), [c.table for c in shrunk], "all-shrunk"
+        how = f"all-shrunk (retriever unavailable: {self._retriever_error})"
+        return "\n\n".join(c.text for c in shrunk), [c.table for c in shrunk], how
 
-    def _retrieve(self, question: str) -> list[str]:
-        """Table names from data_create.retrieve (issue 12), imported lazily."""
+    def _retrieve(self, question: str) -> Any:
+        """data_create.retrieve (BM25 + join graph), built once per agent, imported lazily."""
         if self._retriever is None and self._retriever_error is None:
             try:
-                from data_create import retrieve  # type: ignore[attr-defined]
+                from data_create.retrieve import Retriever
 
-                self._retriever = retrieve.Retriever(self.metadata)
-            except Exception as exc:  # not installed yet / no index: the shrunk fallback
+                self._retriever = Retriever.build(self.metadata, table_cards=self._cards)
+            except Exception as exc:  # bm25s not installed: the shrunk fallback
                 self._retriever_error = f"{type(exc).__name__}: {exc}"
         if self._retriever is None:
-            return []
-        found = self._retriever.retrieve(question, k=self.config.retrieve_k)
-        return [getattr(t, "table", t) for t in getattr(found, "tables", found)]
+            return None
+        return self._retriever.retrieve(
+            question, k=self.config.retrieve_k, budget_tokens=self.config.schema_budget_tokens
+        )
 
     def _messages(
         self, question: str, context: str, conversation: Conversation | None

@@ -315,3 +315,16 @@ def test_cli_unreachable_model_is_one_line_exit_2(retail):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: the model endpoint failed")
     assert "Traceback" not in out.stderr
+
+
+def test_large_schema_goes_through_the_retriever(retail):
+    pytest.importorskip("bm25s")
+    sql = "SELECT city, COUNT(*) AS n FROM customers GROUP BY city"
+    with FakeLLM(scripted(sql)) as llm:
+        agent = make_agent(retail, llm, schema_context="retrieved", schema_budget_tokens=900)
+        answer = agent.ask("How many customers live in each city?")
+    retrieve = answer.trace[0]
+    assert retrieve.detail["how"] == "retrieved" and "customers" in retrieve.detail["tables"]
+    assert retrieve.detail["tokens"] <= 900
+    user = llm.requests[0]["messages"][1]["content"]
+    assert "TABLE customers" in user and "TABLE suppliers" not in user
