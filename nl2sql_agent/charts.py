@@ -11,7 +11,7 @@ The rules:
 
 * one row, one number -> ``figure`` (a big number);
 * a time column and a measure -> ``line``;
-* a category and a measure -> ``bar``; ``pie`` instead when the question asks for a
+* a category and a measure -> ``bar`` (a ``table`` beyond 50 categories: a listing); ``pie`` instead when the question asks for a
   share of a whole and there are few parts (<= 8) with no negative values;
 * two measures and no category -> ``scatter``;
 * anything else -> ``table`` (no chart).
@@ -141,6 +141,10 @@ def choose(columns: Sequence[str], rows: Sequence[Sequence[Any]], question: str 
     if times and measures:
         return Choice("line", "a time column and a measure", _order("line", options))
     if labels and measures:
+        if n > MAX_BARS:
+            # A listing (one row per order, per customer...) rather than a comparison:
+            # a chart of its first 50 rows would mislead.  The user can still switch.
+            return Choice("table", f"more than {MAX_BARS} categories", _order("table", options))
         if "share" in cue and n <= PIE_MAX_PARTS and _non_negative(rows, measures[0]):
             return Choice("pie", "a share of a whole with few parts", _order("pie", options))
         if len(measures) >= 2 and "relation" in cue:

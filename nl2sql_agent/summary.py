@@ -3,7 +3,7 @@
 >>> summarize("How many users?", ("count",), ((42,),))
 'count: 42.'
 >>> summarize("Top cities", ("city", "n"), (("Oslo", 9), ("Rome", 4)))
-'2 rows; the highest n is Oslo (9), the lowest Rome (4).'
+'2 rows; the highest n is 9 (city Oslo), the lowest 4 (city Rome).'
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def summarize(
         if valued:
             top = max(valued, key=lambda r: float(r[m]))
             low = min(valued, key=lambda r: float(r[m]))
+            name = columns[lab]
             return (
-                f"{n:,} rows{more}; the highest {columns[m]} is {_fmt(top[lab])} ({_fmt(top[m])}), "
-                f"the lowest {_fmt(low[lab])} ({_fmt(low[m])})."
+                f"{n:,} rows{more}; the highest {columns[m]} is {_fmt(top[m])} "
+                f"({name} {_fmt(top[lab])}), the lowest {_fmt(low[m])} ({name} {_fmt(low[lab])})."
             )
     return f"{n:,} rows × {len(columns)} columns{more}."
 

@@ -103,8 +103,12 @@ function show(answer) {
   if (answer.status === "failed") say(answer.message, true);
   else if (answer.status === "clarify") say(answer.message);
   else say(answer.message || "");
+  const hasResult = answer.status === "ok" || answer.status === "empty";
+  $("table-box").hidden = !hasResult;
+  $("rows-note").hidden = !hasResult;
   renderTable(answer);
-  renderChart(answer.chart_kind, answer.svg, answer.chart_options.length ? answer.chart_options : ["table"]);
+  renderChart(answer.chart_kind, hasResult ? answer.svg : null,
+    answer.chart_options.length ? answer.chart_options : ["table"]);
 }
 
 function remember(answer) {
@@ -113,7 +117,8 @@ function remember(answer) {
     sessionStorage.setItem("nl2sql.conversation", conversationId);
   }
   const li = document.createElement("li");
-  li.textContent = answer.question || "(edited SQL)";
+  const edited = answer.attempts.length && answer.attempts[0].source === "user";
+  li.textContent = (edited ? "(edited SQL) " : "") + (answer.question || "");
   li.title = answer.sql || "";
   li.addEventListener("click", () => show(answer));
   $("history").appendChild(li);
