@@ -141,6 +141,21 @@ def drop_database(db_name: str) -> None:
     conn.close()
 
 
+def user_schemas(dsn: str) -> tuple[str, ...]:
+    """The schemas the dump created tables in (public, or e.g. consumer_div for ewallet)."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT table_schema FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+        )
+        schemas = tuple(r[0] for r in cur.fetchall())
+    conn.close()
+    return schemas
+
+
 def table_counts(dsn: str, meta: Any) -> dict[str, int]:
     import psycopg2
 
@@ -291,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             pg_name, dsn = load_database(db_name)
             try:
                 db = connect(dsn)
-                meta = metadata.extract(db)
+                meta = metadata.extract(db, metadata.ExtractOptions(schemas=user_schemas(dsn)))
                 before = table_counts(dsn, meta)
                 config = AgentConfig(timeout_s=10.0, row_cap=10_000)
                 settings = LLMSettings(
