@@ -59,7 +59,12 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=float, default=10.0, help="seconds per query (cancelled)")
     g.add_argument("--row-cap", type=int, default=10_000, help="rows fetched per query")
     g.add_argument("--language", default="en", choices=("en", "zh"), help="prompt language")
-    g.add_argument("--state-dir", type=Path, help="feedback and charts (default: %(default)s)")
+    g.add_argument(
+        "--state-dir",
+        type=Path,
+        help="feedback.sqlite and chart files (default $NL2SQL_AGENT_STATE, else "
+        "~/.local/state/nl2sql-factory/agent)",
+    )
     p.add_argument("--debug", action="store_true", help="tracebacks for internal errors")
 
 

@@ -129,3 +129,44 @@ def test_api_key_and_rate_limit(retail, tmp_path):  # noqa: F811
             assert "default-src 'self'" in page.headers["content-security-policy"]
             assert client.get("/static/app.js").status_code == 200
             assert client.get("/static/..%2Fserver.py").status_code == 404
+
+
+def test_cli_serve_binds_loopback_and_refuses_open_host_without_key(retail, tmp_path):  # noqa: F811
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    db, _ = retail
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    base = [sys.executable, "-m", "nl2sql_agent", "serve", "--dsn", f"sqlite:///{db.url.database}",
+            "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--state-dir", str(tmp_path)]  # fmt: skip
+    refused = subprocess.run(
+        [*base, "--host", "0.0.0.0"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert refused.returncode == 2 and "without an API key" in refused.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*base, "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                body = urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/health", timeout=2
+                ).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+                time.sleep(0.3)
+        assert b'"dialect":"sqlite"' in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
