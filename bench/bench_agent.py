@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     executed_total = 0
     gold_failed = 0
     repairs_used = Counter()
+    failures: list[dict[str, Any]] = []
     try:
         for db_name in sorted({d for d, _, _ in items}):
             pg_name, dsn = load_database(db_name)
@@ -346,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
                     for s in answer.trace:
                         step_ms[s.name].append(s.elapsed_ms)
                     ok = answer.status in ("ok", "empty") and correct(answer.columns, answer.rows)
+                    if not ok:
+                        failures.append(
+                            {"db": db_name, "fault": fault, "question": q["question"],
+                             "status": answer.status, "message": answer.message,
+                             "sql": answer.sql}
+                        )  # fmt: skip
                     per_fault[fault]["questions"] += 1
                     per_fault[fault]["agent_correct"] += ok
                     repairs_used[fault] += answer.repairs
@@ -428,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             "single_p50": round(pct(baseline_total_ms, 50), 1),
         },
         "charts": chart_report(),
+        "agent_failures": failures,
     }
     print(
         f"questions: {n} ({sum(skipped.values())} skipped: {dict(skipped)}; gold failed: {gold_failed})"
@@ -439,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{f:<14}{c['questions']:>10}{c['agent_correct']:>8}{c['single_correct']:>8}{c['repairs']:>9}"
         )
+    for f in failures:
+        print(f"  not correct: [{f['db']}/{f['fault']}] {f['status']}: {f['message'][:120]}")
     print(f"executed statements: {executed_total}; unsafe executed: {len(unsafe_executed)}; "
           f"tables whose row count changed: {len(changed_tables)}")  # fmt: skip
     print(f"latency per step with a {args.latency * 1000:.0f} ms fake model (ms):")

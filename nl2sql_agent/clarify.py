@@ -11,6 +11,7 @@ validator and read-only executor as every other query.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
@@ -25,8 +26,9 @@ MAX_DISTINCT = 5000
 MAX_CANDIDATES = 5
 
 
-def _string_filters(tree: exp.Expression) -> list[tuple[exp.Column, str]]:
-    """(column, literal) for each ``col = 'text'`` / ``col LIKE 'text'`` in WHERE clauses."""
+def _string_filters(tree: exp.Expression) -> list[tuple[exp.Column, str, bool]]:
+    """(column, literal, is_pattern) for each ``col = 'text'`` / ``col [I]LIKE 'pattern'``
+    in WHERE clauses."""
     found = []
     for where in tree.find_all(exp.Where):
         for node in where.find_all(exp.EQ, exp.Like, exp.ILike):
@@ -34,8 +36,14 @@ def _string_filters(tree: exp.Expression) -> list[tuple[exp.Column, str]]:
             if isinstance(right, exp.Column) and isinstance(left, exp.Literal):
                 left, right = right, left
             if isinstance(left, exp.Column) and isinstance(right, exp.Literal) and right.is_string:
-                found.append((left, right.this))
+                found.append((left, right.this, not isinstance(node, exp.EQ)))
     return found
+
+
+def _like_regex(pattern: str) -> re.Pattern[str]:
+    """A LIKE pattern as a case-insensitive regex (``%`` any run, ``_`` one character)."""
+    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
+    return re.compile("^" + "".join(parts) + "$", re.I | re.S)
 
 
 def _table_of(column: exp.Column, tree: exp.Expression) -> exp.Table | None:
@@ -58,7 +66,7 @@ def unknown_entity(
         tree = sqlglot.parse_one(sql, read=dialect)
     except Exception:  # the validator accepted it; if sqlglot cannot re-read it, no clarifying
         return None
-    for column, literal in _string_filters(tree):
+    for column, literal, is_pattern in _string_filters(tree):
         table = _table_of(column, tree)
         if table is None:
             continue
@@ -80,8 +88,12 @@ def unknown_entity(
             continue
         values = [str(r[0]) for r in result.rows if r[0] is not None]
         lowered = {v.lower(): v for v in values}
-        if pattern in lowered:
-            continue  # the value exists: the emptiness comes from elsewhere
+        if is_pattern:
+            like = _like_regex(literal)
+            if any(like.match(v) for v in values):
+                continue  # some value matches: the emptiness comes from elsewhere
+        elif literal in values:
+            continue  # the value exists exactly: the emptiness comes from elsewhere
         close = difflib.get_close_matches(pattern, list(lowered), n=MAX_CANDIDATES, cutoff=0.6)
         contains = [k for k in lowered if pattern in k or (len(k) >= 3 and k in pattern)]
         picked = list(dict.fromkeys([*contains[:MAX_CANDIDATES], *close]))[:MAX_CANDIDATES]

@@ -328,3 +328,18 @@ def test_large_schema_goes_through_the_retriever(retail):
     assert retrieve.detail["tokens"] <= 900
     user = llm.requests[0]["messages"][1]["content"]
     assert "TABLE customers" in user and "TABLE suppliers" not in user
+
+
+def test_no_clarifying_when_the_filtered_value_exists(retail):
+    # Empty for another reason (1 = 0): the LIKE pattern and the exact value both match
+    # real rows, so the agent repairs instead of asking the user about the names.
+    answers = (
+        "SELECT region_code FROM regions WHERE region_name_en LIKE '%China%' AND 1 = 0",
+        "SELECT region_code FROM regions WHERE region_name_en = 'East China' AND 1 = 0",
+        "SELECT region_code FROM regions WHERE region_name_en = 'east china'",
+    )
+    with FakeLLM(scripted(*answers)) as llm:
+        answer = make_agent(retail, llm).ask("Code of East China")
+    assert [a.layer for a in answer.attempts] == ["check:empty", "check:empty", "check:empty"]
+    assert answer.status == "clarify"  # a case-only mismatch is worth asking about
+    assert answer.clarification["candidates"][0] == "East China"
