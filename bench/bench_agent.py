@@ -66,7 +66,7 @@ def inject(fault: str, gold: str) -> str:
     import sqlglot
     from sqlglot import exp
 
-    if fault == "none":
+    if fault in ("none", "real"):
         return gold
     if fault == "wrong_column":
         tree = sqlglot.parse_one(gold, read="postgres")
@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default="fake-model", help="model name at --base-url")
     parser.add_argument("--max-tokens", type=int, default=256, help="per generation")
+    parser.add_argument("--max-repairs", type=int, default=3)
     parser.add_argument("--serve-faults", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_faults:
@@ -321,7 +322,10 @@ def main(argv: list[str] | None = None) -> int:
                 db = connect(dsn)
                 meta = metadata.extract(db, metadata.ExtractOptions(schemas=user_schemas(dsn)))
                 before = table_counts(dsn, meta)
-                config = AgentConfig(timeout_s=10.0, row_cap=10_000, max_tokens=args.max_tokens)
+                config = AgentConfig(
+                    timeout_s=10.0, row_cap=10_000, max_tokens=args.max_tokens,
+                    max_repairs=args.max_repairs,
+                )  # fmt: skip
                 settings = LLMSettings(
                     model=args.model, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "k"),
                     max_retries=0, timeout_s=300, temperature=0.0, max_tokens=args.max_tokens,
@@ -376,11 +380,24 @@ def main(argv: list[str] | None = None) -> int:
                         q["question"], meta.dialect, agent._schema_context(q["question"])[0]
                     )
                     t1 = time.perf_counter()
-                    reply = llm.run_many(
-                        [ChatRequest(messages, purpose="single", temperature=0.0, top_p=1.0)]
-                    )[0]
+                    if args.base_url and answer.attempts:
+                        # A real model at temperature 0 answers this exact request exactly as
+                        # it answered the agent's first attempt: reuse that answer rather
+                        # than pay for a second slow CPU generation.
+                        assert (
+                            messages
+                            == next(s for s in answer.trace if s.name == "prompt").detail[
+                                "messages"
+                            ]
+                        )
+                        text = answer.attempts[0].raw
+                    else:
+                        reply = llm.run_many(
+                            [ChatRequest(messages, purpose="single", temperature=0.0, top_p=1.0)]
+                        )[0]
+                        text = reply.text if reply.ok else ""
                     gen = (time.perf_counter() - t1) * 1000
-                    sql = prompt.extract_sql(reply.text) if reply.ok else ""
+                    sql = prompt.extract_sql(text) if text else ""
                     single_ok = False
                     db_ms = 0.0
                     if sql and checker.check_static(sql).ok:
