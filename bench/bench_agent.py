@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "single_shot_correct": single_correct,
         "by_fault": {
             f: {**per_fault[f], "repairs": repairs_used[f]}
-            for f in FAULTS
+            for f in (*FAULTS, "real")
             if per_fault[f]["questions"]
         },
         "executed_statements": executed_total,
