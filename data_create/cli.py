@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import ConfigError, Nl2SqlError
@@ -54,6 +55,12 @@ def _add_connection_args(p: argparse.ArgumentParser, required: bool = False) -> 
         metavar="S",
         help="seconds to wait for the server when connecting (default 10)",
     )
+    g.add_argument(
+        "--allow-privileged-role",
+        action="store_true",
+        help="connect even when the account is a superuser or may read/write server files "
+        "(refused by default: generated SQL should run as a read-only role; see README)",
+    )
 
 
 def _add_selection_args(p: argparse.ArgumentParser) -> None:
@@ -86,7 +93,12 @@ def _connect(args: argparse.Namespace):
 
         dsn = example_dsn()
         log.info("no --dsn given: using the bundled example database %s", dsn)
-    return connect(dsn, password_env=args.password_env, connect_timeout=args.connect_timeout)
+    return connect(
+        dsn,
+        password_env=args.password_env,
+        connect_timeout=args.connect_timeout,
+        allow_privileged=True if args.allow_privileged_role else None,
+    )
 
 
 def _extract_options(args: argparse.Namespace, sample_values: int | None = None):
@@ -165,9 +177,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             from .executor import ExecutorPool
 
             pool = ExecutorPool(
-                db, workers=args.workers, timeout_s=args.timeout, row_cap=args.row_cap
+                db,
+                workers=args.workers,
+                timeout_s=args.timeout,
+                row_cap=args.row_cap,
+                byte_cap=args.max_result_bytes,
             )
-        validator = Validator(meta, meta.dialect, pool=pool)
+        validator = Validator(meta, meta.dialect, pool=pool, allow_functions=args.allow_function)
         summary = validate_file(args.input, args.out, validator)
     finally:
         if pool is not None:
@@ -218,12 +234,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "overwrite": args.overwrite or None,
         "password_env": args.password_env,
         "connect_timeout": args.connect_timeout,
+        "allow_privileged_role": True if args.allow_privileged_role else None,
         "schemas": _csv_list(args.schema) or None,
         "include": _csv_list(args.include) or None,
         "exclude": _csv_list(args.exclude) or None,
         "keep_empty": True if args.keep_empty else None,
         "include_views": False if args.no_views else None,
         "timeout": args.timeout,
+        "max_result_bytes": args.max_result_bytes,
         "llm": args.llm,
         "model": args.model,
         "base_url": args.base_url,
@@ -235,6 +253,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "llm_timeout": args.llm_timeout,
         "repair": False if args.no_repair else None,
         "cache_dir": args.cache_dir,
+        "allow_functions": tuple(args.allow_function) or None,
     }
     config = RunConfig.from_sources(args.config, overrides)
     result = run(config, Progress(enabled=not args.quiet))
@@ -250,7 +269,90 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0 if result.accepted == result.requested else 1
 
 
+# ---------------------------------------------------------------- retrieve
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    import json
+
+    from . import metadata, retrieve
+
+    if bool(args.question) == bool(args.eval):
+        raise ConfigError("give either a question or --eval FILE.jsonl", "see --help")
+    if args.k < 1 or args.budget < 1:
+        raise ConfigError("-k and --budget must be at least 1")
+    if args.metadata:
+        meta = metadata.read(args.metadata)
+    else:
+        db = _connect(args)
+        try:
+            meta = metadata.extract(db, _extract_options(args))
+        finally:
+            db.dispose()
+    index_dir = Path(args.index or Path("runs") / meta.database / "retrieval_index")
+    retriever = retrieve.Retriever.open(meta, index_dir, embeddings=args.embeddings)
+    expand = not args.no_expand
+    if args.eval:
+        result = retrieve.evaluate(
+            retriever, retrieve.read_eval_file(args.eval), args.k,
+            budget_tokens=args.budget, expand=expand,
+        )  # fmt: skip
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False, indent=1))
+            return 0
+        print(
+            f"{args.eval}: {result['scored']} questions scored ({result['unscored']} unscored), "
+            f"k={args.k}, {result['tables_in_schema']} tables"
+        )
+        print(f"  table recall@{args.k}  {result['table_recall']:.1%} (every gold table retrieved)")
+        print(f"  column recall     {result['column_recall']:.1%} (every gold column shown)")
+        print(
+            f"  ~{result['mean_tokens']:.0f} prompt tokens per question; "
+            f"latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
+        )
+        for miss in result["misses"]:
+            what = miss.get("reason") or "; ".join(
+                part
+                for part in (
+                    "missing tables " + ", ".join(miss["missing_tables"])
+                    if miss["missing_tables"]
+                    else "",
+                    "missing columns " + ", ".join(miss["missing_columns"])
+                    if miss["missing_columns"]
+                    else "",
+                )
+                if part
+            )
+            print(f"  miss: {miss['question'][:80]!r}: {what}")
+        return 0
+    hit = retriever.retrieve(args.question, args.k, budget_tokens=args.budget, expand=expand)
+    if args.json:
+        print(json.dumps(hit.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    for table in hit.tables:
+        tag = " (join path)" if table in hit.bridges else ""
+        print(f"{table}  {hit.scores[table]:.3f}{tag}")
+        print(f"  columns: {', '.join(hit.columns[table])}")
+    print(f"~{hit.tokens} prompt tokens, {hit.elapsed_ms:.1f} ms; index {index_dir}")
+    if args.cards:
+        print()
+        print(hit.cards_text)
+    return 0
+
+
 # ---------------------------------------------------------------- parser
+
+
+def _add_allow_function(group: Any) -> None:
+    group.add_argument(
+        "--allow-function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also allow SQL to call this function (or schema.function); repeatable. "
+        "The engine's allow-list covers aggregates, string, math, date/time, casts, JSON and "
+        "window functions; functions that sleep, lock, read files or run SQL cannot be allowed",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -293,9 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--schema-context",
-        choices=("none", "cards"),
-        help="put the relevant table cards in each training prompt before the question "
-        "(default none)",
+        choices=("none", "cards", "retrieved"),
+        help="schema block in each training prompt: none (default), cards (the cards of the "
+        "tables its SQL uses) or retrieved (what schema retrieval returns for the question, "
+        "the SQL's tables always included; config keys retrieval_k, retrieval_tokens)",
     )
     g.add_argument(
         "--no-execute",
@@ -305,6 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-empty", action="store_true", help="keep queries whose result is empty")
     g.add_argument(
         "--timeout", type=float, metavar="S", help="per-query time limit in seconds (default 10)"
+    )
+    _add_allow_function(g)
+    g.add_argument(
+        "--max-result-bytes",
+        type=int,
+        metavar="N",
+        help="bytes of values fetched per query; a larger result is refused (default 32 MiB)",
     )
     g.add_argument(
         "--resume",
@@ -424,16 +534,77 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows fetched per query (default 1000)",
     )
     p.add_argument(
+        "--max-result-bytes",
+        type=int,
+        default=32 * 1024 * 1024,
+        metavar="N",
+        help="bytes of values fetched per query; a larger result is refused (default 32 MiB)",
+    )
+    p.add_argument(
         "--workers", type=int, default=4, metavar="N", help="parallel connections (default 4)"
     )
+    _add_allow_function(p)
     p.add_argument(
         "--fail-on-reject", action="store_true", help="exit with status 1 if any line is rejected"
     )
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "retrieve",
+        help="pick the tables and columns a question needs (schema retrieval), or measure "
+        "its recall on questions with gold SQL",
+        description="Index the schema (BM25 over names, comments and sample values, a join "
+        "graph, optional static embeddings) once per schema fingerprint, then print the "
+        "tables and columns chosen for QUESTION, or, with --eval, recall@k of the gold "
+        "tables and columns of each line's SQL.",
+    )
+    _add_connection_args(p)
+    _add_selection_args(p)
+    p.add_argument("question", nargs="?", help="the question to retrieve a schema for")
+    p.add_argument("-k", type=int, default=5, metavar="K", help="tables to return (default 5)")
+    p.add_argument(
+        "--eval",
+        metavar="FILE.jsonl",
+        help="lines with 'question' and 'sql' (or 'query', 'gold_sql'): report recall@k",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=2000,
+        metavar="TOKENS",
+        help="token budget of the schema block (default 2000)",
+    )
+    p.add_argument(
+        "--embeddings",
+        default="none",
+        metavar="MODEL",
+        help="dense embeddings fused with BM25: none (default), auto, packaged (the static "
+        "model from the retrieve-embed extra) or a local model2vec directory",
+    )
+    p.add_argument("--no-expand", action="store_true", help="no join-graph expansion")
+    p.add_argument("--cards", action="store_true", help="also print the schema block")
+    p.add_argument(
+        "--metadata", metavar="FILE", help="use this metadata.json instead of reading the database"
+    )
+    p.add_argument(
+        "--index",
+        metavar="DIR",
+        help="where the index lives (default runs/<database>/retrieval_index); rebuilt only "
+        "when the schema changes",
+    )
+    p.add_argument(
+        "--sample-values",
+        type=int,
+        default=5,
+        metavar="N",
+        help="sample values per column read for the index (default 5)",
+    )
+    p.set_defaults(func=cmd_retrieve)
     return parser
 
 
-COMMANDS = ("generate", "inspect", "validate")
+COMMANDS = ("generate", "inspect", "validate", "retrieve")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -457,10 +628,14 @@ def run_command(call: Callable[[], int], *, debug: bool = False) -> int:
 
     The one place where our errors turn into messages and exit codes (see the module
     docstring): user errors exit 2, an interrupt 130, a bug 3 with its traceback only
-    under ``--debug``.
+    under ``--debug``.  Ctrl-C stops within seconds even while a database does not
+    answer (:func:`data_create.interrupt.stop_on_interrupt`).
     """
+    from .interrupt import stop_on_interrupt
+
     try:
-        return call()
+        with stop_on_interrupt():
+            return call()
     except (Nl2SqlError, OSError) as exc:
         if sys.stderr.isatty():
             sys.stderr.write("\r\x1b[K")  # clear a progress line left half-drawn

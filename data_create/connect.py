@@ -17,12 +17,17 @@ password may stay out of the DSN (and out of shell history): it is then read fro
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import socket
+import sqlite3
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from . import engines
 from .errors import (
@@ -32,6 +37,7 @@ from .errors import (
     ConnectTimeout,
     DriverMissing,
     HostUnreachable,
+    PrivilegedAccount,
     UnknownDatabase,
     UnknownScheme,
 )
@@ -40,7 +46,18 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
 PASSWORD_ENV = "NL2SQL_DB_PASSWORD"
+# "1" lets a privileged account connect (like --allow-privileged-role), for tools that
+# have no such option (eval_model, vllm_test) and for test suites run as superuser.
+ALLOW_PRIVILEGED_ENV = "NL2SQL_ALLOW_PRIVILEGED_ROLE"
 DEFAULT_CONNECT_TIMEOUT = 10
+# Socket-level limits for the engine's own connections (metadata, sampling): a network
+# that goes silent ends in an error instead of a hang.  Generous, because catalogue
+# queries on large schemas are slow; the executor sets its own, tied to its timeout.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+              "keepalives_count": 3}  # fmt: skip
+_TCP_USER_TIMEOUT_MS = 60_000
+_MYSQL_READ_TIMEOUT_S = 120
+log = logging.getLogger("data_create")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
 
 
@@ -52,6 +69,9 @@ class Database:
     profile: engines.EngineProfile
     url: URL
     display: str  # masked DSN, safe to log
+    # Why the account is privileged (superuser, file access...), when it was allowed to
+    # connect anyway with allow_privileged; empty for a least-privilege account.
+    privileged: tuple[str, ...] = ()
 
     @property
     def dialect(self) -> str:
@@ -88,15 +108,16 @@ def parse_dsn(dsn: str, password_env: str | None = None) -> URL:
         if dsn.lower().endswith(_SQLITE_SUFFIXES) or Path(dsn).is_file():
             dsn = "sqlite:///" + dsn
         else:
-            raise UnknownScheme(f"DSN {_mask_text(dsn)!r} has no scheme")
+            raise UnknownScheme(f"DSN {_mask_dsn(dsn)!r} has no scheme")
+    dsn = _encode_at_in_password(dsn)
     scheme = dsn.split("://", 1)[0]
     profile = engines.get(scheme)  # raises UnknownScheme with the list of known ones
     try:
         url = make_url(dsn)
     except ArgumentError as exc:
-        raise ConfigError(f"cannot parse DSN {_mask_text(dsn)!r}: {exc}") from None
+        raise ConfigError(f"cannot parse DSN {_mask_dsn(dsn)!r}: {scrub(str(exc), None)}") from None
     except ValueError as exc:  # e.g. a non-numeric port
-        raise ConfigError(f"cannot parse DSN {_mask_text(dsn)!r}: {exc}") from None
+        raise ConfigError(f"cannot parse DSN {_mask_dsn(dsn)!r}: {scrub(str(exc), None)}") from None
     driver = url.drivername.split("+", 1)[1] if "+" in url.drivername else None
     wanted_driver = profile.drivername.split("+", 1)[1] if "+" in profile.drivername else None
     if driver and wanted_driver and driver != wanted_driver:
@@ -121,23 +142,127 @@ def parse_dsn(dsn: str, password_env: str | None = None) -> URL:
     return url
 
 
+# Query parameters that carry a password (libpq, PyMySQL, ODBC spell it differently);
+# keep _QUERY_PASSWORD in step.
+_PASSWORD_KEYS = frozenset({"password", "passwd", "pwd", "pass"})
+_QUERY_PASSWORD = re.compile(r"(?i)([?&;](?:password|passwd|pwd|pass)=)[^&;\s'\"]*")
+# "scheme://user:secret@host": greedy up to the token's last "@", so a password holding
+# "@" is masked whole.
+_URL_USERINFO = re.compile(r"(://[^:/@\s]*:)\S*@")
+
+
 def mask(url: URL | str) -> str:
-    """The URL as text with its password replaced by ``***``."""
+    """The URL as text with its password replaced by ``***``, wherever the DSN carries it.
+
+    >>> mask("postgresql://u:p@ss@h/db?sslmode=require&password=x")
+    'postgresql://u:***@h/db?sslmode=require&password=***'
+    >>> mask("u:secret@h/db")
+    'u:***@h/db'
+    """
     if isinstance(url, str):
-        return _mask_text(url)
-    return url.render_as_string(hide_password=True)
+        return _mask_dsn(url)
+    return _mask_text(url.render_as_string(hide_password=True))
 
 
 def _mask_text(text: str) -> str:
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    """Passwords of the URLs inside free text (driver messages, logs)."""
+    return _URL_USERINFO.sub(r"\1***@", _QUERY_PASSWORD.sub(r"\1***", text))
+
+
+def _mask_dsn(dsn: str) -> str:
+    """One DSN as the user typed it, with or without a scheme."""
+    if "://" not in dsn and "@" in dsn:
+        # "user:secret@host/db": everything before the last "@" is user information.
+        userinfo, _, rest = dsn.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        dsn = f"{user}:***@{rest}" if ":" in userinfo else dsn
+    return _mask_text(dsn)
+
+
+def _encode_at_in_password(dsn: str) -> str:
+    """Percent-encode an ``@`` inside the password, which URL parsers split at.
+
+    SQLAlchemy reads ``u:p@ss@host`` as password ``p`` on host ``ss@host``, and the
+    error that follows shows the rest of the password.  The host part never holds an
+    "@", so the last one before the path ends the user information.
+
+    >>> _encode_at_in_password("postgresql://u:p@ss@h/db")
+    'postgresql://u:p%40ss@h/db'
+    """
+    scheme, sep, rest = dsn.partition("://")
+    query_at = rest.find("?")
+    at = rest.rfind("@", 0, query_at if query_at >= 0 else len(rest))
+    if at < 0:
+        return dsn
+    userinfo = rest[:at]
+    if "@" not in userinfo or ":" not in userinfo:
+        return dsn
+    user, password = userinfo.split(":", 1)
+    return f"{scheme}{sep}{user}:{password.replace('@', '%40')}{rest[at:]}"
 
 
 def scrub(text: str, url: URL | None) -> str:
-    """Remove the URL's password from arbitrary text (driver messages echo DSNs)."""
+    """Remove passwords from arbitrary text (driver messages echo DSNs and parameters)."""
     text = _mask_text(text)
-    if url is not None and url.password:
-        text = text.replace(str(url.password), "***")
+    if url is not None:
+        secrets = [url.password] if url.password else []
+        for key, value in url.query.items():
+            if key.lower() in _PASSWORD_KEYS:
+                secrets += [value] if isinstance(value, str) else list(value)
+        for secret in secrets:
+            for form in {str(secret), quote(str(secret), safe="")}:
+                if form:
+                    text = text.replace(form, "***")
     return text
+
+
+def shutdown_fd(fd: int) -> None:
+    """Shut down the socket behind a driver's file descriptor (both directions).
+
+    ``shutdown`` acts on the socket, not on the descriptor, so doing it through a
+    duplicate leaves the driver's descriptor valid (closing it under the driver would
+    let the number be reused by another file); the driver's blocked read returns
+    end-of-file at once, and the server sees the client go.
+    """
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already shut down or not connected
+    finally:
+        sock.close()
+
+
+# Every DBAPI connection our engines opened (metadata, sampling), for abort_connections.
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()
+
+
+def _track(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return  # in-process (no network to wait on), and not weak-referenceable
+    with _OPEN_LOCK:
+        _OPEN.add(dbapi_connection)
+
+
+def abort_connections() -> int:
+    """Cut every connection the engines of this process opened; for Ctrl-C.
+
+    A thread blocked in a driver call (a catalogue query over a network gone silent)
+    gets an error at once instead of waiting for the server.  Safe from any thread.
+    """
+    with _OPEN_LOCK:
+        connections = list(_OPEN)
+    for conn in connections:
+        try:
+            if hasattr(conn, "get_backend_pid"):  # psycopg2
+                if not conn.closed:
+                    shutdown_fd(conn.fileno())
+            elif getattr(conn, "_sock", None) is not None:  # PyMySQL
+                conn._sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError):
+            pass  # closed meanwhile
+    return len(connections)
 
 
 def driver_available(profile: engines.EngineProfile) -> bool:
@@ -169,22 +294,36 @@ def create_engine(url: URL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT) -> E
     elif profile.name == "postgresql":
         connect_args["connect_timeout"] = connect_timeout
         connect_args["application_name"] = "nl2sql-factory"
+        # Keepalives find a peer that vanished while we wait for an answer;
+        # tcp_user_timeout one that stops acknowledging what we send (libpq 12+).
+        connect_args.update(_KEEPALIVE)
+        connect_args["tcp_user_timeout"] = _TCP_USER_TIMEOUT_MS
     elif profile.name == "mysql":
         connect_args["connect_timeout"] = connect_timeout
+        connect_args["read_timeout"] = _MYSQL_READ_TIMEOUT_S
+        connect_args["write_timeout"] = _MYSQL_READ_TIMEOUT_S
     elif profile.name == "mssql":
         connect_args["timeout"] = connect_timeout
-    return sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
+    engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
+    # First, so a connection is tracked before SQLAlchemy's own first-connect queries.
+    sqlalchemy.event.listen(engine, "connect", _track, insert=True)
+    return engine
 
 
 def connect(
     dsn: str,
     password_env: str | None = None,
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    allow_privileged: bool | None = None,
 ) -> Database:
     """Parse ``dsn``, build an engine and prove it answers ``SELECT 1``.
 
     Every failure is a :class:`ConnectionFailed` subclass whose message names the
-    masked DSN and says what to do.
+    masked DSN and says what to do.  An account that can do far more than read
+    (:func:`privileges`) is refused with :class:`PrivilegedAccount` unless
+    ``allow_privileged`` (None: the ``NL2SQL_ALLOW_PRIVILEGED_ROLE`` environment
+    variable decides); allowed, it is logged as a warning and kept in
+    :attr:`Database.privileged`.
     """
     url = parse_dsn(dsn, password_env)
     profile = engines.get(url.drivername)
@@ -195,10 +334,62 @@ def connect(
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql(profile.ping_sql).fetchall()
+            reasons = privileges(conn, profile.name)
     except Exception as exc:
         engine.dispose()
         raise classify(exc, url) from None
-    return Database(engine=engine, profile=profile, url=url, display=display)
+    if reasons:
+        if allow_privileged is None:
+            allow_privileged = os.environ.get(ALLOW_PRIVILEGED_ENV, "") in ("1", "true", "yes")
+        if not allow_privileged:
+            engine.dispose()
+            raise PrivilegedAccount(
+                f"the account of {display} is privileged ({', '.join(reasons)}): generated "
+                "SQL must not run with more than read access"
+            )
+        log.warning(
+            "PRIVILEGED ACCOUNT: %s is %s; generated SQL will run with these rights "
+            "(allowed by --allow-privileged-role). Use a read-only role for anything "
+            "but a throwaway database.",
+            display,
+            ", ".join(reasons),
+        )
+    return Database(
+        engine=engine, profile=profile, url=url, display=display, privileged=tuple(reasons)
+    )
+
+
+_GRANT = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<on>\S+) TO .*$", re.I)
+
+
+def privileges(conn: object, engine: str) -> list[str]:
+    """Why the connected account is privileged; empty for a least-privilege account.
+
+    ``conn`` is a SQLAlchemy connection.  PostgreSQL: superuser or a member of the
+    roles that read/write server files or run programs; MySQL/MariaDB: a global grant
+    from :attr:`~data_create.engines.SessionFacts.privileged_grants` or any privilege
+    on the ``mysql`` schema; SQL Server: sysadmin, CONTROL SERVER or db_owner.
+    """
+    facts = engines.session_facts(engine)
+    if facts.privileged_sql:
+        rows = conn.exec_driver_sql(facts.privileged_sql).fetchall()  # type: ignore[attr-defined]
+        return [str(r[0]) for r in rows]
+    if not facts.privileged_grants:
+        return []
+    reasons: list[str] = []
+    for (line,) in conn.exec_driver_sql("SHOW GRANTS").fetchall():  # type: ignore[attr-defined]
+        match = _GRANT.match(str(line))
+        if match is None:
+            continue  # GRANT role TO user, PROXY grants
+        target = match["on"].replace("`", "").lower()
+        granted = {p.strip().upper() for p in re.sub(r"\([^)]*\)", "", match["privs"]).split(",")}
+        if "WITH GRANT OPTION" in str(line).upper():
+            granted.add("GRANT OPTION")
+        if target == "*.*":
+            reasons += sorted(p for p in granted & facts.privileged_grants)
+        elif target.split(".", 1)[0] == "mysql":
+            reasons.append(f"privileges on the mysql schema ({', '.join(sorted(granted))})")
+    return list(dict.fromkeys(reasons))
 
 
 def _mysql_greeting_probe(url: URL, timeout: float) -> None:

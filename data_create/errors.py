@@ -10,7 +10,8 @@ The tree::
     │   ├── HostUnreachable     nothing answers at host:port
     │   ├── AuthenticationFailed
     │   ├── UnknownDatabase
-    │   └── ConnectTimeout
+    │   ├── ConnectTimeout
+    │   └── PrivilegedAccount   superuser / file access; refused unless allowed
     ├── MetadataError           the catalogue could not be read, or holds nothing usable
     │   └── EmptySchema
     ├── PlanningError           no topics could be planned from the metadata
@@ -72,6 +73,16 @@ class UnknownDatabase(ConnectionFailed):
 
 class ConnectTimeout(ConnectionFailed):
     hint = "the server did not answer in time; check the network or raise --connect-timeout"
+
+
+class PrivilegedAccount(ConnectionFailed):
+    """The DSN's account can do far more than read (superuser, server files, all privileges)."""
+
+    hint = (
+        "connect as a role that may only read (README: 'Least privilege' shows the "
+        "CREATE ROLE / GRANT SELECT recipe), or pass --allow-privileged-role "
+        "(config: allow_privileged_role: true; environment: NL2SQL_ALLOW_PRIVILEGED_ROLE=1)"
+    )
 
 
 class MetadataError(Nl2SqlError):

@@ -24,15 +24,15 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cards, prompt
+from . import cards, hygiene, prompt
 from .errors import ConfigError
 from .records import Sample, SchemaMetadata
 
-SCHEMA_CONTEXTS = ("none", "cards")
+SCHEMA_CONTEXTS = ("none", "cards", "retrieved")
 
 DATASET_INFO = "dataset_info.json"
 
@@ -61,6 +61,13 @@ class ExportSummary:
     schema_context: str
     files: dict[str, str]  # role ("train_alpaca", "dataset_info"...) -> path
     datasets: tuple[str, ...]  # names registered in dataset_info.json
+    # (sample id, reason) for samples kept out of the training files by the hygiene
+    # check (control tokens, prompt-injection markers, unstorable text).
+    dropped: tuple[tuple[str, str], ...] = ()
+    # Estimated tokens of each prompt (system + user turn): n, mean, min, p50, p90, max.
+    prompt_tokens: dict[str, float] = field(default_factory=dict)
+    # Samples whose schema block holds every table their SQL reads (None: no schema block).
+    tables_covered: int | None = None
 
     @property
     def distinct_skeletons(self) -> int:
@@ -69,6 +76,7 @@ class ExportSummary:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["datasets"] = list(self.datasets)
+        d["dropped"] = [list(pair) for pair in self.dropped]
         d["distinct_skeletons"] = self.distinct_skeletons
         return d
 
@@ -180,12 +188,20 @@ def export(
     seed: int = 0,
     schema_context: str = "none",
     card_tokens: int = cards.DEFAULT_CARD_BUDGET,
+    retrieval_k: int = 5,
+    retrieval_tokens: int = 2000,
+    retriever: Any = None,
 ) -> ExportSummary:
     """Write the train/dev datasets and register them in ``out_dir/dataset_info.json``.
 
     With ``schema_context="cards"`` each user turn carries the cards of the sample's
-    tables (at most ``card_tokens`` tokens each) before the question.  Existing
-    entries in ``dataset_info.json`` are kept; ours are replaced.
+    tables (at most ``card_tokens`` tokens each) before the question.  With
+    ``"retrieved"`` it carries what :mod:`data_create.retrieve` returns for the question
+    (``retrieval_k`` tables within ``retrieval_tokens``), the tables and columns the SQL
+    reads always included, the rest real retrieval hits -- the block a served model
+    sees.  The index is ``retriever`` or the one in ``out_dir/retrieval_index``
+    (rebuilt only when the schema changes).  Existing entries in
+    ``dataset_info.json`` are kept; ours are replaced.
     """
     if schema_context not in SCHEMA_CONTEXTS:
         raise ConfigError(
@@ -194,30 +210,69 @@ def export(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
+    # The last gate before the training files: the pipeline rejects such samples
+    # already, but samples may come from elsewhere (an edited samples.jsonl).
+    dropped: list[tuple[str, str]] = []
+    clean: list[Sample] = []
+    for sample in samples:
+        problem = hygiene.sample_problem(sample.question, sample.sql)
+        if problem:
+            dropped.append((sample.id, problem))
+        else:
+            clean.append(sample)
+    samples = clean
+
     skeletons = [_skeleton(prompt.sql_target(s.sql), s.dialect) for s in samples]
     train_idx, dev_idx = split_by_skeleton(skeletons, dev_ratio, seed)
 
-    context_cache: dict[tuple[str, ...], str | None] = {}
+    context_cache: dict[tuple[str, ...], tuple[str | None, set[str]]] = {}
+    covered = 0
+    if schema_context == "retrieved" and retriever is None:
+        from .retrieve import Retriever
+
+        retriever = Retriever.open(metadata, out / "retrieval_index", card_tokens=card_tokens)
 
     def context_of(sample: Sample) -> str | None:
+        nonlocal covered
         if schema_context == "none":
             return None
+        if schema_context == "retrieved":
+            from .retrieve import gold_references
+
+            tables, columns = gold_references(sample.sql, metadata, sample.dialect)
+            hit = retriever.retrieve(
+                sample.question,
+                retrieval_k,
+                budget_tokens=retrieval_tokens,
+                required_tables=tuple(dict.fromkeys((*tables, *sample.tables))),
+                required_columns=columns,
+            )
+            covered += set(tables) <= set(hit.tables)
+            return hit.cards_text or None
         if sample.tables not in context_cache:
             built = cards.build(metadata, budget_tokens=card_tokens, tables=sample.tables)
-            context_cache[sample.tables] = "\n\n".join(c.text for c in built) or None
-        return context_cache[sample.tables]
+            text = "\n\n".join(c.text for c in built) or None
+            context_cache[sample.tables] = (text, {c.table for c in built})
+        text, names = context_cache[sample.tables]
+        from .retrieve import gold_references
+
+        covered += set(gold_references(sample.sql, metadata, sample.dialect)[0]) <= names
+        return text
 
     files = {
         f"{split}_{fmt}": str(out / f"{split}_{fmt}.jsonl")
         for split in ("train", "dev")
         for fmt in ("alpaca", "sharegpt")
     }
+    lengths: list[int] = []
     for split, indices in (("train", train_idx), ("dev", dev_idx)):
         alpaca, sharegpt = [], []
         for i in indices:
             s = samples[i]
             args = (s.question, s.sql, s.dialect, context_of(s), s.language)
-            alpaca.append(prompt.alpaca_record(*args))
+            record = prompt.alpaca_record(*args)
+            lengths.append(cards.estimate_tokens(record["system"] + record["instruction"]))
+            alpaca.append(record)
             sharegpt.append(prompt.sharegpt_record(*args))
         _write_jsonl(Path(files[f"{split}_alpaca"]), alpaca)
         _write_jsonl(Path(files[f"{split}_sharegpt"]), sharegpt)
@@ -249,4 +304,30 @@ def export(
         schema_context=schema_context,
         files=files,
         datasets=tuple(entries),
+        dropped=tuple(dropped),
+        prompt_tokens=length_stats(lengths),
+        tables_covered=None if schema_context == "none" else covered,
     )
+
+
+def length_stats(lengths: Sequence[int]) -> dict[str, float]:
+    """n, mean, min, p50, p90, max of prompt lengths (tokens).
+
+    >>> length_stats([10, 20, 30, 40])
+    {'n': 4, 'mean': 25.0, 'min': 10, 'p50': 20, 'p90': 40, 'max': 40}
+    """
+    if not lengths:
+        return {"n": 0}
+    s = sorted(lengths)
+
+    def pct(q: float) -> int:
+        return s[min(len(s) - 1, max(0, -(-len(s) * q // 100) - 1))]
+
+    return {
+        "n": len(s),
+        "mean": round(sum(s) / len(s), 1),
+        "min": s[0],
+        "p50": pct(50),
+        "p90": pct(90),
+        "max": s[-1],
+    }

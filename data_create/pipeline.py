@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import hygiene
 from .errors import ConfigError
 from .records import DIFFICULTIES, Candidate, Column, Rejected, Sample, Table
 
@@ -54,7 +55,9 @@ class RunConfig:
     language: str = "en"
     seed: int = 42
     dev_ratio: float = 0.1
-    schema_context: str = "none"  # "none" | "cards"
+    schema_context: str = "none"  # "none" | "cards" | "retrieved"
+    retrieval_k: int = 5  # tables per prompt with schema_context "retrieved"
+    retrieval_tokens: int = 2000  # token budget of that schema block
     execute: bool = True
     resume: bool = False
     overwrite: bool = False
@@ -69,6 +72,9 @@ class RunConfig:
     )
     keep_empty: bool = False  # keep queries whose result is empty
     max_result_rows: int = 1000  # a larger result is "huge" and not kept
+    max_result_bytes: int = 32 * 1024 * 1024  # a larger result is refused while fetching
+    # Run generated SQL even when the account is a superuser / has file access (warned).
+    allow_privileged_role: bool = False
     timeout: float = 10.0  # per query, seconds
     workers: int = 2  # parallel database connections for the execution layer
     card_tokens: int = 600
@@ -93,6 +99,9 @@ class RunConfig:
     )
     llm_plan: bool = True  # let the LLM plan the topics too
     cache_dir: str | None = None  # default: <out>/llm_cache
+    # More functions generated SQL may call, beyond the engine's allow-list
+    # (--allow-function; "schema.function" for a qualified one).
+    allow_functions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -102,8 +111,10 @@ class RunConfig:
             problems.append("--language must be zh or en")
         if not 0 <= self.dev_ratio < 1:
             problems.append("--dev-ratio must be in [0, 1)")
-        if self.schema_context not in ("none", "cards"):
-            problems.append("--schema-context must be none or cards")
+        if self.schema_context not in ("none", "cards", "retrieved"):
+            problems.append("--schema-context must be none, cards or retrieved")
+        if self.retrieval_k < 1 or self.retrieval_tokens < 1:
+            problems.append("retrieval_k and retrieval_tokens must be positive")
         if set(self.mix) - set(DIFFICULTIES) or not any(v > 0 for v in self.mix.values()):
             problems.append(f"mix must weigh some of {', '.join(DIFFICULTIES)}")
         if self.llm not in (None, "openai"):
@@ -117,6 +128,8 @@ class RunConfig:
             problems.append("modes must weigh some of question-first, sql-first, paraphrase")
         if self.timeout <= 0 or self.max_result_rows < 1 or self.workers < 1:
             problems.append("--timeout, --workers and max_result_rows must be positive")
+        if self.max_result_bytes < 1:
+            problems.append("max_result_bytes must be positive")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -127,7 +140,7 @@ class RunConfig:
         if yaml_path:
             values.update(load_yaml(yaml_path))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("schemas", "include", "exclude"):
+        for key in ("schemas", "include", "exclude", "allow_functions"):
             if key in values:
                 values[key] = _as_tuple(values[key])
         return cls(**values)
@@ -241,7 +254,10 @@ class JsonlAppender:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def write(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        # backslashreplace: a lone surrogate (from an LLM reply) becomes its \\udXXX
+        # escape, which inside a JSON string reads back as the same text.
+        text = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        data = text.encode("utf-8", "backslashreplace")
         view = memoryview(data)
         while view:  # a regular file takes it in one go; loop for the pedantic case
             view = view[os.write(self.fd, view) :]
@@ -359,7 +375,16 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         from .example_db import example_dsn
 
         dsn = example_dsn()
-    db = connect(dsn, password_env=config.password_env, connect_timeout=config.connect_timeout)
+    db = connect(
+        dsn,
+        password_env=config.password_env,
+        connect_timeout=config.connect_timeout,
+        allow_privileged=True if config.allow_privileged_role else None,
+    )
+    if db.privileged:
+        warnings.append(
+            f"the account is privileged ({', '.join(db.privileged)}); use a read-only role"
+        )
     progress.finish(note=db.display)
     timed("connect", t0)
     out = Path(config.out or Path("runs") / db.name)
@@ -423,12 +448,26 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             },
         )
 
-        executor = Executor(db, timeout_s=config.timeout, row_cap=config.max_result_rows)
+        executor = Executor(
+            db,
+            timeout_s=config.timeout,
+            row_cap=config.max_result_rows,
+            byte_cap=config.max_result_bytes,
+        )
         pool = ExecutorPool(
-            db, workers=config.workers, timeout_s=config.timeout, row_cap=config.max_result_rows
+            db,
+            workers=config.workers,
+            timeout_s=config.timeout,
+            row_cap=config.max_result_rows,
+            byte_cap=config.max_result_bytes,
         )
         try:
-            validator = Validator(meta, meta.dialect, pool=pool if config.execute else None)
+            validator = Validator(
+                meta,
+                meta.dialect,
+                pool=pool if config.execute else None,
+                allow_functions=config.allow_functions,
+            )
             # Schemas that declare no foreign keys (mall, many MySQL shops) still join
             # on columns like order_id; metadata.extract() confirmed those links against
             # the data, and the generators read joins from Table.foreign_keys.
@@ -484,6 +523,8 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             seed=config.seed,
             schema_context=config.schema_context,
             card_tokens=config.card_tokens,
+            retrieval_k=config.retrieval_k,
+            retrieval_tokens=config.retrieval_tokens,
         )
         progress.finish(note=f"{len(samples)} samples")
         timed("export", t0)
@@ -514,7 +555,16 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 "export": {
                     k: v
                     for k, v in summary.to_dict().items()
-                    if k in ("train", "dev", "train_skeletons", "dev_skeletons", "schema_context")
+                    if k
+                    in (
+                        "train",
+                        "dev",
+                        "train_skeletons",
+                        "dev_skeletons",
+                        "schema_context",
+                        "prompt_tokens",
+                        "tables_covered",
+                    )
                 },
                 "warnings": warnings,
                 "llm": llm_accounting if client is not None else None,
@@ -742,6 +792,9 @@ class _Generation:
         self.seen_sql.add(key)
         if not verdict.ok:
             return self._reject(c, rejects_out, verdict.layer or "syntax", verdict.reason or "")
+        problem = hygiene.sample_problem(c.question, c.sql)
+        if problem:  # control tokens, injection markers: never into the training files
+            return self._reject(c, rejects_out, "hygiene", problem)
         if verdict.truncated:
             return self._reject(
                 c, rejects_out, "execution",

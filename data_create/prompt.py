@@ -17,7 +17,8 @@ the same user turn once LLaMA-Factory has read them).  The user turn is::
 The schema block is present only when the caller has schema context (table cards
 from :mod:`data_create.cards`); it always comes first, fenced, and is labelled as
 data, so text from the user's database (comments, sample values) cannot pose as an
-instruction.  The assistant turn is the bare SQL: no fence, no trailing semicolon;
+instruction; chat-template control tokens in it (``<|im_start|>``) are removed
+(:mod:`data_create.hygiene`).  The assistant turn is the bare SQL: no fence, no trailing semicolon;
 :func:`extract_sql` recovers that form from whatever a model actually says.
 
 >>> m = messages("How many users?", "sqlite")
@@ -31,6 +32,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from .hygiene import strip_control_tokens
 
 DIALECT_NAMES = {
     "sqlite": "SQLite",
@@ -104,7 +107,9 @@ def user_prompt(
     dialect_name(dialect)  # validate: every prompt names a dialect we speak
     words = _text(language)
     parts = []
-    context = (schema_context or "").strip("\n")
+    # Comments and sample values are data: a control token in them (<|im_start|>) would
+    # become a real special token when the prompt is tokenized, so it goes.
+    context = strip_control_tokens(schema_context or "").strip("\n")
     if context.strip():
         fence = _fence(context)
         parts.append(f"{words['schema']}\n{fence}text\n{context}\n{fence}\n")
@@ -219,3 +224,28 @@ def extract_sql(text: str) -> str:
         if start:
             text = text[start.start() :]
     return sql_target(_cut_at_statement_end(text.strip()))
+
+
+_REPAIR = {
+    "en": (
+        "### Problem with the query above\n{problem}\n\n"
+        "Write a corrected query for the same question. Output only the SQL."
+    ),
+    "zh": "### 上面的查询有问题\n{problem}\n\n请为同一个问题写出修正后的查询。只输出 SQL。",
+}
+
+
+def repair_prompt(problem: str, language: str = "en") -> str:
+    """The user turn that asks for a corrected query after a rejected or failed one.
+
+    ``problem`` is the validator's or the database's one-line reason with data values
+    already removed; it is the only new information the model gets.
+
+    >>> print(repair_prompt("unknown column 'nme' in table users — did you mean name?"))
+    ### Problem with the query above
+    unknown column 'nme' in table users — did you mean name?
+    <BLANKLINE>
+    Write a corrected query for the same question. Output only the SQL.
+    """
+    _text(language)  # validate the language
+    return _REPAIR[language].format(problem=" ".join(problem.split()))

@@ -286,6 +286,30 @@ def _plain(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _prompt_rows(stats: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The "Prompts" section: schema block kind, prompt length distribution, coverage."""
+    export = (stats.get("run") or {}).get("export") or {}
+    lengths = export.get("prompt_tokens") or {}
+    if not lengths.get("n"):
+        return []
+    rows = [("schema context", str(export.get("schema_context", "none")))]
+    rows.append(
+        (
+            "prompt tokens (system + user, estimated)",
+            f"min {lengths['min']}, p50 {lengths['p50']}, p90 {lengths['p90']}, "
+            f"max {lengths['max']}, mean {lengths['mean']}",
+        )
+    )
+    if export.get("tables_covered") is not None:
+        rows.append(
+            (
+                "prompts holding every table their SQL reads",
+                f"{export['tables_covered']} of {lengths['n']}",
+            )
+        )
+    return rows
+
+
 def render_markdown(stats: Mapping[str, Any]) -> str:
     out = ["# NL2SQL generation report", ""]
     run = stats.get("run", {})
@@ -313,6 +337,9 @@ def render_markdown(stats: Mapping[str, Any]) -> str:
         if uncovered:
             out += ["Not covered: " + ", ".join(_md_cell(t) for t in uncovered), ""]
     out += _links_markdown(stats.get("links") or {})
+    prompts = _prompt_rows(stats)
+    if prompts:
+        out += ["## Prompts", "", *_md_table(("what", "value"), prompts), ""]
     return "\n".join(out)
 
 
@@ -368,6 +395,11 @@ def render_html(stats: Mapping[str, Any]) -> str:
             body.append(
                 f"<tr><td>{esc(x['link'])}</td><td>rejected</td><td>{esc(x['reason'])}</td></tr>"
             )
+        body.append("</table>")
+    prompts = _prompt_rows(stats)
+    if prompts:
+        body.append("<h2>Prompts</h2>\n<table>")
+        body += [f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in prompts]
         body.append("</table>")
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -2,10 +2,12 @@
 
 Generated SQL is untrusted.  :func:`check_safety` is an allow-list at the root (a
 ``SELECT`` or a set operation of them, with CTEs, possibly parenthesised: anything
-else, including a statement type nobody thought of, is refused) and a deny-list
-inside the tree for what a read query can still smuggle in: data-modifying CTEs,
-``SELECT ... INTO``, locking clauses, dangerous functions, system catalogues,
-file-reading table functions, server variables, optimizer hints.
+else, including a statement type nobody thought of, is refused) and an allow-list for
+what the query may call: the functions, table functions and casts of the engine's
+profile (:mod:`data_create.engines`), everything else refused by name, including
+schema-qualified, quoted and user-defined functions.  Inside the tree it also refuses
+data-modifying CTEs, ``SELECT ... INTO``, locking clauses, system catalogues and
+information schemas, server variables and optimizer hints.
 
 >>> import sqlglot
 >>> from data_create import engines
@@ -14,6 +16,8 @@ file-reading table functions, server variables, optimizer hints.
 True
 >>> check_safety(sqlglot.parse_one("SELECT pg_catalog.pg_sleep(10)", read="postgres"), pg)
 'function pg_sleep() is not allowed'
+>>> check_safety(sqlglot.parse_one("SELECT ts_stat('DELETE FROM t')", read="postgres"), pg)
+'function ts_stat() is not allowed'
 
 :func:`check_tokens` covers what the tree no longer shows: MySQL's executable
 comments ``/*! ... */`` (MySQL runs their content; sqlglot keeps them as comments),
@@ -25,7 +29,8 @@ the executor also runs in a read-only session with a timeout and a row cap.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +38,7 @@ from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 from .engines import ALL_DANGEROUS_FUNCTIONS, EngineProfile
+from .errors import ConfigError
 
 # Besides the engines' lists (engines.ALL_DANGEROUS_FUNCTIONS): table functions that
 # read files or reach other servers in any engine sqlglot parses, and a few more
@@ -89,22 +95,45 @@ _ANONYMOUS_FUNCS = (exp.Anonymous, exp.AnonymousAggFunc)
 # string ends.
 _BACKSLASH_ESCAPE_ENGINES = frozenset({"mysql"})
 
-# Per typed-function class: the names it answers to (cached; sqlglot may map a
-# dangerous name to a typed class in some dialect or a future version).
-_FORBIDDEN_CLASS: dict[type, str | None] = {}
+# Per typed-function class: the lower-cased SQL names it answers to (cached).
+_CLASS_NAMES: dict[type, frozenset[str]] = {}
 
 
-def _typed_function_name(cls: type) -> str | None:
+def _class_names(cls: type) -> frozenset[str]:
     try:
-        return _FORBIDDEN_CLASS[cls]
+        return _CLASS_NAMES[cls]
     except KeyError:
         pass
-    names: set[str] = {cls.key} if hasattr(cls, "key") else set()
+    names: set[str] = set()
     with contextlib.suppress(Exception):  # a class without a SQL name
         names.update(n.lower() for n in cls.sql_names())
-    hit = sorted(names & FORBIDDEN_FUNCTIONS)
-    _FORBIDDEN_CLASS[cls] = hit[0] if hit else None
-    return _FORBIDDEN_CLASS[cls]
+    _CLASS_NAMES[cls] = frozenset(names)
+    return _CLASS_NAMES[cls]
+
+
+def allowed_extra_functions(names: Iterable[str]) -> frozenset[str]:
+    """The user's ``--allow-function`` names, lower-cased; a dangerous one is refused.
+
+    >>> sorted(allowed_extra_functions(["My_UDF", "public.rank_score"]))
+    ['my_udf', 'public.rank_score']
+    >>> allowed_extra_functions(["pg_sleep"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    data_create.errors.ConfigError: function pg_sleep cannot be allowed: ...
+    """
+    out: set[str] = set()
+    for raw in names:
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name.rsplit(".", 1)[-1] in FORBIDDEN_FUNCTIONS:
+            raise ConfigError(
+                f"function {name} cannot be allowed: it sleeps, reads files, takes locks, "
+                "changes settings or runs SQL",
+                "remove it from --allow-function / allow_functions",
+            )
+        out.add(name)
+    return frozenset(out)
 
 
 _KIND_NAMES = {
@@ -148,22 +177,52 @@ class _Context:
     system_schemas: frozenset[str]
     system_tables: frozenset[str]
     known_tables: frozenset[str]
+    functions: frozenset[str]  # allowed function names (anonymous, or a typed class's)
+    nodes: frozenset[str]  # allowed typed sqlglot node keys
+    qualified: frozenset[str]  # allowed "schema.function" names
+
+
+_CONTEXTS: dict[tuple[str, frozenset[str], frozenset[str]], _Context] = {}
+
+
+def _context(
+    profile: EngineProfile, known_tables: frozenset[str], extra: frozenset[str]
+) -> _Context:
+    key = (profile.name, known_tables, extra)
+    context = _CONTEXTS.get(key)
+    if context is None:
+        if len(_CONTEXTS) > 256:
+            _CONTEXTS.clear()
+        context = _CONTEXTS[key] = _Context(
+            profile.system_schemas,
+            profile.system_tables,
+            known_tables,
+            profile.allowed_functions | {n for n in extra if "." not in n},
+            profile.allowed_nodes,
+            frozenset(n for n in extra if "." in n),
+        )
+    return context
 
 
 def check_safety(
-    expression: exp.Expr, profile: EngineProfile, *, known_tables: frozenset[str] = frozenset()
+    expression: exp.Expr,
+    profile: EngineProfile,
+    *,
+    known_tables: frozenset[str] = frozenset(),
+    allow_functions: frozenset[str] = frozenset(),
 ) -> str | None:
     """None when ``expression`` is a plain read query, else the reason it is refused.
 
     ``known_tables`` holds lower-cased names of the user's own tables: an unqualified
     table that is one of them is not taken for a system table of the same name (a
-    shop's ``user`` table is not ``mysql.user``).
+    shop's ``user`` table is not ``mysql.user``).  ``allow_functions``: more function
+    names to allow (lower-case, from :func:`allowed_extra_functions`).
     """
     root = _unwrap(expression)
     if not isinstance(root, _READ_ROOTS):
         return f"only a SELECT query is allowed, not {statement_kind(root)}"
 
-    context = _Context(profile.system_schemas, profile.system_tables, known_tables)
+    context = _context(profile, known_tables, allow_functions)
     checks = _CHECKS
     for node in expression.walk(bfs=False):
         if node.comments:
@@ -202,8 +261,19 @@ def _check_for(cls: type) -> _Check | None:
     if issubclass(cls, _ANONYMOUS_FUNCS):
         return _check_anonymous
     if issubclass(cls, exp.Func):
-        name = _typed_function_name(cls)
-        return _refuse(f"function {name}() is not allowed") if name else None
+        return _typed_check(cls)
+    if issubclass(cls, exp.Dot):
+        return _check_dot
+    if issubclass(cls, exp.Operator):
+        return lambda node, _c: (
+            f"operator {node.args.get('operator')} (OPERATOR(...)) is not allowed"
+        )
+    if issubclass(cls, exp.ObjectIdentifier):
+        return lambda node, _c: (
+            f"cast to {node.name.lower()} (reads the system catalogue) is not allowed"
+        )
+    if issubclass(cls, exp.DataType):
+        return _check_data_type
     if issubclass(cls, exp.Table):
         return _check_table
     if issubclass(cls, exp.Command):
@@ -235,9 +305,54 @@ def _check_for(cls: type) -> _Check | None:
     return None
 
 
-def _check_anonymous(node: exp.Expr, _context: _Context) -> str | None:
+def _typed_check(cls: type) -> _Check | None:
+    """A typed sqlglot node is allowed by its node key, or by one of its SQL names."""
+    key = cls.key
+    names = _class_names(cls)
+    shown = min(names) if names else key
+
+    def check(_node: exp.Expr, context: _Context) -> str | None:
+        if key in context.nodes or not names.isdisjoint(context.functions):
+            return None
+        return f"function {shown}() is not allowed"
+
+    return check
+
+
+def _check_anonymous(node: exp.Expr, context: _Context) -> str | None:
+    this = node.this
+    if isinstance(this, exp.Identifier) and this.quoted:
+        # "f"(x) names a case-sensitive function, maybe not the built-in one; and
+        # sqlglot would regenerate it in another case.  Nobody needs the quotes.
+        return f"quoted function name {this.sql()} is not allowed"
     name = node.name.lower()
-    return f"function {name}() is not allowed" if name in FORBIDDEN_FUNCTIONS else None
+    if name in context.functions and name not in FORBIDDEN_FUNCTIONS:
+        return None
+    if isinstance(node.parent, exp.Dot) and node.arg_key == "expression":
+        return None  # a schema-qualified call: _check_dot decides
+    return f"function {name}() is not allowed"
+
+
+def _check_dot(node: exp.Expr, context: _Context) -> str | None:
+    func = node.expression
+    if not isinstance(func, exp.Func):
+        return None
+    qualifier = node.this.sql().strip('"`[]').lower() if node.this is not None else ""
+    short = func.name.lower()
+    name = f"{qualifier}.{short}"
+    if name in context.qualified and short not in FORBIDDEN_FUNCTIONS:
+        return None
+    if short in FORBIDDEN_FUNCTIONS or short not in context.functions:
+        return f"function {short}() is not allowed"
+    # pg_catalog.upper() is the built-in, public.upper() may be anybody's.
+    return f"schema-qualified function {name}() is not allowed; call {short}() unqualified"
+
+
+def _check_data_type(node: exp.Expr, _context: _Context) -> str | None:
+    # A user-defined type's input function is user code; the built-in types are not.
+    if node.this == exp.DataType.Type.USERDEFINED:
+        return f"cast to the user-defined type {node.sql()} is not allowed"
+    return None
 
 
 def _check_select(node: exp.Expr, _context: _Context) -> str | None:
@@ -297,6 +412,33 @@ def _check_table(table: exp.Expr, context: _Context) -> str | None:
 
 _CHECKS: dict[type, _Check | None] = {}
 
+# MySQL/MariaDB start a "--" comment only when a space or control character follows
+# (U+3000 or U+00A0 is not one); sqlglot takes every "--" for a comment, so text after
+# "--\u3000" would run on the server unchecked.
+_DASH_SPACE_ENGINES = frozenset({"mysql"})
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+
+
+def _dash_comment_mismatch(tokens: Sequence[Token], sql: str) -> str | None:
+    """A reason if a ``--`` comment is one MySQL would not read as a comment."""
+    gaps: list[str] = []
+    end = 0
+    for token in tokens:
+        gaps.append(sql[end : token.start])
+        end = token.end + 1
+    gaps.append(sql[end:])
+    for gap in gaps:
+        if "--" not in gap:
+            continue
+        for line in _BLOCK_COMMENT.sub(" ", gap).splitlines():
+            at = line.find("--")
+            if at >= 0 and at + 2 < len(line) and not (line[at + 2] <= " "):
+                return (
+                    "a '--' comment must be followed by a space for MySQL/MariaDB "
+                    f"(found '--' + U+{ord(line[at + 2]):04X}, which the server runs as code)"
+                )
+    return None
+
 
 def check_tokens(tokens: Sequence[Token], sql: str, profile: EngineProfile) -> str | None:
     """Lexical checks on the token stream the statement was parsed from.
@@ -305,6 +447,10 @@ def check_tokens(tokens: Sequence[Token], sql: str, profile: EngineProfile) -> s
     tree the other checks saw is not the statement the server would run.
     """
     backslash_escapes = profile.name in _BACKSLASH_ESCAPE_ENGINES
+    if profile.name in _DASH_SPACE_ENGINES and "--" in sql:
+        reason = _dash_comment_mismatch(tokens, sql)
+        if reason:
+            return reason
     previous: Token | None = None
     for token in tokens:
         if token.comments:

@@ -242,11 +242,22 @@ _WORD_SPLIT = re.compile(r"[\W_]+")
 # -------------------------------------------------------------------- checking
 
 
-def check_schema(expression: exp.Expr, index: SchemaIndex, *, copy: bool = True) -> str | None:
+def check_schema(
+    expression: exp.Expr,
+    index: SchemaIndex,
+    *,
+    copy: bool = True,
+    string_tokens: frozenset[str] = frozenset(),
+) -> str | None:
     """None when every table and column in ``expression`` resolves, else the first problem.
 
     Identifiers are normalised to the engine's rules first; with ``copy=False`` that
     happens in place (the validator owns its parse tree and skips the copy).
+
+    ``string_tokens``: names written in double quotes, on an engine that reads such a
+    token as a string literal when it names no column (SQLite; the profile's
+    ``double_quoted_string_fallback``).  An unqualified one that resolves to no column
+    is that string, as the engine treats it, not an unknown column.
     """
     if copy:
         expression = expression.copy()
@@ -255,12 +266,15 @@ def check_schema(expression: exp.Expr, index: SchemaIndex, *, copy: bool = True)
         scopes = traverse_scope(expression)
     except OptimizeError as exc:
         return str(exc)
-    return _Resolver(index).check(scopes)
+    if string_tokens and index.columns_case_insensitive:
+        string_tokens = frozenset(t.lower() for t in string_tokens)
+    return _Resolver(index, string_tokens).check(scopes)
 
 
 class _Resolver:
-    def __init__(self, index: SchemaIndex):
+    def __init__(self, index: SchemaIndex, string_tokens: frozenset[str] = frozenset()):
         self.index = index
+        self.string_tokens = string_tokens
         self.outputs: dict[int, _Output] = {}  # id(Scope or Table) -> what it offers
         self.traversed: set[int] = set()
 
@@ -464,6 +478,8 @@ class _Resolver:
                 if unknowable:
                     return None
             current = current.parent if _can_see_outer(current) else None
+        if name in self.string_tokens and column.this.quoted:
+            return None  # SQLite: "NY" that names no column is the string 'NY'
         return self._unknown_column(scope, name)
 
     def _merged_columns(self, scope: Scope) -> set[str]:

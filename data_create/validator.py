@@ -4,17 +4,27 @@ Each layer either passes the statement on or rejects it with a reason; a
 :class:`Verdict` names the layer that said no.  No layer raises on any input: an
 unexpected error inside one becomes a reject ``"internal: ..."`` of that layer.
 
+* **input** — text a database or a JSON file cannot hold: NUL bytes, lone surrogates.
 * **syntax** — sqlglot parses the text in the source dialect; exactly one statement.
 * **safety** — :mod:`data_create.safety`: a read query and nothing else.
 * **schema** — :mod:`data_create.schema_check`: every table and column exists.
 * **execution** (optional) — :mod:`data_create.executor` runs it read-only, with a
   timeout and a row cap; the verdict records rows, time and emptiness.
 
+What runs is what was checked: an accepted verdict carries ``sql``, the statement
+regenerated from the validated tree by sqlglot's generator for the engine (no
+comments, one statement), and the execution layer runs that text, never the raw
+one, so comments, Unicode tricks and lexer differences between sqlglot and the server
+cannot smuggle text past the checks.  Callers that execute SQL themselves (the
+evaluation) run ``verdict.sql`` too.
+
 >>> v = Validator(None, "sqlite")
 >>> v.check_static("SELECT 1; DROP TABLE users").to_dict()["reason"]
 '2 statements; exactly one is allowed'
 >>> v.check_static("DeLeTe FROM users").layer
 'safety'
+>>> v.check_static("SELECT 1 -- note").sql
+'SELECT 1'
 """
 
 from __future__ import annotations
@@ -37,16 +47,25 @@ from sqlglot.tokens import TokenType
 
 from . import engines
 from .errors import ConfigError
-from .safety import check_safety, check_tokens
+from .hygiene import text_problem
+from .safety import allowed_extra_functions, check_safety, check_tokens
 from .schema_check import SchemaIndex, check_schema
 
 if TYPE_CHECKING:
     from sqlglot.tokens import Token
 
+    from .connect import Database
     from .executor import ExecResult, Executor, ExecutorPool
     from .records import SchemaMetadata
 
-__all__ = ["ValidationSummary", "Validator", "Verdict", "reason_kind", "validate_file"]
+__all__ = [
+    "ValidationSummary",
+    "Validator",
+    "Verdict",
+    "reason_kind",
+    "text_problem",
+    "validate_file",
+]
 
 LAYERS = ("input", "syntax", "safety", "schema", "execution")
 MAX_SQL_CHARS = 100_000
@@ -54,6 +73,8 @@ MAX_SQL_CHARS = 100_000
 # recursive parser far from the interpreter's recursion limit.
 MAX_NESTING = 100
 _BATCH = 256  # statements per validate_many call in validate_file
+log = logging.getLogger(__name__)
+_VERBATIM = "nl2sql_verbatim__"
 
 
 @dataclass(frozen=True)
@@ -65,12 +86,12 @@ class Verdict:
     elapsed_ms: float | None = None
     empty: bool | None = None
     truncated: bool | None = None
+    # The canonical statement (regenerated from the validated tree) when ok: what the
+    # execution layer ran, and what any other caller must run.
+    sql: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-_PASSED = Verdict(ok=True, layer=None, reason=None)
 
 
 def _reject(layer: str, reason: str) -> Verdict:
@@ -94,7 +115,7 @@ _FILTER = _CommandFallbackFilter()
 @dataclass(frozen=True)
 class _Parsed:
     expression: exp.Expr
-    text: str  # the statement as it will run: no surrounding comments or semicolons
+    text: str  # the statement as written: no surrounding comments or semicolons
     tokens: Sequence[Token]
 
 
@@ -111,8 +132,12 @@ class Validator:
         dialect: str,
         executor: Executor | None = None,
         pool: ExecutorPool | None = None,
+        *,
+        allow_functions: Iterable[str] = (),
     ):
         self.profile = engines.get(dialect)
+        # The user's --allow-function names; a dangerous one is a ConfigError here.
+        self.allow_functions = allowed_extra_functions(allow_functions)
         if metadata is not None and engines.get(metadata.engine) is not self.profile:
             raise ConfigError(
                 f"the metadata is for {metadata.engine} but the dialect is {dialect}",
@@ -124,9 +149,43 @@ class Validator:
         self.dialect = Dialect.get_or_raise(self.profile.sqlglot_dialect)
         self.executor = executor
         self.pool = pool
+        # Function names the parser must not turn into another function (engines.py,
+        # verbatim_functions): their tokens are renamed so sqlglot sees an unknown call.
+        self._verbatim = frozenset(name.lower() for name in self.profile.verbatim_functions)
         sqlglot_logger = logging.getLogger("sqlglot")
         if _FILTER not in sqlglot_logger.filters:
             sqlglot_logger.addFilter(_FILTER)
+
+    @classmethod
+    def for_database(
+        cls,
+        db: Database,
+        dialect: str | None = None,
+        *,
+        executor: Executor | None = None,
+        pool: ExecutorPool | None = None,
+        allow_functions: Iterable[str] = (),
+    ) -> Validator:
+        """The validator for a connected database, its metadata read for the schema layer.
+
+        When the catalogue cannot be read (rights), or ``dialect`` is not the database's
+        engine, the schema layer is off and a warning logged; the safety layer still
+        refuses system catalogues and unlisted functions.
+        """
+        from . import metadata as md
+        from .errors import Nl2SqlError
+
+        dialect = dialect or db.profile.name
+        meta: SchemaMetadata | None
+        try:
+            meta = md.extract(db, md.ExtractOptions(sample_values=0))
+        except Nl2SqlError as exc:
+            log.warning("no schema layer for %s: %s", db.name, exc)
+            meta = None
+        if meta is not None and engines.get(meta.engine) is not engines.get(dialect):
+            log.warning("no schema layer: the database is %s, the dialect %s", meta.engine, dialect)
+            meta = None
+        return cls(meta, dialect, executor, pool, allow_functions=allow_functions)
 
     # ---------------------------------------------------------------- public
 
@@ -137,13 +196,13 @@ class Validator:
 
     def validate(self, sql: str) -> Verdict:
         """All layers; the execution layer only when an executor (or pool) was given."""
-        verdict, parsed = self._static(sql)
-        if not verdict.ok or parsed is None:
+        verdict = self.check_static(sql)
+        if not verdict.ok or verdict.sql is None:
             return verdict
         if self.executor is not None:
-            return _execution_verdict(self.executor.execute(parsed.text))
+            return _execution_verdict(self.executor.execute(verdict.sql), verdict.sql)
         if self.pool is not None:
-            return _execution_verdict(self.pool.map([parsed.text])[0])
+            return _execution_verdict(self.pool.map([verdict.sql])[0], verdict.sql)
         return verdict
 
     def validate_many(self, sqls: Iterable[str]) -> list[Verdict]:
@@ -152,10 +211,10 @@ class Validator:
         verdicts: list[Verdict] = []
         to_run: list[tuple[int, str]] = []
         for i, sql in enumerate(sqls):
-            verdict, parsed = self._static(sql)
+            verdict = self.check_static(sql)
             verdicts.append(verdict)
-            if verdict.ok and parsed is not None:
-                to_run.append((i, parsed.text))
+            if verdict.ok and verdict.sql is not None:
+                to_run.append((i, verdict.sql))
         if not to_run:
             return verdicts
         texts = [text for _, text in to_run]
@@ -165,9 +224,16 @@ class Validator:
             results = [self.executor.execute(text) for text in texts]
         else:
             return verdicts
-        for (i, _), result in zip(to_run, results, strict=True):
-            verdicts[i] = _execution_verdict(result)
+        for (i, text), result in zip(to_run, results, strict=True):
+            verdicts[i] = _execution_verdict(result, text)
         return verdicts
+
+    def canonical(self, expression: exp.Expr) -> str:
+        """The statement regenerated by sqlglot for this engine, without comments."""
+        # copy=False: the generator's own deep copy would double the validator's cost;
+        # its transforms may rewrite the tree in place, which the schema layer then
+        # checks: the tree of the statement that runs.
+        return self.dialect.generate(expression, copy=False, comments=False)
 
     @property
     def executes(self) -> bool:
@@ -176,23 +242,37 @@ class Validator:
     # ---------------------------------------------------------------- layers
 
     def _static(self, sql: str) -> tuple[Verdict, _Parsed | None]:
-        layer = "syntax"
+        layer = "input"
         try:
+            problem = text_problem(sql)
+            if problem:
+                return _reject("input", f"the SQL {problem}"), None
+            layer = "syntax"
             parsed = self._parse(sql)
             if isinstance(parsed, Verdict):
                 return parsed, None
             layer = "safety"
             reason = check_tokens(parsed.tokens, sql, self.profile) or check_safety(
-                parsed.expression, self.profile, known_tables=self.known_tables
+                parsed.expression,
+                self.profile,
+                known_tables=self.known_tables,
+                allow_functions=self.allow_functions,
             )
             if reason:
                 return _reject("safety", reason), None
+            # Regenerated before the schema layer normalises identifiers in place.
+            canonical = self.canonical(parsed.expression)
             if self.index is not None:
                 layer = "schema"
-                reason = check_schema(parsed.expression, self.index, copy=False)
+                reason = check_schema(
+                    parsed.expression,
+                    self.index,
+                    copy=False,
+                    string_tokens=_double_quoted(parsed.tokens, sql, self.profile),
+                )
                 if reason:
                     return _reject("schema", reason), None
-            return _PASSED, parsed
+            return Verdict(ok=True, layer=None, reason=None, sql=canonical), parsed
         except RecursionError:
             return _reject(layer, "the statement is nested too deeply"), None
         except Exception as exc:  # a bug in a layer must not stop a batch
@@ -212,10 +292,17 @@ class Validator:
         except TokenError as exc:
             return _reject("syntax", f"cannot tokenize: {_one_line(str(exc))}")
         depth = deepest = 0
-        for token in tokens:
+        verbatim = self._verbatim
+        renamed = False
+        for i, token in enumerate(tokens):
             if token.token_type == TokenType.L_PAREN:
                 depth += 1
                 deepest = max(deepest, depth)
+                if verbatim and i and tokens[i - 1].token_type == TokenType.VAR:
+                    name = tokens[i - 1].text.lower()
+                    if name in verbatim:  # parsed as a plain call; its name restored below
+                        tokens[i - 1].text = _VERBATIM + name
+                        renamed = True
             elif token.token_type == TokenType.R_PAREN:
                 depth -= 1
         if deepest > MAX_NESTING:
@@ -224,6 +311,12 @@ class Validator:
             expressions = self.dialect.parser(error_level=ErrorLevel.RAISE).parse(tokens, sql)
         except ParseError as exc:
             return _reject("syntax", _parse_error_reason(exc))
+        if renamed:
+            for expression in expressions:
+                for call in expression.find_all(exp.Anonymous) if expression else ():
+                    name = call.name[len(_VERBATIM) :]
+                    if call.name.startswith(_VERBATIM) and name in verbatim:
+                        call.set("this", name)
         statements = [e for e in expressions if e is not None and not isinstance(e, exp.Semicolon)]
         if not statements:
             return _reject("syntax", "no statement (only comments or semicolons)")
@@ -238,7 +331,20 @@ class Validator:
         return _Parsed(statements[0], text, tokens)
 
 
-def _execution_verdict(result: ExecResult) -> Verdict:
+def _double_quoted(
+    tokens: Sequence[Token], sql: str, profile: engines.EngineProfile
+) -> frozenset[str]:
+    """Names written in double quotes, where the engine may read them as strings."""
+    if not profile.double_quoted_string_fallback:
+        return frozenset()
+    return frozenset(
+        t.text
+        for t in tokens
+        if t.token_type == TokenType.IDENTIFIER and sql[t.start : t.start + 1] == '"'
+    )
+
+
+def _execution_verdict(result: ExecResult, sql: str | None = None) -> Verdict:
     if result.ok:
         return Verdict(
             ok=True,
@@ -248,6 +354,7 @@ def _execution_verdict(result: ExecResult) -> Verdict:
             elapsed_ms=round(result.elapsed_ms, 3),
             empty=result.empty,
             truncated=result.truncated,
+            sql=sql,
         )
     return Verdict(
         ok=False,
@@ -355,8 +462,10 @@ def validate_file(
 
     with (
         open(input_path, encoding="utf-8", errors="replace") as source,
-        open(paths["valid"], "w", encoding="utf-8") as valid_file,
-        open(paths["rejects"], "w", encoding="utf-8") as rejects_file,
+        # backslashreplace: a lone surrogate read from the input (a JSON "\\ud800") is
+        # written back as that escape, the same text to any JSON reader, never a crash.
+        open(paths["valid"], "w", encoding="utf-8", errors="backslashreplace") as valid_file,
+        open(paths["rejects"], "w", encoding="utf-8", errors="backslashreplace") as rejects_file,
     ):
 
         def write(handle: Any, record: dict[str, Any]) -> None:
@@ -435,4 +544,7 @@ def _read_record(
     ]
     if missing:
         return record, "missing or empty " + " and ".join(repr(k) for k in missing)
+    problem = text_problem(record[question_key])
+    if problem:
+        return record, f"the question {problem}"
     return record, None

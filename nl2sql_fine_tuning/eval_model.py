@@ -15,7 +15,12 @@ Three ways in, one way out::
 Every metric comes from :mod:`nl2sql_fine_tuning.metrics`; this module joins, generates,
 executes (read-only, time-limited, one :class:`~data_create.executor.ExecutorPool` per
 database, each gold query run once) and hands the results to :mod:`.eval_report`.
-Predictions that fail the static check (syntax, safety) are never executed.
+
+Gold and predictions go through the same validator as generated data
+(:class:`data_create.validator.Validator`: syntax and safety with the engine's function
+allow-lists, then the schema layer against the database's metadata); what fails is
+reported and never executed (a gold query that fails gets the verdict ``gold_error``),
+and what passes runs as the validator's canonical SQL, not as the raw text.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,6 +276,17 @@ def join(predictions: Sequence[Prediction], gold: Gold) -> list[tuple[GoldItem, 
 # ---------------------------------------------------------------- live generation
 
 
+def retrieved_schema(
+    index_dir: str | os.PathLike[str], k: int = 5, budget_tokens: int = 2000
+) -> Callable[[str], str | None]:
+    """Question -> the schema block :mod:`data_create.retrieve` returns from a saved index
+    (a run's ``retrieval_index``): what ``--schema-context retrieved`` trained on."""
+    from data_create.retrieve import Retriever
+
+    retriever = Retriever.load(index_dir)
+    return lambda q: retriever.retrieve(q, k, budget_tokens=budget_tokens).cards_text or None
+
+
 def generate(
     items: Sequence[GoldItem],
     *,
@@ -280,10 +296,14 @@ def generate(
     concurrency: int = 8,
     timeout_s: float = 120.0,
     max_tokens: int = 512,
+    schema_context: Callable[[str], str | None] | None = None,
 ) -> list[Prediction]:
     """Ask an OpenAI-compatible endpoint for each item's SQL (temperature 0, at most
     ``concurrency`` requests in flight, no response cache); a failed request is an empty
-    prediction, and an endpoint nobody answers at is a :class:`ConfigError`."""
+    prediction, and an endpoint nobody answers at is a :class:`ConfigError`.
+
+    ``schema_context`` (question -> schema block), e.g. :func:`retrieved_schema`, puts a
+    schema block in prompts built here, as training with a schema context did."""
     from data_create.llm.client import ChatRequest, LLMClient, LLMFailure, settings_from
 
     settings = settings_from(
@@ -293,6 +313,10 @@ def generate(
     )  # fmt: skip
 
     def messages(item: GoldItem) -> list[dict[str, str]]:
+        if schema_context is not None:
+            # Retrieved live, as serving will: a dev record's own prompt was built with its
+            # gold tables forced in, which a served model never gets.
+            return prompt.messages(item.question, dialect, schema_context(item.question))
         if item.messages is not None:  # the exact training prompt of a data_create run
             return [{"role": r, "content": c} for r, c in item.messages if c]
         return prompt.messages(item.question, dialect)
@@ -326,6 +350,7 @@ class _Outcome:
     verdict: Any  # metrics.ExecVerdict; None when the gold query itself failed
     pred_result: Any  # ExecResult, None when the prediction was not executed
     gold_result: Any
+    pred_static: Any = None  # the prediction's verdict with the schema layer, when checked
 
 
 _NOT_RUN = _Outcome(None, None, None)
@@ -340,6 +365,7 @@ class ExecOptions:
     row_cap: int = 10_000
     semantics: str = "spider"
     keep_distinct: bool = False
+    allow_functions: tuple[str, ...] = ()  # more functions to allow (--allow-function)
 
 
 def _dsn_for(database: str, options: ExecOptions, default: str | None) -> str:
@@ -369,9 +395,14 @@ def _execute_all(
     gold_cache: dict[tuple[str, str], Any] | None = None,
 ) -> list[_Outcome]:
     """Judge every (gold, predicted SQL) pair; one pool per database, each gold SQL and
-    each distinct prediction executed once, statically rejected predictions never."""
+    each distinct prediction checked and executed once.
+
+    Both go through the full static validator for that database (syntax, safety with the
+    allow-lists, schema); only what passes runs, and it runs as the canonical SQL the
+    validator regenerated.  A gold query that fails is reported, not run."""
     from data_create.connect import connect
-    from data_create.executor import ExecutorPool
+    from data_create.executor import ExecResult, ExecutorPool
+    from data_create.validator import Validator
 
     prepared: dict[str, str] = {}
 
@@ -389,31 +420,55 @@ def _execute_all(
     outcomes: list[_Outcome] = [_NOT_RUN] * len(pairs)
     for dsn, indices in by_db.items():
         db = connect(dsn)
+        validator = Validator.for_database(db, dialect, allow_functions=options.allow_functions)
+        checked: dict[str, Any] = {}
+
+        def check(sql: str, checked: dict[str, Any] = checked, validator: Any = validator) -> Any:
+            if sql not in checked:
+                checked[sql] = validator.check_static(sql)
+            return checked[sql]
+
         pool = ExecutorPool(
             db, workers=options.workers, timeout_s=options.timeout_s, row_cap=options.row_cap
         )
         try:
             cache = gold_cache if gold_cache is not None else {}
             gold_sqls = list(dict.fromkeys(runnable(pairs[i][0].sql) for i in indices))
-            todo = [s for s in gold_sqls if (dsn, s) not in cache]
-            cache.update(((dsn, s), r) for s, r in zip(todo, pool.map(todo), strict=True))
-            results = {s: cache[dsn, s] for s in gold_sqls}
+            results: dict[str, Any] = {}
+            todo = []
+            for sql in gold_sqls:
+                verdict = check(sql)
+                if not verdict.ok:  # reported as the gold's failure, never executed
+                    results[sql] = ExecResult(
+                        ok=False, error_kind="rejected", error=f"{verdict.layer}: {verdict.reason}"
+                    )
+                elif (dsn, verdict.sql) in cache:
+                    results[sql] = cache[dsn, verdict.sql]
+                else:
+                    todo.append(sql)
+            canon = list(dict.fromkeys(check(s).sql for s in todo))
+            cache.update(((dsn, c), r) for c, r in zip(canon, pool.map(canon), strict=True))
+            results.update((s, cache[dsn, check(s).sql]) for s in todo)
             pred_sqls = [
                 s
                 for s in dict.fromkeys(runnable(pairs[i][1]) for i in indices if statics[i].ok)
-                if s not in results
+                if s not in results and check(s).ok
             ]
-            results.update(zip(pred_sqls, pool.map(pred_sqls), strict=True))
+            canon = list(dict.fromkeys(check(s).sql for s in pred_sqls))
+            by_canon = dict(zip(canon, pool.map(canon), strict=True))
+            results.update((s, by_canon[check(s).sql]) for s in pred_sqls)
         finally:
             pool.close()
             db.dispose()
         for i in indices:
             item, pred = pairs[i]
             static = statics[i]
+            if static.ok:
+                static = check(runnable(pred))  # the schema layer too
             gold_result = results[runnable(item.sql)]
-            pred_result = results[runnable(pred)] if static.ok else None
+            pred_result = results.get(runnable(pred)) if static.ok else None
             if not gold_result.ok:  # a broken gold says nothing about the model
-                outcomes[i] = _Outcome(None, pred_result, gold_result)
+                outcomes[i] = _Outcome(None, pred_result, gold_result, static)
                 continue
             verdict = metrics.judge(
                 pred,
@@ -425,7 +480,7 @@ def _execute_all(
                 keep_distinct=options.keep_distinct,
                 static_verdict=static,
             )
-            outcomes[i] = _Outcome(verdict, pred_result, gold_result)
+            outcomes[i] = _Outcome(verdict, pred_result, gold_result, static)
     return outcomes
 
 
@@ -457,6 +512,7 @@ def evaluate(
     concurrency: int = 8,
     out_dir: str | os.PathLike[str] | None = None,
     gold_cache: dict[tuple[str, str], Any] | None = None,
+    schema_context: Callable[[str], str | None] | None = None,
 ) -> EvalResult:
     """Score predictions (from a file, a list, or generated live when ``predictions`` is
     None and ``model`` is given) against ``gold``; write reports into ``out_dir`` if given.
@@ -484,6 +540,7 @@ def evaluate(
             model=model,
             dialect=sql_dialect,
             concurrency=concurrency,
+            schema_context=schema_context,
         )
     elif isinstance(predictions, str | os.PathLike):
         predictions = load_predictions(predictions)
@@ -498,7 +555,7 @@ def evaluate(
     pairs = join(predictions, gold)
 
     extracted = [metrics.extract_sql(p.text) for _, p in pairs]
-    validator = Validator(None, sql_dialect)
+    validator = Validator(None, sql_dialect, allow_functions=options.allow_functions)
     static_cache: dict[str, Any] = {}
     statics = []
     for sql in extracted:
@@ -634,6 +691,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--concurrency", type=int, default=8, metavar="K", help="requests in flight (default 8)"
     )
+    g.add_argument(
+        "--retrieval-index",
+        metavar="DIR",
+        help="live prompts carry the schema retrieved from this index (a run's "
+        "retrieval_index), as training with --schema-context retrieved did",
+    )
+    g.add_argument(
+        "--retrieval-k", type=int, default=5, metavar="K", help="tables retrieved (default 5)"
+    )
     g = p.add_argument_group("database")
     g.add_argument(
         "--dsn",
@@ -663,6 +729,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--row-cap", type=int, default=10_000, metavar="N", help="rows fetched per query"
+    )
+    g.add_argument(
+        "--allow-function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also allow this function (or schema.function) in gold and predicted SQL; "
+        "repeatable. Functions that sleep, lock, read files or run SQL cannot be allowed",
     )
     p.add_argument("--out", metavar="DIR", help="write the reports here (default eval_out)")
     p.add_argument(
@@ -710,11 +784,15 @@ def run_cli(args: argparse.Namespace) -> int:
             row_cap=args.row_cap,
             semantics=args.semantics,
             keep_distinct=args.keep_distinct,
+            allow_functions=tuple(args.allow_function),
         ),
         base_url=args.base_url,
         model=args.model,
         concurrency=args.concurrency,
         out_dir=args.out or "eval_out",
+        schema_context=retrieved_schema(args.retrieval_index, args.retrieval_k)
+        if args.retrieval_index
+        else None,
     )
     for line in eval_report.summary_lines(result.report):
         print(line)

@@ -247,7 +247,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # A lone surrogate in a model's answer cannot be encoded as UTF-8; written as its
+    # \\udXXX escape it stays readable (and is the same string again inside JSON).
+    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
     os.replace(tmp, path)
 
 
@@ -276,7 +278,7 @@ def write(
     _atomic_write(files["html"], render_html(report))
     _atomic_write(files["jsonl"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     tmp = files["csv"].with_name("eval_samples.csv.tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
+    with tmp.open("w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=SAMPLE_COLUMNS)
         writer.writeheader()
         for r in rows:

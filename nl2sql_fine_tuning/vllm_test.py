@@ -316,12 +316,24 @@ class _Judge:
         self.db = connect(dsn)
         self.dialect = self.db.profile.name
         self.executor = Executor(self.db)
-        self.validator = Validator(None, self.dialect)
+        # The one validator, schema layer included, for gold and predictions alike.
+        self.validator = Validator.for_database(self.db, self.dialect)
         self._results: dict[str, Any] = {}
 
     def _run(self, sql: str) -> Any:
+        """The result of ``sql`` run as the validator's canonical SQL; a statement the
+        validator refuses is never executed (its result is the refusal)."""
         if sql not in self._results:
-            self._results[sql] = self.executor.execute(sql)
+            from data_create.executor import ExecResult
+
+            verdict = self.validator.check_static(sql)
+            self._results[sql] = (
+                self.executor.execute(verdict.sql)
+                if verdict.ok and verdict.sql
+                else ExecResult(
+                    ok=False, error_kind="rejected", error=f"{verdict.layer}: {verdict.reason}"
+                )
+            )
         return self._results[sql]
 
     def score(self, answers: Sequence[str | None]) -> dict[str, Any]:

@@ -28,6 +28,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _RUN = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
+# The test servers are reached as postgres / root, superusers that connect() refuses by
+# default; the suite (and the CLI subprocesses it starts) allows them.  Tests of the
+# refusal unset this, and tests/test_least_privilege.py runs as a read-only role.
+os.environ.setdefault("NL2SQL_ALLOW_PRIVILEGED_ROLE", "1")
+
 
 def unique_name(prefix: str) -> str:
     return f"t_{prefix}_{_RUN}_{uuid.uuid4().hex[:6]}".lower()

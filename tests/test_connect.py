@@ -15,9 +15,11 @@ from data_create import engines
 from data_create.errors import (
     AuthenticationFailed,
     ConfigError,
+    ConnectionFailed,
     ConnectTimeout,
     DriverMissing,
     HostUnreachable,
+    PrivilegedAccount,
     UnknownDatabase,
     UnknownScheme,
 )
@@ -222,3 +224,169 @@ def test_connected_database_reports_name_and_dialect(pg_database):
         assert db.name.startswith("t_pg_")
     finally:
         db.dispose()
+
+
+# ---------------------------------------------------------------- passwords in every DSN form
+
+
+@pytest.mark.parametrize(
+    ("dsn", "secret"),
+    [
+        ("postgresql://alice@127.0.0.1:1/db?password=Sup3rS3cret", "Sup3rS3cret"),
+        ("postgresql://alice@127.0.0.1:1/db?sslmode=disable&PASSWORD=Sup3rS3cret", "Sup3rS3cret"),
+        ("postgresql://alice:Pa55@W0rd@99@127.0.0.1:1/db", "Pa55@W0rd@99"),
+        ("mysql://bob:Sup3r@S3cret@127.0.0.1:1/db", "Sup3r@S3cret"),
+        ("mysql://bob@127.0.0.1:1/db?password=Sup3rS3cret", "Sup3rS3cret"),
+    ],
+)
+def test_password_masked_in_every_dsn_form(dsn, secret):
+    url = c.parse_dsn(dsn)
+    assert url.host == "127.0.0.1"  # "@" in the password does not move the host
+    shown = c.mask(url)
+    assert "***" in shown
+    for part in (secret, *(p for p in secret.split("@") if len(p) > 2)):
+        assert part not in shown and part not in c.mask(dsn), shown
+    with pytest.raises(ConnectionFailed) as info:  # nothing listens on port 1
+        c.connect(dsn, connect_timeout=2)
+    for part in (secret, *(p for p in secret.split("@") if len(p) > 2)):
+        assert part not in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("dsn", ["alice:Sup3r@S3cret@db.example/sales", "alice:Sup3rS3cret@h/x"])
+def test_password_masked_in_a_dsn_without_scheme(dsn):
+    with pytest.raises(UnknownScheme) as info:
+        c.parse_dsn(dsn)
+    assert "S3cret" not in str(info.value) and "alice:***@" in str(info.value)
+
+
+@pytest.mark.postgres
+def test_password_in_query_never_reaches_run_files(pg_database, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from data_create.example_db import load_into
+
+    load_into(pg_database)
+    dsn = pg_database + "?password=Sup3rS3cret"  # trust auth: any password works
+    out = tmp_path / "run"
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "data_create", "--dsn", dsn, "--out", str(out), "--samples", "5",
+         "-q"],
+        capture_output=True, text=True, cwd=root, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Sup3rS3cret" not in proc.stdout + proc.stderr
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".html", ".md", ".txt"):
+            assert "Sup3rS3cret" not in path.read_text(encoding="utf-8"), path
+    assert "password=***" in json.loads((out / "run.json").read_text())["database"]
+
+
+# ---------------------------------------------------------------- least privilege
+
+
+@pytest.fixture
+def no_privileged_env(monkeypatch):
+    monkeypatch.delenv(c.ALLOW_PRIVILEGED_ENV, raising=False)
+
+
+@pytest.mark.postgres
+def test_postgres_superuser_is_refused_unless_allowed(pg_database, no_privileged_env, caplog):
+    with pytest.raises(PrivilegedAccount) as info:
+        c.connect(pg_database)
+    message = str(info.value)
+    assert "superuser" in message and "--allow-privileged-role" in message
+    assert "\n" not in message
+    db = c.connect(pg_database, allow_privileged=True)
+    try:
+        assert "superuser" in db.privileged
+        assert "PRIVILEGED ACCOUNT" in caplog.text
+    finally:
+        db.dispose()
+
+
+@pytest.mark.mysql
+def test_mariadb_root_is_refused_unless_allowed(mysql_database, no_privileged_env):
+    with pytest.raises(PrivilegedAccount, match="ALL PRIVILEGES"):
+        c.connect(mysql_database)
+    c.connect(mysql_database, allow_privileged=True).dispose()
+
+
+def test_sqlite_is_never_privileged(tmp_path, no_privileged_env):
+    import sqlite3
+
+    path = tmp_path / "x.sqlite"
+    sqlite3.connect(path).close()
+    db = c.connect(str(path))
+    assert db.privileged == ()
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_read_only_role_connects_and_file_roles_are_refused(
+    pg_database, no_privileged_env
+):
+    """The README's recipe: a role that may only read connects without a flag; membership
+    in pg_read_server_files alone is refused."""
+    import psycopg2
+
+    role = f"t_ro_{uuid.uuid4().hex[:8]}"
+    name = pg_database.rsplit("/", 1)[1]
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=name)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("CREATE TABLE items (id integer)")
+        cur.execute(f"CREATE ROLE {role} LOGIN")
+        cur.execute(f"GRANT CONNECT ON DATABASE {name} TO {role}")
+        cur.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    dsn = pg_database.replace("postgres@", f"{role}@")
+    try:
+        db = c.connect(dsn)
+        assert db.privileged == ()
+        db.dispose()
+        with admin.cursor() as cur:
+            cur.execute(f"GRANT pg_read_server_files TO {role}")
+        with pytest.raises(PrivilegedAccount, match="pg_read_server_files"):
+            c.connect(dsn)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {role}")
+        admin.close()
+        from tests.conftest import drop_pg_database
+
+        drop_pg_database(name)
+        cleanup = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+        cleanup.autocommit = True
+        with cleanup.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        cleanup.close()
+
+
+@pytest.mark.mysql
+def test_mariadb_read_only_user_connects_and_file_grant_is_refused(
+    mysql_database, mysql_user, no_privileged_env
+):
+    user, password = mysql_user
+    name = mysql_database.rsplit("/", 1)[1]
+    admin = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    dsn = f"mysql://{user}:{password}@127.0.0.1:3306/{name}"
+    try:
+        with admin.cursor() as cur:
+            for host in ("127.0.0.1", "localhost"):
+                cur.execute(f"GRANT SELECT ON `{name}`.* TO '{user}'@'{host}'")
+        db = c.connect(dsn)
+        assert db.privileged == ()
+        db.dispose()
+        with admin.cursor() as cur:
+            for host in ("127.0.0.1", "localhost"):
+                cur.execute(f"GRANT FILE ON *.* TO '{user}'@'{host}'")
+        with pytest.raises(PrivilegedAccount, match="FILE"):
+            c.connect(dsn)
+    finally:
+        admin.close()

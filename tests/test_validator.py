@@ -75,7 +75,9 @@ def test_parse_errors_are_one_line_with_position():
 
 def test_passing_statement_and_trailing_semicolon():
     v = Validator(metadata(), "sqlite")
-    assert v.check_static("SELECT name FROM items;") == Verdict(ok=True, layer=None, reason=None)
+    assert v.check_static("SELECT name FROM items;") == Verdict(
+        ok=True, layer=None, reason=None, sql="SELECT name FROM items"
+    )
     assert v.check_static("SELECT name FROM items; -- done").ok
     assert Validator(None, "sqlite").check_static("SELECT whatever FROM anywhere").ok
 
@@ -129,6 +131,7 @@ def test_verdict_to_dict_is_plain_json():
         "elapsed_ms": None,
         "empty": None,
         "truncated": None,
+        "sql": None,
     }
     json.dumps(d)
 
@@ -276,7 +279,10 @@ def test_validate_file_custom_keys_and_no_execution(tmp_path):
     )
     assert (summary.valid, summary.rejected, summary.executed) == (1, 1, False)
     valid = json.loads((tmp_path / "o" / "valid.jsonl").read_text("utf-8"))
-    assert valid["validation"] == Verdict(ok=True, layer=None, reason=None).to_dict()
+    assert (
+        valid["validation"]
+        == Verdict(ok=True, layer=None, reason=None, sql="SELECT * FROM items").to_dict()
+    )
 
 
 # ---------------------------------------------------------------- fuzzing

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from data_create.errors import ConfigError
+from data_create.hygiene import storable_text
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,9 @@ def cache_key(
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a lone surrogate (a model's reply quoted in a repair prompt) still
+    # hashes, the same way every time.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def retry_after_seconds(
@@ -349,7 +352,9 @@ class _DiskCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            # backslashreplace: a lone surrogate in a reply is stored as its \\udXXX
+            # escape, which json reads back as the same reply (so --resume replays it).
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
                 json.dump({"key": key, **entry}, fh, ensure_ascii=False)
             os.replace(tmp, path)
         except BaseException:
@@ -499,7 +504,12 @@ class LLMClient:
         """One chat completion: from the cache, or sent with retries.  Never raises for
         endpoint trouble; check ``result.ok``."""
         s = self.settings
-        msgs = [dict(m) for m in messages]
+        # A prompt may quote a reply holding a lone surrogate or NUL, which no JSON
+        # request body can carry as UTF-8: send U+FFFD in its place.
+        msgs = [
+            {k: storable_text(v) if isinstance(v, str) else v for k, v in m.items()}
+            for m in messages
+        ]
         params = {
             "temperature": s.temperature if temperature is None else float(temperature),
             "top_p": s.top_p if top_p is None else float(top_p),
