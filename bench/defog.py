@@ -54,6 +54,10 @@ DATABASES = (
     "ewallet", "geography", "restaurants", "scholar", "yelp",
 )  # fmt: skip
 PG_ADMIN = os.environ.get("NL2SQL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The benches load throwaway copies of public sample data on the local test server and read
+# them as its admin account, as the tests do (tests/conftest.py); data_create, the evaluator
+# and their subprocesses refuse a privileged account unless told, so tell them here.
+os.environ.setdefault("NL2SQL_ALLOW_PRIVILEGED_ROLE", "1")
 
 GEN_FILES = {"postgres": "questions_gen_postgres.csv", "mysql": "questions_gen_mysql.csv"}
 INSTRUCT_FILES = ("instruct_basic_postgres.csv", "instruct_advanced_postgres.csv")
