@@ -38,10 +38,12 @@ RUN_FORMAT = "nl2sql-factory/run"
 # Candidates validated together (their queries run in parallel on the worker pool).
 _BATCH_MAX = 64
 _BATCH_SLACK = 8
+# At most this share of the requested samples may have a trivial answer (a single 0 or NULL).
+_TRIVIAL_SHARE = 0.02
 # Settings a resumed run must share with the run it continues: they decide the plan
 # and the candidate streams.
 _REPLAY_KEYS = (
-    "samples", "language", "seed", "mix", "keep_empty", "max_result_rows", "execute",
+    "samples", "language", "seed", "mix", "shape_mix", "keep_empty", "max_result_rows", "execute",
     "llm", "model", "modes", "repair", "llm_plan", "temperature", "top_p", "max_rounds",
 )  # fmt: skip
 
@@ -67,6 +69,9 @@ class RunConfig:
     mix: dict[str, float] = field(
         default_factory=lambda: {"easy": 0.35, "medium": 0.4, "hard": 0.25}
     )
+    # Weights of the synthesizer's question shapes (data_create.synth.DEFAULT_SHAPE_MIX for
+    # the ones not given), e.g. {"negation": 0.1, "advanced": 0}.
+    shape_mix: dict[str, float] | None = None
     keep_empty: bool = False  # keep queries whose result is empty
     max_result_rows: int = 1000  # a larger result is "huge" and not kept
     timeout: float = 10.0  # per query, seconds
@@ -106,6 +111,16 @@ class RunConfig:
             problems.append("--schema-context must be none or cards")
         if set(self.mix) - set(DIFFICULTIES) or not any(v > 0 for v in self.mix.values()):
             problems.append(f"mix must weigh some of {', '.join(DIFFICULTIES)}")
+        if self.shape_mix is not None:
+            from .synth import check_shape_mix
+
+            if not isinstance(self.shape_mix, dict):
+                problems.append("shape_mix must map shape families to weights")
+            else:
+                try:
+                    check_shape_mix(self.shape_mix)
+                except ConfigError as exc:
+                    problems.append(exc.message)
         if self.llm not in (None, "openai"):
             problems.append("--llm must be openai (any OpenAI-compatible endpoint)")
         if self.llm and not self.model:
@@ -449,6 +464,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 seed=config.seed,
                 mix=config.mix,
                 values=value_source(executor, meta.dialect) if config.execute else None,
+                shape_mix=config.shape_mix,
             )
             source: Any = synth
             progress_of = _TopicProgress()
@@ -463,7 +479,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             t0 = time.perf_counter()
             gen = _Generation(
                 out, config, plan, meta, db.name, validator, source, Deduper(meta.dialect),
-                reason_kind, progress, progress_of,
+                reason_kind, progress, progress_of, executor if config.execute else None,
             )  # fmt: skip
             gen.run()
             timed("generate", t0)
@@ -475,8 +491,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 client.close()
         if gen.accepted < config.samples:
             warnings.append(
-                f"made {gen.accepted} of {config.samples} samples: the schema offers too few "
-                "distinct valid queries (see rejects.jsonl)"
+                f"made {gen.accepted} of {config.samples} samples: the schema has no more "
+                "distinct questions the generator can ask (every topic ran out of new queries; "
+                "see rejects.jsonl and report.md)"
             )
 
         t0 = time.perf_counter()
@@ -506,6 +523,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             plan=plan,
             metadata=meta,
             timings=dict(timings),
+            shape_mix=getattr(synth, "shape_mix", None),
             run_info={
                 "database": db.display,
                 "engine": meta.engine,
@@ -516,6 +534,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 "samples_accepted": len(samples),
                 "attempts": gen.attempts,
                 "resumed_from": gen.resumed_from,
+                # Exact repeats the synthesizer dropped before phrasing them (not attempts).
+                "synth_repeats": sum(getattr(source, "repeats", {}).values()),
+                "trivial_kept": gen.trivial,
                 "elapsed_s": round(elapsed, 3),
                 "samples_per_s": round(
                     (len(samples) - gen.resumed_from) / max(timings["generate"], 1e-9), 1
@@ -633,12 +654,13 @@ class _Generation:
 
     def __init__(
         self, out, config, plan, meta, database, validator, synth, deduper, reason_kind,
-        progress, topic_progress,
+        progress, topic_progress, executor=None,
     ):  # fmt: skip
         self.config, self.plan, self.meta, self.database = config, plan, meta, database
         self.validator, self.synth, self.deduper = validator, synth, deduper
         self.reason_kind, self.progress = reason_kind, progress
         self.topic_progress = topic_progress
+        self.executor = executor
         self.samples_path, self.rejects_path = out / "samples.jsonl", out / "rejects.jsonl"
         # Replay what is on disk (resume): seq -> accepted?
         self.replay: dict[int, bool] = {}
@@ -649,6 +671,9 @@ class _Generation:
         for r in done_rejects:
             self.replay[int(r["seq"])] = False
         self.resumed_from = len(done_samples)
+        self.trivial = sum(1 for r in done_samples if r.get("validation", {}).get("trivial"))
+        # A single 0 or NULL answers little: such samples stay a small share of the set.
+        self.trivial_cap = int(_TRIVIAL_SHARE * config.samples)
         self.rejects_by_layer: Counter[str] = Counter(r["layer"] for r in done_rejects)
         self.rejects_by_reason: Counter[str] = Counter(
             reason_kind(r["layer"], r["reason"]) for r in done_rejects
@@ -758,6 +783,9 @@ class _Generation:
             )  # fmt: skip
         if verdict.empty and not self.config.keep_empty:
             return self._reject(c, rejects_out, "execution", "empty result")
+        trivial = verdict.rows == 1 and self._trivial(c)
+        if trivial and self.trivial >= self.trivial_cap:
+            return self._reject(c, rejects_out, "execution", "trivial result (a single 0 or NULL)")
         duplicate = self.deduper.check(c.question, c.sql)
         if duplicate:
             return self._reject(c, rejects_out, "dedupe", duplicate)
@@ -767,6 +795,9 @@ class _Generation:
             if verdict.rows is not None
             else {"executed": False}
         )  # fmt: skip
+        if trivial:
+            validation["trivial"] = True
+            self.trivial += 1
         sample = Sample(
             id=f"{self.database}-{self.seq:06d}",
             question=c.question,
@@ -781,9 +812,22 @@ class _Generation:
             generator=c.generator,
             validation=validation,
             created_at=_now(),
+            shape=getattr(c, "shape", None),
         )
         samples_out.write({"seq": self.seq, **sample.to_dict()})
         return True
+
+    def _trivial(self, c: Candidate) -> bool:
+        """Whether a one-row answer is a single 0 or NULL (``COUNT`` of nothing, ``SUM`` of
+        no rows).  Only one-value aggregates can be; those are run once more to see."""
+        single = "aggregate" in c.features or "count" in c.features
+        if self.executor is None or not single or "group_by" in c.features:
+            return False
+        result = self.executor.execute(c.sql)
+        if not result.ok or len(result.rows) != 1 or len(result.rows[0]) != 1:
+            return False
+        value = result.rows[0][0]
+        return value is None or (not isinstance(value, (str, bytes)) and value == 0)
 
     def _reject(self, c: Candidate, out: JsonlAppender, layer: str, reason: str) -> bool:
         out.write(
