@@ -28,7 +28,7 @@ _SKIP = frozenset({"binary", "json", "array", "uuid", "interval", "time", "boole
 _LIMITS = (3, 5, 10, 20)
 # Filters draw from this many of a column's most frequent values: more distinct questions
 # at large sizes, while staying on values that select rows.
-_PICK = 20
+_PICK = 30
 
 
 # ---------------------------------------------------------------- column roles

@@ -22,6 +22,12 @@ DEFAULT_MIX = {"easy": 0.35, "medium": 0.4, "hard": 0.25}
 # A topic whose tables give no new query for this many tries in a row is exhausted: it
 # has no shape that fits, or every query it can make was made already.
 _MAX_MISSES = 200
+# A shape family whose recent draws bring almost nothing new has run out of questions on
+# this topic: it is dropped from the topic's stream, so that a large request costs a few
+# draws per kept sample rather than hundreds of repeats.  The yield is a moving average
+# over about 1 / _YIELD_DECAY draws.
+_YIELD_DECAY = 0.05
+_MIN_YIELD = 0.1
 
 
 def check_shape_mix(mix: dict[str, float] | None) -> dict[str, float]:
@@ -117,11 +123,17 @@ class Synthesizer:
             return
         families = [f for f in SHAPE_FAMILIES if self.shape_mix[f] > 0]
         weights = [self.shape_mix[f] for f in families]
+        yields = dict.fromkeys(families, 1.0)
         seen: set[str] = set()
         self.repeats[topic.name] = 0
         bound, made, misses = 50 * topic.count + 200, 0, 0
-        while made < bound and misses < _MAX_MISSES:
-            family = rng.choices(families, weights)[0]
+        while made < bound and misses < _MAX_MISSES and families:
+            i = rng.choices(range(len(families)), weights)[0]
+            family = families[i]
+            yields[family] *= 1 - _YIELD_DECAY
+            if yields[family] < _MIN_YIELD:  # this family has run out here
+                del families[i], weights[i]
+                continue
             shapes = FAMILIES[family]
             built = None
             for shape in rng.sample(shapes, len(shapes)):
@@ -138,6 +150,7 @@ class Synthesizer:
                 self.repeats[topic.name] += 1
                 continue
             seen.add(sql)
+            yields[family] += _YIELD_DECAY
             misses = 0
             made += 1
             yield Candidate(
