@@ -229,9 +229,7 @@ def test_each_dialect_renders_parses_and_passes_the_static_checks(example, diale
     engine = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql", "tsql": "mssql"}
     meta = example.meta.replace(engine=engine[dialect], dialect=dialect)
     # Date buckets are a minority shape: raise their weight so each dialect renders some.
-    synth = Synthesizer(
-        meta, dialect=dialect, language="en", seed=4, shape_mix={"advanced": 0.2}
-    )
+    synth = Synthesizer(meta, dialect=dialect, language="en", seed=4, shape_mix={"advanced": 0.2})
     cands = sample(synth, meta, 300)
     validator = Validator(meta, dialect)
     for c in cands:
