@@ -80,6 +80,11 @@ def sql_literal(value: object, limit: int = MAX_VALUE_CHARS) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_TAGGED_ROLES = frozenset(
+    {"identifier", "measure", "year", "category", "flag", "sort_key", "label"}
+)
+
+
 def _column_line(col: Column, table: Table, fk_of: dict[str, str], samples: int) -> str:
     parts = [col.name, clean_text(col.raw_type, MAX_TYPE_CHARS).lower() or col.type]
     if col.name in table.primary_key and len(table.primary_key) == 1:
@@ -88,6 +93,10 @@ def _column_line(col: Column, table: Table, fk_of: dict[str, str], samples: int)
         parts.append("NOT NULL")
     if col.name in fk_of:
         parts.append("-> " + fk_of[col.name])
+    elif col.role is not None and col.role.role in _TAGGED_ROLES:
+        # What the column means, in one word: a model told "[sort_key]" or "[year]" has
+        # no reason to SUM it, and "[label]" says which column names a row.
+        parts.append(f"[{col.role.role}]")
     line = "  " + " ".join(parts)
     notes = []
     comment = clean_text(col.comment)
@@ -174,7 +183,11 @@ def build(
     samples: int = 3,
     tables: Iterable[str] | None = None,
 ) -> list[TableCard]:
-    """Cards for every table (or the named ones, in metadata order)."""
+    """Cards for every table (or the named ones, in metadata order); joins the data
+    confirmed (see data_create.links) show like declared foreign keys."""
+    from .links import fold
+
+    metadata = fold(metadata)
     wanted = None if tables is None else set(tables)
     return [
         build_card(t, budget_tokens, samples)

@@ -37,7 +37,8 @@ from typing import Any
 from . import catalog, engines
 from .connect import Database, classify, scrub
 from .errors import ConfigError, EmptySchema, MetadataError
-from .records import Column, SchemaMetadata, Table
+from .records import Column, Link, SchemaMetadata, Table, declared_links
+from .roles import ColumnStats, infer
 
 # A sampling query that runs longer than this (a heavy view) is cancelled and noted.
 SAMPLE_TIMEOUT_S = 10.0
@@ -61,6 +62,8 @@ class ExtractOptions:
     # Sample columns whose names look sensitive (see is_sensitive); they are flagged
     # ``sensitive=True`` either way.
     sample_sensitive: bool = False
+    # Check name-implied joins against the data (see data_create.links); needs sampling.
+    verify_links: bool = True
 
 
 def extract(db: Database, options: ExtractOptions = ExtractOptions()) -> SchemaMetadata:
@@ -135,10 +138,17 @@ def _extract(db: Database, options: ExtractOptions, method: str) -> SchemaMetada
         tables = sorted((t for t in tables if t.columns), key=lambda t: (t.schema or "", t.name))
         if not tables:
             raise EmptySchema(_empty_message(db, schemas, options))
+        links: tuple[Link, ...] = declared_links(tables)
+        rejected: tuple[Link, ...] = ()
         if options.sample_values > 0:
             tables = _sample_all(
                 conn, module, tables, options, warnings, probe_empty=method == "batched"
             )
+            if options.verify_links:
+                kept, refuted = _verify_links(conn, module, tables, warnings)
+                links, rejected = links + tuple(kept), tuple(refuted)
+    # Roles last: a verified link makes its column a foreign key.
+    tables = _with_roles(tables, links)
     recorded = {
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
     }
@@ -152,6 +162,8 @@ def _extract(db: Database, options: ExtractOptions, method: str) -> SchemaMetada
         table_names_case_sensitive=info.table_names_case_sensitive,
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         options={**recorded, "method": method, "warnings": warnings},
+        links=links,
+        rejected_links=rejected,
     )
 
 
@@ -319,9 +331,11 @@ def _sample_all(
     cursor = conn.connection.driver_connection.cursor()
     driver_error = conn.dialect.loaded_dbapi.Error
     sampled: dict[int, dict[str, tuple[Any, ...]]] = {}
+    stats: dict[int, dict[str, ColumnStats]] = {}
+    counts: dict[int, int] = {}
+    empty: set[int] = set()
     try:
         with module.statement_timeout(conn, SAMPLE_TIMEOUT_S) as starting:
-            empty = set()
             if probe_empty:
                 base_tables = [t for t, _ in todo if t.kind == "table"]
                 empty = _empty_tables(cursor, driver_error, base_tables, select, starting)
@@ -338,20 +352,163 @@ def _sample_all(
                     continue
                 values = _top_values(rows, columns, options)
                 sampled[id(table)] = {c.name: v for c, v in zip(columns, values, strict=True) if v}
+                stats[id(table)] = {c.name: _stats(rows, i, c) for i, c in enumerate(columns)}
+                if len(rows) < options.sample_rows:
+                    counts[id(table)] = len(rows)  # the whole table was read
+            # Without catalogue statistics (a freshly loaded PostgreSQL table says -1,
+            # SQL Server views nothing) a table's size is unknown; the planner and the
+            # report need it, so count the big ones -- under the same timeout.
+            for table, _ in todo:
+                if table.kind != "table" or table.row_count is not None:
+                    continue
+                if id(table) in empty or id(table) in counts or id(table) not in sampled:
+                    continue
+                try:
+                    starting()
+                    cursor.execute(select(table, "COUNT(*)", 1))  # one row either way
+                    counts[id(table)] = int(cursor.fetchone()[0])
+                except driver_error as exc:
+                    warnings.append(f"could not count {table.qualified_name}: {_first_line(exc)}")
     finally:
         cursor.close()
     out = []
     for table in tables:
-        samples = sampled.get(id(table))
-        if samples:
-            table = dataclasses.replace(
-                table,
-                columns=tuple(
-                    dataclasses.replace(c, samples=samples[c.name]) if c.name in samples else c
-                    for c in table.columns
-                ),
+        samples = sampled.get(id(table), {})
+        col_stats = stats.get(id(table), {})
+        changes: dict[str, Any] = {}
+        if samples or col_stats:
+            changes["columns"] = tuple(
+                dataclasses.replace(
+                    c, samples=samples.get(c.name, c.samples), stats=col_stats.get(c.name)
+                )
+                for c in table.columns
             )
+        if id(table) in empty and table.kind == "table":
+            changes["row_count"] = 0
+        elif id(table) in counts:
+            changes["row_count"] = counts[id(table)]  # exact beats the catalogue's estimate
+        if changes:
+            table = dataclasses.replace(table, **changes)
         out.append(table)
+    return out
+
+
+def _stats(rows: Sequence[Sequence[Any]], i: int, column: Column) -> ColumnStats:
+    """Statistics of column ``i`` over the sampled ``rows`` (see data_create.roles)."""
+    nulls = 0
+    seen: set[Any] = set()
+    lengths = 0
+    numeric_text = column.type in ("text", "enum", "other")
+    lo = hi = None
+    for row in rows:
+        value = row[i]
+        if value is None:
+            nulls += 1
+            continue
+        if isinstance(value, str):
+            value = (
+                value.rstrip()
+                if column.raw_type.lower().startswith(("char", "nchar", "bpchar", "character"))
+                else value
+            )
+            lengths += len(value)
+            if numeric_text and not _NUMBER.fullmatch(value.strip()):
+                numeric_text = False
+        elif not isinstance(value, (int, float, decimal.Decimal)) or isinstance(value, bool):
+            numeric_text = False
+        try:
+            seen.add(value)
+        except TypeError:  # unhashable (arrays, JSON): no distinct count
+            continue
+        if isinstance(value, (int, float, decimal.Decimal, str, dt.date, dt.datetime)):
+            try:
+                lo = value if lo is None or value < lo else lo
+                hi = value if hi is None or value > hi else hi
+            except TypeError:
+                pass
+    non_null = len(rows) - nulls
+    text_like = column.type in ("text", "enum", "other")
+    return ColumnStats(
+        rows=len(rows),
+        nulls=nulls,
+        distinct=len(seen),
+        numeric_text=bool(numeric_text and non_null and text_like),
+        min=_json_or_none(lo),
+        max=_json_or_none(hi),
+        avg_length=round(lengths / non_null, 1) if text_like and non_null else None,
+    )
+
+
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def _json_or_none(value: Any) -> Any:
+    out = json_value(value, 64)
+    return None if out is _SKIP else out
+
+
+def _verify_links(
+    conn: Any, module: ModuleType, tables: list[Table], warnings: list[str]
+) -> tuple[list[Link], list[Link]]:
+    """Name-implied joins checked against the data (see data_create.links)."""
+    from . import links
+
+    guesses = links.propose(tables)
+    if not guesses:
+        return [], []
+    prep = conn.dialect.identifier_preparer
+    top = engines.get(conn.dialect.name).limit_style == "top"
+
+    def limit(sql: str, n: int) -> str:
+        return (
+            sql.replace("SELECT DISTINCT", f"SELECT DISTINCT TOP {n}", 1)
+            if top
+            else f"{sql} LIMIT {n}"
+        )
+
+    cursor = conn.connection.driver_connection.cursor()
+    driver_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with module.statement_timeout(conn, SAMPLE_TIMEOUT_S) as starting:
+
+            def probe(guess: links.Guess) -> tuple[int, int]:
+                starting()
+                try:
+                    cursor.execute(links.probe_sql(guess, prep.quote, limit))
+                    checked, found = cursor.fetchone()
+                except driver_error as exc:
+                    raise RuntimeError(_first_line(exc)) from None
+                return int(checked), int(found or 0)
+
+            return links.verify(guesses, probe)
+    finally:
+        cursor.close()
+
+
+def _with_roles(tables: list[Table], links: tuple[Link, ...]) -> list[Table]:
+    """Every column's role, inferred with the verified links counted as foreign keys."""
+    from .records import ForeignKey
+
+    extra: dict[str, list[ForeignKey]] = {}
+    for link in links:
+        if link.source == "verified":
+            schema, _, name = link.ref_table.rpartition(".")
+            extra.setdefault(link.table, []).append(
+                ForeignKey(link.columns, name, link.ref_columns, ref_schema=schema or None)
+            )
+    out = []
+    for table in tables:
+        view = table
+        if table.qualified_name in extra:
+            view = dataclasses.replace(
+                table, foreign_keys=table.foreign_keys + tuple(extra[table.qualified_name])
+            )
+        out.append(
+            dataclasses.replace(
+                table,
+                columns=tuple(dataclasses.replace(c, role=infer(view, c)) for c in table.columns),
+            )
+        )
     return out
 
 

@@ -352,7 +352,7 @@ class RunResult:
 
 def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
     """Make the dataset ``config`` asks for; see the module docstring."""
-    from . import cards, export, metadata, planner, report
+    from . import cards, export, links, metadata, planner, report
     from .connect import connect
     from .dedupe import Deduper
     from .executor import Executor, ExecutorPool
@@ -445,18 +445,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         try:
             validator = Validator(meta, meta.dialect, pool=pool if config.execute else None)
             # Schemas that declare no foreign keys (mall, many MySQL shops) still join
-            # on columns like order_id; the planner infers those links, and the
-            # synthesizer needs the same ones to build joins.  metadata.json keeps
-            # only what the catalogue says.
-            implied = planner.implied_foreign_keys(meta)
-            gen_meta = meta.replace(
-                tables=tuple(
-                    dataclasses.replace(
-                        t, foreign_keys=t.foreign_keys + implied.get(t.qualified_name, ())
-                    )
-                    for t in meta.tables
-                )
-            )
+            # on columns like order_id; metadata.extract() confirmed those links against
+            # the data, and the generators read joins from Table.foreign_keys.
+            gen_meta = links.fold(meta)
             synth = Synthesizer(
                 gen_meta,
                 dialect=meta.dialect,

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 from .cards import clean_text
 from .errors import ConfigError, PlanningError
-from .records import ForeignKey, Plan, SchemaMetadata, Table, Topic
+from .links import fold
+from .records import Plan, SchemaMetadata, Table, Topic
 
 # Share of the budget spread evenly over topics before the rest follows richness.
 FLOOR_SHARE = 0.3
@@ -52,7 +53,7 @@ class _Graph:
     tables: dict[str, Table]  # qualified name -> table, usable ones only
     refs: dict[str, list[str]]  # table -> tables it references (sorted, no self)
     referenced_by: dict[str, list[str]]
-    implied: set[tuple[str, str]]  # (table, target) links known only from column names
+    implied: set[tuple[str, str]]  # (table, target) links confirmed by data, not declared
 
     def neighbours(self, name: str) -> list[str]:
         return sorted(set(self.refs[name]) | set(self.referenced_by[name]))
@@ -117,13 +118,14 @@ def _graph(metadata: SchemaMetadata, include_views: bool) -> _Graph:
     lower = {name.lower(): name for name in sorted(tables)}
     refs: dict[str, list[str]] = {name: [] for name in tables}
     referenced_by: dict[str, list[str]] = {name: [] for name in tables}
-    implied = implied_foreign_keys(metadata)
+    # Links the data confirmed (see data_create.links) join topics like declared keys.
+    folded = {t.qualified_name: t for t in fold(metadata).tables}
     implied_links: set[tuple[str, str]] = set()
     for name in sorted(tables):
         table = tables[name]
         targets = set()
         declared = set()
-        for fk in (*table.foreign_keys, *implied.get(name, ())):
+        for fk in folded[name].foreign_keys:
             schema = fk.ref_schema if fk.ref_schema is not None else table.schema
             candidates = [f"{schema}.{fk.ref_table}" if schema else fk.ref_table, fk.ref_table]
             for candidate in candidates:
@@ -132,65 +134,13 @@ def _graph(metadata: SchemaMetadata, include_views: bool) -> _Graph:
                     break
             if target is not None and target != name:
                 targets.add(target)
-                if fk.name != "implied":
+                if fk.name != "verified":
                     declared.add(target)
         implied_links.update((name, t) for t in targets - declared)
         refs[name] = sorted(targets)
         for target in refs[name]:
             referenced_by[target].append(name)
     return _Graph(tables, refs, {k: sorted(v) for k, v in referenced_by.items()}, implied_links)
-
-
-def implied_foreign_keys(metadata: SchemaMetadata) -> dict[str, tuple[ForeignKey, ...]]:
-    """Links the schema does not declare but its column names imply, by qualified table name.
-
-    Many application schemas (``mall``, ``litemall``) declare no foreign keys at all;
-    ``oms_order_item.order_id`` still plainly means ``oms_order.id``.  A column
-    ``<stem>_id`` outside every declared key links to the table named ``<stem>`` (or
-    its plural, or with a module prefix such as ``oms_``) whose single-column primary
-    key is ``id`` or the column's own name.  When several tables fit, one sharing the
-    column's table's prefix wins; otherwise no link is implied.  Such foreign keys
-    are named ``"implied"``.
-    """
-    prefixes = _module_prefixes(metadata)
-    by_stem: dict[str, list[Table]] = {}
-    for t in metadata.tables:
-        if t.kind != "table" or len(t.primary_key) != 1:
-            continue
-        for key in {t.name.lower(), _humanize(t.name, prefixes).replace(" ", "_")}:
-            by_stem.setdefault(key, []).append(t)
-    out: dict[str, tuple[ForeignKey, ...]] = {}
-    for table in metadata.tables:
-        declared = {c.lower() for fk in table.foreign_keys for c in fk.columns}
-        found = []
-        for column in table.columns:
-            name = column.name.lower()
-            if name in declared or not name.endswith("_id") or len(name) <= 3:
-                continue
-            stem = name[:-3]
-            fits = {
-                t.qualified_name: t
-                for key in (stem, stem + "s", stem + "es")
-                for t in by_stem.get(key, ())
-                if t is not table and t.primary_key[0].lower() in ("id", name)
-            }
-            if len(fits) > 1:
-                head = table.name.lower().partition("_")[0]
-                fits = {k: t for k, t in fits.items() if t.name.lower().startswith(head + "_")}
-            if len(fits) == 1:
-                target = next(iter(fits.values()))
-                found.append(
-                    ForeignKey(
-                        (column.name,),
-                        target.name,
-                        target.primary_key,
-                        ref_schema=target.schema,
-                        name="implied",
-                    )
-                )
-        if found:
-            out[table.qualified_name] = tuple(found)
-    return out
 
 
 def _richness(table: Table) -> float:
@@ -301,7 +251,12 @@ def _reason(graph: _Graph, group: list[str]) -> str:
     parts = []
     for t in group:
         inside = [
-            r + (" (implied by column names)" if (t, r) in graph.implied else "")
+            r
+            + (
+                " (implied by column names, confirmed by the data)"
+                if (t, r) in graph.implied
+                else ""
+            )
             for r in graph.refs[t]
             if r in group
         ]

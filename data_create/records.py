@@ -17,8 +17,13 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from .roles import ColumnRole, ColumnStats
+
 METADATA_FORMAT = "nl2sql-factory/metadata"
-METADATA_FORMAT_VERSION = 1
+# 2: columns carry ``stats`` and ``role``; the schema carries ``links`` and
+# ``rejected_links``.  Version-1 files are still read (roles are inferred on load).
+METADATA_FORMAT_VERSION = 2
+READABLE_METADATA_VERSIONS = (1, 2)
 
 # Normalised column types: a small vocabulary every later stage can reason about
 # (which columns to filter, aggregate, bucket by date...).
@@ -54,6 +59,10 @@ class Column:
     # True when the name looks sensitive (password, token, phone...); such columns are
     # sampled only when the user asks for it (--sample-sensitive).
     sensitive: bool = False
+    # Cheap statistics over the sampled rows, and what the column means to a person
+    # asking questions (see data_create.roles); filled in by metadata.extract().
+    stats: ColumnStats | None = None
+    role: ColumnRole | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,57 @@ class ForeignKey:
     ref_columns: tuple[str, ...]
     ref_schema: str | None = None
     name: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A join the generators may use: ``table.columns`` -> ``ref_table.ref_columns``.
+
+    ``source`` is ``"declared"`` (a foreign key in the catalogue), ``"verified"`` (implied
+    by the column names and confirmed by the data) or ``"rejected"`` (implied by the
+    names, refuted by the data: ``reason`` says how).  ``coverage`` is the share of the
+    child's distinct non-null values found in the parent column.
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    source: str = "declared"
+    coverage: float | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        """``orders.customer_id -> customers.id``."""
+        left = ", ".join(f"{self.table}.{c}" for c in self.columns)
+        right = ", ".join(f"{self.ref_table}.{c}" for c in self.ref_columns)
+        return f"{left} -> {right}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "table": self.table,
+            "columns": list(self.columns),
+            "ref_table": self.ref_table,
+            "ref_columns": list(self.ref_columns),
+            "source": self.source,
+        }
+        if self.coverage is not None:
+            d["coverage"] = self.coverage
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Link:
+        return cls(
+            table=d["table"],
+            columns=tuple(d["columns"]),
+            ref_table=d["ref_table"],
+            ref_columns=tuple(d["ref_columns"]),
+            source=d.get("source", "declared"),
+            coverage=d.get("coverage"),
+            reason=d.get("reason", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -100,6 +160,10 @@ class SchemaMetadata:
     table_names_case_sensitive: bool | None = None
     extracted_at: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # Every join the generators may use (declared foreign keys and data-verified links),
+    # and the name-implied links the data refuted; see data_create.links.
+    links: tuple[Link, ...] = ()
+    rejected_links: tuple[Link, ...] = ()
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         for t in self.tables:
@@ -117,48 +181,36 @@ class SchemaMetadata:
         return structure_fingerprint(self.tables)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # Written field by field: dataclasses.asdict deep-copies every sample value and
+        # was most of the cost of writing metadata.json for thousands of tables.
         return {
             "format": METADATA_FORMAT,
             "version": METADATA_FORMAT_VERSION,
             "fingerprint": self.fingerprint,
-            **d,
+            "engine": self.engine,
+            "dialect": self.dialect,
+            "database": self.database,
+            "tables": [_table_dict(t) for t in self.tables],
+            "default_schema": self.default_schema,
+            "server_version": self.server_version,
+            "table_names_case_sensitive": self.table_names_case_sensitive,
+            "extracted_at": self.extracted_at,
+            "options": self.options,
+            "links": [link.to_dict() for link in self.links],
+            "rejected_links": [link.to_dict() for link in self.rejected_links],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SchemaMetadata:
         if d.get("format") != METADATA_FORMAT:
             raise ValueError("not an nl2sql-factory metadata file")
-        if d.get("version") != METADATA_FORMAT_VERSION:
+        if d.get("version") not in READABLE_METADATA_VERSIONS:
             raise ValueError(
                 f"metadata format version {d.get('version')} is not supported "
-                f"(this version reads {METADATA_FORMAT_VERSION}); re-run `data_create inspect`"
+                f"(this version reads {', '.join(map(str, READABLE_METADATA_VERSIONS))}); "
+                "re-run `data_create inspect`"
             )
-        tables = tuple(
-            Table(
-                name=t["name"],
-                schema=t.get("schema"),
-                kind=t.get("kind", "table"),
-                comment=t.get("comment"),
-                columns=tuple(
-                    Column(**{**c, "samples": tuple(c.get("samples", ()))}) for c in t["columns"]
-                ),
-                primary_key=tuple(t.get("primary_key", ())),
-                foreign_keys=tuple(
-                    ForeignKey(
-                        columns=tuple(fk["columns"]),
-                        ref_table=fk["ref_table"],
-                        ref_columns=tuple(fk["ref_columns"]),
-                        ref_schema=fk.get("ref_schema"),
-                        name=fk.get("name"),
-                    )
-                    for fk in t.get("foreign_keys", ())
-                ),
-                unique=tuple(tuple(u) for u in t.get("unique", ())),
-                row_count=t.get("row_count"),
-            )
-            for t in d["tables"]
-        )
+        tables = tuple(_table_from_dict(t) for t in d["tables"])
         keep = {
             "engine",
             "dialect",
@@ -169,7 +221,20 @@ class SchemaMetadata:
             "extracted_at",
             "options",
         }
-        return cls(tables=tables, **{k: v for k, v in d.items() if k in keep})
+        meta = cls(
+            tables=tables,
+            links=tuple(Link.from_dict(x) for x in d.get("links", ())),
+            rejected_links=tuple(Link.from_dict(x) for x in d.get("rejected_links", ())),
+            **{k: v for k, v in d.items() if k in keep},
+        )
+        if d.get("version") == 1:
+            from .roles import with_roles
+
+            meta = meta.replace(
+                tables=tuple(with_roles(t) for t in meta.tables),
+                links=declared_links(meta.tables),
+            )
+        return meta
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, default=str)
@@ -180,6 +245,102 @@ class SchemaMetadata:
 
     def replace(self, **changes: Any) -> SchemaMetadata:
         return replace(self, **changes)
+
+
+def _column_dict(c: Column) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "name": c.name,
+        "raw_type": c.raw_type,
+        "type": c.type,
+        "nullable": c.nullable,
+        "default": c.default,
+        "comment": c.comment,
+        "samples": list(c.samples),
+        "sensitive": c.sensitive,
+    }
+    if c.stats is not None:
+        d["stats"] = {k: v for k, v in vars(c.stats).items() if v is not None}
+    if c.role is not None:
+        d["role"] = c.role.to_dict()
+    return d
+
+
+def _column_from_dict(c: dict[str, Any]) -> Column:
+    stats = c.get("stats")
+    role = c.get("role")
+    return Column(
+        name=c["name"],
+        raw_type=c["raw_type"],
+        type=c["type"],
+        nullable=c.get("nullable", True),
+        default=c.get("default"),
+        comment=c.get("comment"),
+        samples=tuple(c.get("samples", ())),
+        sensitive=c.get("sensitive", False),
+        stats=ColumnStats(**stats) if stats else None,
+        role=ColumnRole.from_dict(role) if role else None,
+    )
+
+
+def _table_dict(t: Table) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "schema": t.schema,
+        "kind": t.kind,
+        "comment": t.comment,
+        "columns": [_column_dict(c) for c in t.columns],
+        "primary_key": list(t.primary_key),
+        "foreign_keys": [
+            {
+                "columns": list(fk.columns),
+                "ref_table": fk.ref_table,
+                "ref_columns": list(fk.ref_columns),
+                "ref_schema": fk.ref_schema,
+                "name": fk.name,
+            }
+            for fk in t.foreign_keys
+        ],
+        "unique": [list(u) for u in t.unique],
+        "row_count": t.row_count,
+    }
+
+
+def _table_from_dict(t: dict[str, Any]) -> Table:
+    return Table(
+        name=t["name"],
+        schema=t.get("schema"),
+        kind=t.get("kind", "table"),
+        comment=t.get("comment"),
+        columns=tuple(_column_from_dict(c) for c in t["columns"]),
+        primary_key=tuple(t.get("primary_key", ())),
+        foreign_keys=tuple(
+            ForeignKey(
+                columns=tuple(fk["columns"]),
+                ref_table=fk["ref_table"],
+                ref_columns=tuple(fk["ref_columns"]),
+                ref_schema=fk.get("ref_schema"),
+                name=fk.get("name"),
+            )
+            for fk in t.get("foreign_keys", ())
+        ),
+        unique=tuple(tuple(u) for u in t.get("unique", ())),
+        row_count=t.get("row_count"),
+    )
+
+
+def declared_links(tables: tuple[Table, ...] | list[Table]) -> tuple[Link, ...]:
+    """The catalogue's foreign keys as :class:`Link` records."""
+    return tuple(
+        Link(
+            t.qualified_name,
+            fk.columns,
+            f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table,
+            fk.ref_columns,
+            "declared" if fk.name not in ("verified", "implied") else "verified",
+        )
+        for t in tables
+        for fk in t.foreign_keys
+    )
 
 
 def structure_fingerprint(tables: tuple[Table, ...] | list[Table]) -> str:

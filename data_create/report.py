@@ -20,7 +20,9 @@ The pipeline calls :func:`build_stats` once at the end and hands the result to
       "timings":    {stage: seconds},
       "skeletons":  {"distinct": n, "samples": m, "ratio": n / m},
       "shapes":     {"achieved": {family: n}, "share": {family: n / samples with a family},
-                     "target": {family: weight share} (when the synthesizer's mix is known)}
+                     "target": {family: weight share} (when the synthesizer's mix is known)},
+      "links":      {"declared": n, "verified": [{"link", "coverage"}],
+                     "rejected": [{"link", "reason"}]}   (see data_create.links)
     }
 
 Rates are fractions in [0, 1] (None when undefined).  ``report.html`` is one
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .links import summary as links_summary
 from .records import DIFFICULTIES, SHAPE_FAMILIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
 
 MAX_BARS = 30  # a chart keeps its largest bars; report.json keeps everything
@@ -154,6 +157,7 @@ def build_stats(
             if weight
             else {},
         },
+        "links": links_summary(metadata),
     }
 
 
@@ -315,7 +319,24 @@ def render_markdown(stats: Mapping[str, Any]) -> str:
         ]
         if uncovered:
             out += ["Not covered: " + ", ".join(_md_cell(t) for t in uncovered), ""]
+    out += _links_markdown(stats.get("links") or {})
     return "\n".join(out)
+
+
+def _links_markdown(links: Mapping[str, Any]) -> list[str]:
+    if not links.get("verified") and not links.get("rejected"):
+        return []
+    out = [
+        "## Joins",
+        "",
+        f"{links.get('declared', 0)} declared foreign keys; {len(links.get('verified', []))} "
+        f"joins implied by column names and confirmed by the data; "
+        f"{len(links.get('rejected', []))} guesses the data refuted (not used).",
+        "",
+    ]
+    rows = [(x["link"], "kept", f"{x['coverage']:.0%} of values found") for x in links["verified"]]
+    rows += [(x["link"], "rejected", x["reason"]) for x in links.get("rejected", [])]
+    return out + _md_table(("join", "decision", "why"), rows) + [""]
 
 
 # ---------------------------------------------------------------- html
@@ -341,6 +362,20 @@ def render_html(stats: Mapping[str, Any]) -> str:
         body.append("</table>")
     for title, get, fmt in CHARTS:
         body += [f"<h2>{esc(title)}</h2>", svg_bar_chart(title, get(stats), fmt)]
+    links = stats.get("links") or {}
+    if links.get("verified") or links.get("rejected"):
+        body.append("<h2>Joins implied by column names</h2>\n<table>")
+        body.append("<tr><th>join</th><th>decision</th><th>why</th></tr>")
+        for x in links.get("verified", []):
+            body.append(
+                f"<tr><td>{esc(x['link'])}</td><td>kept</td>"
+                f"<td>{x['coverage']:.0%} of values found</td></tr>"
+            )
+        for x in links.get("rejected", []):
+            body.append(
+                f"<tr><td>{esc(x['link'])}</td><td>rejected</td><td>{esc(x['reason'])}</td></tr>"
+            )
+        body.append("</table>")
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>NL2SQL generation report</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"

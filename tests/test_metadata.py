@@ -196,8 +196,9 @@ def test_keys_comments_and_types(keys_db):
     assert store.column("store_id").nullable is False
     assert store.column("parent_store_id").nullable is True
     assert store.column("opened_on").type == "date"
-    assert region.row_count in (3, None)  # an estimate; None when never analyzed
-    assert view.row_count is None
+    # Exact: both were read whole when sampled (catalogue estimates are replaced).
+    assert region.row_count == 3
+    assert view.row_count == 3
 
 
 def test_samples_skip_sensitive_columns_unless_asked(keys_db):
@@ -463,7 +464,8 @@ def test_pg_partitions_row_estimates_and_schemas(pg_database):
     assert [t.name for t in md.tables] == ["customer", "measurement", "reading"]
     measurement = md.table("measurement")
     assert measurement.primary_key == ("id", "taken")
-    assert measurement.row_count is None  # never analyzed: unknown, not 0 or -1
+    # Never analyzed (reltuples -1): counted, not left unknown, 0 or -1.
+    assert measurement.row_count == 400
     reading = md.table("reading")
     assert [(fk.columns, fk.ref_table) for fk in reading.foreign_keys] == [
         (("m_id", "m_taken"), "measurement")

@@ -9,6 +9,7 @@ import pytest
 from data_create import example_db, metadata, planner
 from data_create.connect import connect
 from data_create.errors import ConfigError, PlanningError
+from data_create.links import propose, verify
 from data_create.records import Column, ForeignKey, Plan, SchemaMetadata, Table
 
 BUDGETS = (1, 3, 7, 100, 1000)
@@ -182,15 +183,23 @@ def test_links_implied_by_column_names_when_none_are_declared():
             t("ums_log", "parent_id"),
         ),
     )  # fmt: skip
-    implied = planner.implied_foreign_keys(md)
-    assert {k: [(fk.columns, fk.ref_table) for fk in v] for k, v in implied.items()} == {
-        "oms_order": [(("member_id",), "ums_member")],
-        "oms_order_item": [(("order_id",), "oms_order"), (("product_id",), "pms_product")],
-        "pms_product": [(("brand_id",), "pms_brand")],
-    }
+    guesses = propose(md.tables)
+    assert sorted((g.table, g.columns, g.ref_table) for g in guesses) == [
+        ("oms_order", ("member_id",), "ums_member"),
+        ("oms_order_item", ("order_id",), "oms_order"),
+        ("oms_order_item", ("product_id",), "pms_product"),
+        ("pms_product", ("brand_id",), "pms_brand"),
+    ]
+    # Only what the data confirmed joins topics: here every guess holds.
+    kept, rejected = verify(guesses, lambda g: (10, 10))
+    assert rejected == []
+    md = md.replace(links=tuple(kept))
     p = check_plan(md, 20, max_tables=3)
     item = next(topic for topic in p.topics if topic.tables[0] == "oms_order_item")
     assert set(item.tables) == {"oms_order_item", "oms_order", "pms_product"}
-    assert "oms_order_item references oms_order (implied by column names)" in item.reason
+    assert (
+        "oms_order_item references oms_order (implied by column names, confirmed by the data)"
+        in item.reason
+    )
     assert planner.plan(md, 20, language="en").topics[0].name[0].isupper()
     assert ("ums_log",) in [topic.tables for topic in p.topics]

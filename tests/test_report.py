@@ -79,7 +79,7 @@ def test_build_stats_shape_and_numbers():
     s = stats()
     assert set(s) == {
         "run", "plan", "topics", "difficulty", "features", "languages", "generators",
-        "tables", "validity", "rejects", "timings", "skeletons", "shapes",
+        "tables", "validity", "rejects", "timings", "skeletons", "shapes", "links",
     }  # fmt: skip
     assert s["shapes"] == {"achieved": {}, "share": {}, "target": {}}  # no shape recorded
     assert "s3cret" not in json.dumps(s) and s["run"]["dsn"].startswith("postgresql://bob:")
