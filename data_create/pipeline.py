@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -812,13 +813,16 @@ class _Generation:
         """Whether a one-row answer is a single 0 or NULL (``COUNT`` of nothing, ``SUM`` of
         no rows).  Only one-value aggregates can be; those are run once more to see."""
         single = "aggregate" in c.features or "count" in c.features
-        if self.executor is None or not single or "group_by" in c.features:
+        if self.executor is None or not single:
             return False
         result = self.executor.execute(c.sql)
-        if not result.ok or len(result.rows) != 1 or len(result.rows[0]) != 1:
+        if not result.ok or len(result.rows) != 1:
             return False
-        value = result.rows[0][0]
-        return value is None or (not isinstance(value, (str, bytes)) and value == 0)
+        return all(
+            v is None
+            or (isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) and v == 0)
+            for v in result.rows[0]
+        )
 
     def _reject(self, c: Candidate, out: JsonlAppender, layer: str, reason: str) -> bool:
         out.write(

@@ -13,13 +13,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from random import Random
 from typing import Any
 
 from sqlglot import exp
 
 from ..records import Column, SchemaMetadata, Table
+from ..roles import ColumnRole, role_of
 from . import dialects
 
 _NUMERIC = frozenset({"integer", "decimal", "float"})
@@ -32,55 +32,6 @@ _PICK = 30
 
 
 # ---------------------------------------------------------------- column roles
-
-if (Path(__file__).parent.parent / "roles.py").exists():
-    # The one role inference (issue 9), shared by every generator.
-    from ..roles import role_of as _role_of
-else:  # pragma: no cover - only until data_create.roles lands on this branch
-    _LABELISH = re.compile(r"name|title|description|desc$|label", re.I)
-    _CATEGORICAL = re.compile(
-        r"status|state|type|kind|category|city|country|region|gender|level|tier|method|channel|"
-        r"brand|carrier|reason|rating|language|class|group|grade|currency|title",
-        re.I,
-    )
-    _KEYISH = re.compile(r"(^id$|_id$|[a-z]Id$|ID$|_no$|_code$|^code$|sku|zip|postal)", re.I)
-
-    @dataclass(frozen=True)
-    class _Role:
-        role: str
-        additive: bool = False
-        numeric_text: bool = False
-        unique: bool = False
-        meanings: tuple[tuple[str, str], ...] = ()
-
-        can_aggregate = property(lambda self: self.role == "measure")
-        can_sum = property(lambda self: self.role == "measure" and self.additive)
-        can_like = property(lambda self: self.role in ("label", "text"))
-        can_filter = property(lambda self: self.role not in ("contact", "text", "sort_key"))
-
-    def _role_of(table: Table, column: Column) -> _Role:
-        name = column.name
-        if name in table.primary_key:
-            return _Role("primary_key", unique=True)
-        if any(name in fk.columns for fk in table.foreign_keys):
-            return _Role("foreign_key")
-        if _KEYISH.search(name):
-            return _Role("identifier")
-        if column.type in _DATES:
-            return _Role("datetime" if column.type == "datetime" else "date")
-        if "bool" in column.raw_type.lower() or re.match(r"(is|has)_", name, re.I):
-            return _Role("flag")
-        if column.type in _NUMERIC:
-            return _Role("measure", additive=bool(re.search(r"amount|total|qty|quantity", name)))
-        if column.type == "enum" or (
-            not _LABELISH.search(name)
-            and (_CATEGORICAL.search(name) or 1 < len(column.samples) < 5)
-        ):
-            return _Role("category")
-        if _LABELISH.search(name):
-            return _Role("label")
-        return _Role("text")
-
 
 # ---------------------------------------------------------------- what shapes work with
 
@@ -178,7 +129,7 @@ class Scope:
         self.language = language
         self._values = values
         self._cache: dict[tuple[str, str], tuple[Lit, ...]] = {}
-        self._roles: dict[tuple[str, str], Any] = {}
+        self._roles: dict[tuple[str, str], ColumnRole] = {}
         by_name = {t.qualified_name: t for t in metadata.tables}
         self.tables: list[Table] = []
         for name in table_names:
@@ -209,8 +160,9 @@ class Scope:
             if not column.sensitive and column.type not in _SKIP:
                 raw = self._values(table, column) if self._values else column.samples
                 out = []
+                numeric_text = self.role(table, column).numeric_text
                 for value in raw or ():
-                    lit = literal(_coerce(value, column.type))
+                    lit = literal(_coerce(value, "decimal" if numeric_text else column.type))
                     fits = lit is not None and (lit.is_string or self.numeric(table, column))
                     if fits and all(o.text != lit.text for o in out):
                         out.append(lit)
@@ -218,11 +170,11 @@ class Scope:
             self._cache[key] = lits
         return self._cache[key]
 
-    def role(self, table: Table, column: Column) -> Any:
+    def role(self, table: Table, column: Column) -> ColumnRole:
         """The column's role (:mod:`data_create.roles`): what a question may do with it."""
         key = (table.qualified_name, column.name)
         if key not in self._roles:
-            self._roles[key] = _role_of(table, column)
+            self._roles[key] = role_of(table, column)
         return self._roles[key]
 
     def is_key(self, table: Table, column: Column) -> bool:
@@ -258,8 +210,8 @@ class Scope:
             ok = (
                 (role == "num" and r.can_aggregate and self.numeric(table, c) and len(vals) >= 2)
                 or (role == "sum" and r.can_sum and self.numeric(table, c) and len(vals) >= 2)
-                or (role == "cat" and r.role in ("category", "flag") and not r.unique
-                    and (text or r.meanings))
+                or (role == "cat" and r.role in ("category", "flag", "year") and not r.unique
+                    and (text or r.meanings or r.role != "category" or len(vals) <= 12))
                 or (role == "text" and r.can_like and text)
                 or (role == "label" and r.role == "label" and text)
                 or (role == "date" and c.type in _DATES and any(_year(v.text) for v in vals))
@@ -302,11 +254,16 @@ class Scope:
             alias=exp.TableAlias(this=exp.to_identifier(alias)) if alias else None,
         )
 
-    def ref(self, col: Col) -> exp.Column:
-        return exp.Column(
+    def ref(self, col: Col) -> exp.Expr:
+        """The column in an expression; numbers stored as text are CAST, so that they compare,
+        sort and aggregate as numbers ('10' > '9')."""
+        node = exp.Column(
             this=self.ident(col.column.name),
             table=exp.to_identifier(col.alias) if col.alias else None,
         )
+        if self.role(col.table, col.column).numeric_text:
+            return exp.Cast(this=node, to=exp.DataType.build(dialects.NUMERIC[self.dialect]))
+        return node
 
     def ordered(self, expression: exp.Expr, desc: bool) -> exp.Ordered:
         return dialects.ordered(expression, desc, self.dialect)

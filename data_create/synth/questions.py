@@ -10,6 +10,7 @@ from __future__ import annotations
 from random import Random
 from typing import Any
 
+from ..roles import role_of
 from .builder import Built, Col, Cond, Lit
 from .naming import has_cjk, humanize, label, plural, singular
 
@@ -289,6 +290,17 @@ class Phraser:
 
     def cond(self, c: Cond, qualify: bool) -> str:
         vals = {f"v{i}": self.value(v) for i, v in enumerate(c.values)}
+        if c.op in ("eq", "in"):
+            # A code says what it means: 状态为正常, not 状态为'0' (roles parse the comment).
+            role = role_of(c.col.table, c.col.column)
+            for i, v in enumerate(c.values):
+                meaning = role.meaning(v.text) if role.meanings else None
+                if (
+                    meaning
+                    and meaning != v.text
+                    and (self.language == "zh" or not has_cjk(meaning))
+                ):
+                    vals[f"v{i}"] = meaning
         if c.op == "year":
             vals["v0"] = c.values[0].text
         return _COND[self.language][c.op].format(c=self.column(c.col, qualify), **vals)

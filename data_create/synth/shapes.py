@@ -138,9 +138,16 @@ def _agg(scope: Scope, rng: Random, t, alias: str | None = None):
     num = _pick(rng, scope.cols(t, "num"))
     if num is None or rng.random() < 0.3:
         return exp.Count(this=exp.Star()), ("count", None, t)
-    func = rng.choice(list(AGGS))
+    func = _func(scope, rng, num)
     num = num.at(alias)
     return AGGS[func](this=scope.ref(num)), (func, num, t)
+
+
+def _func(scope: Scope, rng: Random, num: Col) -> str:
+    """An aggregate that means something for ``num``: SUM only of what adds up (amounts,
+    quantities), never of prices, rates or ages."""
+    additive = scope.role(num.table, num.column).can_sum
+    return rng.choice(list(AGGS) if additive else ["avg", "max", "min"])
 
 
 def group_agg(scope: Scope, rng: Random) -> Built | None:
@@ -250,7 +257,7 @@ def agg_filter(scope: Scope, rng: Random) -> Built | None:
     cond = _other_filter(scope, rng, t, num) if num else None
     if cond is None:
         return None
-    func = rng.choice(list(AGGS))
+    func = _func(scope, rng, num)
     q = _select(scope, t, AGGS[func](this=scope.ref(num))).where(scope.where([cond]))
     slots = {"t": t, "agg": (func, num, t), "where": [cond]}
     return Built(q, "agg", "medium", ("aggregate", "filter"), (t,), slots)
@@ -475,7 +482,10 @@ def window_top(scope: Scope, rng: Random) -> Built | None:
         order=exp.Order(expressions=[scope.ordered(scope.ref(num), True)]),
     )
     cols = [c for c in (g, label, num) if c is g or c.column != g.column]
-    inner = _select(scope, t, *(scope.ref(c) for c in cols), over.as_("rn"))
+    # Named, so that the outer query can refer to a CAST column too.
+    named = [ref if isinstance(ref := scope.ref(c), exp.Column) else ref.as_(c.column.name)
+             for c in cols]  # fmt: skip
+    inner = _select(scope, t, *named, over.as_("rn"))
     outer_cols = [
         exp.Column(this=scope.ident(c.column.name), table=exp.to_identifier("ranked")) for c in cols
     ]
