@@ -7,6 +7,8 @@ per language; the synthesizer's seeded RNG picks one, so the set is not monotone
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from random import Random
 from typing import Any
 
@@ -261,11 +263,12 @@ _TEMPLATE_OF = {"join_list": "filter_list", "join3": "group_agg"}
 class Phraser:
     """Renders a :class:`Built` as a question in one language."""
 
-    def __init__(self, language: str):
+    def __init__(self, language: str, metadata: Any = None):
         if language not in _COND:
             raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
         self.language = language
         self.words = _WORDS[language]
+        self.names = _zh_names(metadata) if language == "zh" and metadata is not None else {}
 
     def table(self, t: Any, many: bool = False) -> str:
         text = label(t.comment, t.name, self.language, table=True)
@@ -276,6 +279,12 @@ class Phraser:
     def column(self, col: Col, qualify: bool = False) -> str:
         """A column's label; ``qualify`` names its table too, unless the label already does."""
         text = label(col.column.comment, col.column.name, self.language, keep_note=True)
+        if self.language == "zh" and not has_cjk(text):
+            text = (
+                self.names.get((col.table.qualified_name, col.column.name))
+                or self.names.get(col.column.name)
+                or self._compose(text)
+            )
         if not qualify:
             return text
         owner = self.table(col.table)
@@ -284,6 +293,12 @@ class Phraser:
         if owner[-2:] in text:
             return text
         return f"{owner}{text}" if has_cjk(owner) and has_cjk(text) else f"{owner} {text}"
+
+    def _compose(self, words: str) -> str:
+        """``subject name`` -> 专题名称 when the schema names every word in Chinese elsewhere
+        (a column called ``name``, a table ``cms_subject``); else the split identifier."""
+        parts = [self.names.get(("word", w)) for w in words.split()]
+        return "".join(parts) if parts and all(parts) else words  # type: ignore[arg-type]
 
     def value(self, lit: Lit) -> str:
         return f"'{lit.text}'" if lit.is_string else lit.text
@@ -406,3 +421,38 @@ class Phraser:
         if key == "scalar_sub_top":
             key = "scalar_sub"
         return rng.choice(TEMPLATES[key][self.language]).format(**f)
+
+
+def _zh_names(metadata: Any) -> dict[Any, str]:
+    """Chinese names for columns whose own comment has none: the comment of a column of the
+    same name elsewhere in the schema (the most common one), or, for a key that links to
+    another table, that table's name (``product_id`` -> 商品).  Keys: a column name, or
+    (table, column) for link columns."""
+    seen: dict[str, Counter[str]] = {}
+    for t in metadata.tables:
+        for c in t.columns:
+            if c.comment and has_cjk(c.comment):
+                text = label(c.comment, c.name, "zh")
+                if has_cjk(text):
+                    seen.setdefault(c.name, Counter())[text] += 1
+    names: dict[Any, str] = {name: count.most_common(1)[0][0] for name, count in seen.items()}
+    # Words: a one-word column name with a Chinese comment (name -> 名称), and the last
+    # word of a table's name (cms_subject -> 专题), for composing names of the rest.
+    for name, text in list(names.items()):
+        if isinstance(name, str) and re.fullmatch(r"[a-z]+", name.lower()):
+            names[("word", name.lower())] = text
+    for t in metadata.tables:
+        if t.comment and has_cjk(t.comment):
+            word = humanize(t.name).split()[-1]
+            names.setdefault(("word", word), label(t.comment, t.name, "zh", table=True))
+    by_name = {t.qualified_name: t for t in metadata.tables}
+    for t in metadata.tables:
+        for fk in t.foreign_keys:
+            ref = f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table
+            parent = by_name.get(ref)
+            if parent is None or len(fk.columns) != 1 or not parent.comment:
+                continue
+            text = label(parent.comment, parent.name, "zh", table=True)
+            if has_cjk(text):
+                names[(t.qualified_name, fk.columns[0])] = text
+    return names

@@ -89,7 +89,7 @@ class Synthesizer:
         self.metadata = metadata
         self.dialect = _dialect_name(dialect)
         self.language = language
-        self.phraser = Phraser(language)
+        self.phraser = Phraser(language, metadata)
         self.seed = seed
         mix = dict(DEFAULT_MIX if mix is None else mix)
         unknown = sorted(set(mix) - set(DIFFICULTIES))
