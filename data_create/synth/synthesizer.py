@@ -107,6 +107,11 @@ class Synthesizer:
         self.values = values
         # Queries the stream skipped as exact repeats of one it already yielded, per topic.
         self.repeats: dict[str, int] = {}
+        # What this synthesizer has yielded, over all its topics: topics share tables, and
+        # one question text must not stand for two different queries.  The pipeline pulls
+        # the streams in a fixed order, so this stays deterministic (and resumable).
+        self._seen_sql: set[str] = set()
+        self._seen_questions: set[str] = set()
 
     def _rng(self, topic: Topic) -> Random:
         digest = hashlib.sha256(f"{self.seed}\x00{topic.name}".encode()).digest()
@@ -124,7 +129,7 @@ class Synthesizer:
         families = [f for f in SHAPE_FAMILIES if self.shape_mix[f] > 0]
         weights = [self.shape_mix[f] for f in families]
         yields = dict.fromkeys(families, 1.0)
-        seen: set[str] = set()
+        seen, asked = self._seen_sql, self._seen_questions
         self.repeats[topic.name] = 0
         bound, made, misses = 50 * topic.count + 200, 0, 0
         while made < bound and misses < _MAX_MISSES and families:
@@ -150,11 +155,17 @@ class Synthesizer:
                 self.repeats[topic.name] += 1
                 continue
             seen.add(sql)
+            question = self.phraser.question(built, rng)
+            if question in asked:  # another query already has this text
+                misses += 1
+                self.repeats[topic.name] += 1
+                continue
+            asked.add(question)
             yields[family] += _YIELD_DECAY
             misses = 0
             made += 1
             yield Candidate(
-                question=self.phraser.question(built, rng),
+                question=question,
                 sql=sql,
                 topic=topic.name,
                 tables=tuple(t.qualified_name for t in built.tables),
