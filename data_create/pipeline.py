@@ -329,6 +329,11 @@ def value_source(
     return values
 
 
+def _value_limit(samples: int) -> int:
+    """Real values fetched per filterable column for a request of ``samples``."""
+    return max(30, min(400, samples // 50))
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -455,7 +460,11 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 language=config.language,
                 seed=config.seed,
                 mix=config.mix,
-                values=value_source(executor, meta.dialect) if config.execute else None,
+                # A larger request needs more distinct questions, hence more real values to
+                # ask about (30 per column at 1,000 samples, 400 at 20,000).
+                values=value_source(executor, meta.dialect, limit=_value_limit(config.samples))
+                if config.execute
+                else None,
                 shape_mix=config.shape_mix,
             )
             source: Any = synth

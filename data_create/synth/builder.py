@@ -26,9 +26,9 @@ _NUMERIC = frozenset({"integer", "decimal", "float"})
 _DATES = frozenset({"date", "datetime"})
 _SKIP = frozenset({"binary", "json", "array", "uuid", "interval", "time", "boolean"})
 _LIMITS = (3, 5, 10, 20)
-# Filters draw from this many of a column's most frequent values: more distinct questions
-# at large sizes, while staying on values that select rows.
-_PICK = 30
+# Filters draw from this many of a column's most frequent values (the pipeline fetches
+# more of them for larger requests): more distinct questions at large sizes.
+_PICK = 400
 
 
 # ---------------------------------------------------------------- column roles
