@@ -748,6 +748,10 @@ class _Generation:
                 continue
             if self.seq + i + 1 in self.replay or c.sql in self.seen_sql or c.sql in fresh:
                 continue
+            # A duplicate of an accepted sample stays one (the accepted set only grows):
+            # no need to run it.
+            if self.deduper.duplicate(c.question, c.sql):
+                continue
             fresh.add(c.sql)
             todo.append(i)
         verdicts: list[Any] = [None] * len(batch)
@@ -775,6 +779,9 @@ class _Generation:
         if key in self.seen_sql:
             return self._reject(c, rejects_out, "dedupe", "exact duplicate SQL")
         self.seen_sql.add(key)
+        if verdict is None:  # skipped by _validate: a duplicate of an accepted sample
+            reason = self.deduper.duplicate(c.question, c.sql) or "duplicate"
+            return self._reject(c, rejects_out, "dedupe", reason)
         if not verdict.ok:
             return self._reject(c, rejects_out, verdict.layer or "syntax", verdict.reason or "")
         if verdict.truncated:
@@ -834,18 +841,21 @@ class _Generation:
         )
 
     def _reject(self, c: Candidate, out: JsonlAppender, layer: str, reason: str) -> bool:
-        out.write(
-            {
-                "seq": self.seq,
-                "question": c.question,
-                "sql": c.sql,
-                "topic": c.topic,
-                "difficulty": getattr(c, "difficulty", None),
-                "generator": c.generator,
-                "layer": layer,
-                "reason": reason,
-            }
-        )
+        record = {
+            "seq": self.seq,
+            "question": c.question,
+            "sql": c.sql,
+            "topic": c.topic,
+            "difficulty": getattr(c, "difficulty", None),
+            "generator": c.generator,
+            "layer": layer,
+            "reason": reason,
+        }
+        if layer == "dedupe":
+            # A repeat of a kept sample: counted, and written without its text (the kept
+            # sample has it), so a large run's rejects file stays small.
+            del record["question"], record["sql"], record["difficulty"]
+        out.write(record)
         self.rejects_by_layer[layer] += 1
         self.rejects_by_reason[self.reason_kind(layer, reason)] += 1
         return False
