@@ -669,7 +669,7 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     cond = Cond(j.at(cond.col), cond.op, cond.values)
     agg, aslot = _agg(scope, rng, e.child, "t1")
     q = j.select(agg).where(scope.where([cond]))
-    feats = ["join", "aggregate", "filter"] + (["count"] if aslot[0] == "count" else [])
+    feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
     slots = {"t": e.child, "t2": e.parent, "agg": aslot, "where": [cond]}
     return Built(q, "join_agg", "medium", tuple(feats), (e.child, e.parent), slots)
 

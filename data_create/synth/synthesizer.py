@@ -122,6 +122,9 @@ class Synthesizer:
         a fixed order for a given seed; the caller validates, dedupes and stops when it has
         enough.  A query already yielded is skipped before its question is phrased, and
         the stream ends once ``_MAX_MISSES`` draws in a row bring nothing new."""
+        # The one difficulty ladder (imported here: llm.features imports synth.dialects).
+        from ..llm.features import level, tag
+
         rng = self._rng(topic)
         scope = Scope(self.metadata, topic.tables, self.dialect, self.values, self.language)
         if not scope.tables:
@@ -145,6 +148,9 @@ class Synthesizer:
                 built = shape(scope, rng)
                 if built is not None:
                     break
+            if built is not None:
+                # One ladder for every generator: the difficulty follows from the features.
+                built.difficulty = level(built.features)
             keep = self._keep[built.difficulty] if built is not None else 0.0
             if built is None or keep == 0.0 or (keep < 1.0 and rng.random() >= keep):
                 misses += 1
@@ -155,6 +161,16 @@ class Synthesizer:
                 self.repeats[topic.name] += 1
                 continue
             seen.add(sql)
+            # What the query does, read back from its SQL by the one tagger every generator
+            # uses: features and difficulty agree with what an LLM sample would carry.
+            tags = tag(sql, self.dialect)
+            if tags.parsed:
+                built.features = tuple(sorted(set(built.features) | set(tags.features)))
+                if tags.difficulty != built.difficulty:
+                    built.difficulty = tags.difficulty
+                    if self._keep[built.difficulty] == 0.0:
+                        misses += 1
+                        continue
             question = self.phraser.question(built, rng)
             if question in asked:  # another query already has this text
                 misses += 1
