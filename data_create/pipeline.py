@@ -329,6 +329,14 @@ def value_source(
     return values
 
 
+def _trivial_rows(rows: Any) -> bool:
+    """A single row of nothing but 0 / NULL: an answer that teaches little."""
+    return len(rows) == 1 and all(
+        v is None or (isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) and v == 0)
+        for v in rows[0]
+    )
+
+
 def _value_limit(samples: int) -> int:
     """Real values fetched per filterable column for a request of ``samples``."""
     return max(30, min(400, samples // 50))
@@ -480,7 +488,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             t0 = time.perf_counter()
             gen = _Generation(
                 out, config, plan, meta, db.name, validator, source, Deduper(meta.dialect),
-                reason_kind, progress, progress_of, executor if config.execute else None,
+                reason_kind, progress, progress_of, pool if config.execute else None,
             )  # fmt: skip
             gen.run()
             timed("generate", t0)
@@ -655,13 +663,14 @@ class _Generation:
 
     def __init__(
         self, out, config, plan, meta, database, validator, synth, deduper, reason_kind,
-        progress, topic_progress, executor=None,
+        progress, topic_progress, pool=None,
     ):  # fmt: skip
         self.config, self.plan, self.meta, self.database = config, plan, meta, database
         self.validator, self.synth, self.deduper = validator, synth, deduper
         self.reason_kind, self.progress = reason_kind, progress
         self.topic_progress = topic_progress
-        self.executor = executor
+        self.pool = pool
+        self.trivial_sql: set[str] = set()  # one-row answers that are a single 0 or NULL
         self.samples_path, self.rejects_path = out / "samples.jsonl", out / "rejects.jsonl"
         # Replay what is on disk (resume): seq -> accepted?
         self.replay: dict[int, bool] = {}
@@ -758,6 +767,17 @@ class _Generation:
         found = self.validator.validate_many([batch[i].sql for i in todo])
         for i, verdict in zip(todo, found, strict=True):
             verdicts[i] = verdict
+        # Which one-row answers are a single 0 or NULL (COUNT of nothing, SUM of no rows):
+        # only one-value aggregates can be; they run once more, in parallel, to see.
+        single = [
+            batch[i].sql for i in todo
+            if verdicts[i].ok and verdicts[i].rows == 1
+            and {"aggregate", "count"} & set(batch[i].features)
+        ]  # fmt: skip
+        if single and self.pool is not None:
+            for sql, result in zip(single, self.pool.map(single), strict=True):
+                if result.ok and _trivial_rows(result.rows):
+                    self.trivial_sql.add(sql)
         return verdicts
 
     def _attempt(
@@ -791,7 +811,7 @@ class _Generation:
             )  # fmt: skip
         if verdict.empty and not self.config.keep_empty:
             return self._reject(c, rejects_out, "execution", "empty result")
-        trivial = verdict.rows == 1 and self._trivial(c)
+        trivial = c.sql in self.trivial_sql
         if trivial and self.trivial >= self.trivial_cap:
             return self._reject(c, rejects_out, "execution", "trivial result (a single 0 or NULL)")
         duplicate = self.deduper.check(c.question, c.sql)
@@ -824,21 +844,6 @@ class _Generation:
         )
         samples_out.write({"seq": self.seq, **sample.to_dict()})
         return True
-
-    def _trivial(self, c: Candidate) -> bool:
-        """Whether a one-row answer is a single 0 or NULL (``COUNT`` of nothing, ``SUM`` of
-        no rows).  Only one-value aggregates can be; those are run once more to see."""
-        single = "aggregate" in c.features or "count" in c.features
-        if self.executor is None or not single:
-            return False
-        result = self.executor.execute(c.sql)
-        if not result.ok or len(result.rows) != 1:
-            return False
-        return all(
-            v is None
-            or (isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) and v == 0)
-            for v in result.rows[0]
-        )
 
     def _reject(self, c: Candidate, out: JsonlAppender, layer: str, reason: str) -> bool:
         record = {
