@@ -425,7 +425,7 @@ class Phraser:
 
 def _zh_names(metadata: Any) -> dict[Any, str]:
     """Chinese names for columns whose own comment has none: the comment of a column of the
-    same name elsewhere in the schema (the most common one), or, for a key that links to
+    same name elsewhere in the schema (when most of them agree), or, for a key that links to
     another table, that table's name (``product_id`` -> 商品).  Keys: a column name, or
     (table, column) for link columns."""
     seen: dict[str, Counter[str]] = {}
@@ -435,7 +435,15 @@ def _zh_names(metadata: Any) -> dict[Any, str]:
                 text = label(c.comment, c.name, "zh")
                 if has_cjk(text):
                     seen.setdefault(c.name, Counter())[text] += 1
-    names: dict[Any, str] = {name: count.most_common(1)[0][0] for name, count in seen.items()}
+    # Only where the schema mostly agrees: "title" may be 标题 in most tables and
+    # 秒杀时间段名称 in one, which says nothing about a third.
+    names: dict[Any, str] = {}
+    for name, count in seen.items():
+        (text, n), total = count.most_common(1)[0], sum(count.values())
+        if len(count) == 1 or (n >= 2 and n / total >= 0.6):
+            names[name] = text
+        elif common := _shared_suffix(count):
+            names[name] = common
     # Words: a one-word column name with a Chinese comment (name -> 名称), and the last
     # word of a table's name (cms_subject -> 专题), for composing names of the rest.
     for name, text in list(names.items()):
@@ -456,3 +464,18 @@ def _zh_names(metadata: Any) -> dict[Any, str]:
             if has_cjk(text):
                 names[(t.qualified_name, fk.columns[0])] = text
     return names
+
+
+def _shared_suffix(labels: Counter[str]) -> str | None:
+    """The longest Chinese ending (2+ characters) at least half of ``labels`` share.
+
+    >>> _shared_suffix(Counter({"名称": 2, "场次名称": 1, "资源名称": 1, "退货类型": 1}))
+    '名称'
+    """
+    total = sum(labels.values())
+    ends: Counter[str] = Counter()
+    for text, n in labels.items():
+        for i in range(len(text) - 1):
+            ends[text[i:]] += n
+    fits = [e for e, n in ends.items() if n * 2 >= total and has_cjk(e)]
+    return max(fits, key=len) if fits else None

@@ -418,7 +418,10 @@ def set_operation(scope: Scope, rng: Random) -> Built | None:
     v1, v2 = rng.sample(list(vals[:_PICK]), 2)
     keys = [Col(t, c) for c in t.columns if c.name != fcol.column.name and not c.sensitive
             and any(c.name in fk.columns for fk in t.foreign_keys)]  # fmt: skip
-    shown = _pick(rng, keys) or scope.label_col(t)
+    names = scope.cols(t, "label")
+    shown = _pick(rng, keys) or _pick(rng, names)
+    if shown is None:  # nothing a person would list: the row's own key says nothing
+        return None
     # Two filters on one column rarely share a row's own label: only UNION is non-empty then.
     op = rng.choice(("union", "union", "intersect", "except")) if keys else "union"
     c1, c2 = Cond(fcol, "eq", (v1,)), Cond(fcol, "eq", (v2,))
