@@ -104,7 +104,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "argmax_group": {
         "en": ("Which {g} has the {most} {bare}?", "Find the {g} with the {most} {bare}.",
-               "What is the {g} whose {bare} is the {most}?"),
+               "Name the {g} with the {most} {bare}."),
         "zh": ("哪个{g}的{bare}{most}？", "找出{bare}{most}的{g}。", "{bare}{most}的{g}是什么？"),
     },
     "join_having": {

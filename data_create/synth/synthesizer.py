@@ -189,7 +189,8 @@ class Synthesizer:
                 features=tuple(sorted(set(built.features))),
                 language=self.language,
                 generator=GENERATOR,
-                shape=family,
+                # A listing shape that counts its rows (LIKE) is an aggregate question.
+                shape="aggregate" if built.shape == "count" else family,
             )
 
 
