@@ -289,3 +289,30 @@ def test_labels_from_bilingual_comments_and_names():
         "returns of an order line"
     )
     assert singular("customers") == "customer" and plural("orders") == "orders"
+
+
+def test_shape_mix_weighs_families_and_rejects_bad_ones(example):
+    from data_create.errors import ConfigError
+    from data_create.pipeline import RunConfig
+    from data_create.synth import check_shape_mix
+
+    synth = Synthesizer(
+        example.meta, dialect="sqlite", seed=0, shape_mix={f: 0 for f in check_shape_mix(None)}
+        | {"argmax": 1.0, "negation": 1.0},
+    )  # fmt: skip
+    cands = sample(synth, example.meta, 120)
+    assert {c.shape for c in cands} <= {"argmax", "negation"} and len(cands) > 50
+    # Questions people write: no template tails.
+    tails = re.compile(r"limited to \d+ rows|Sort by it in|\(NULL\)|values across")
+    assert not any(tails.search(c.question) for c in cands)
+    with pytest.raises(ConfigError, match="unknown families bogus"):
+        check_shape_mix({"bogus": 1})
+    with pytest.raises(ConfigError, match="shape_mix"):
+        RunConfig(shape_mix={"negation": -1})
+
+
+def test_chinese_nouns_drop_table_suffixes_and_notes():
+    assert label("用户信息表", "sys_user", "zh", table=True) == "用户"
+    assert label("订单主表", "orders", "zh", table=True) == "订单"
+    assert label("用户姓名--例如张三", "name", "zh") == "用户姓名"
+    assert label("状态（0正常 1停用）", "status", "zh") == "状态"
