@@ -121,7 +121,9 @@ def synthesize(
                 gen_meta, dialect=meta.dialect, language=language, seed=seed, mix=mix,
                 values=values,
             )  # fmt: skip
-            stream = synth.candidates(dataclasses.replace(request, tables=tables).topic(meta.dialect))
+            stream = synth.candidates(
+                dataclasses.replace(request, tables=tables).topic(meta.dialect)
+            )
             wanted = set(request.features)
             pool: list[tuple[int, int, Any]] = []  # (-overlap, order, candidate)
             budget = _TRIES_PER_SAMPLE * request.count
@@ -164,10 +166,14 @@ def synthesize(
                         features=c.features,
                         language=c.language,
                         generator=c.generator,
-                        validation={"rows": verdict.rows, "elapsed_ms": verdict.elapsed_ms,
-                                    "empty": verdict.empty, "truncated": verdict.truncated},
+                        validation={
+                            "rows": verdict.rows,
+                            "elapsed_ms": verdict.elapsed_ms,
+                            "empty": verdict.empty,
+                            "truncated": verdict.truncated,
+                        },
                         created_at=_now(),
-                    )  # fmt: skip
+                    )
                 )
     finally:
         executor.close()

@@ -13,7 +13,7 @@ status:
 ``history`` lists every promotion, so ``rollback`` is "promote the version that was
 served before this one".  The agent reads :func:`promoted` (name and paths) — a
 serving process that re-reads the file picks up a promotion or rollback without a
-restart (``nl2sql_agent`` does, per request, see :func:`watch`).
+restart (``nl2sql_agent`` does, per request, see :class:`RegistryWatch`).
 
 >>> import tempfile
 >>> reg = Registry(tempfile.mkdtemp())
@@ -184,7 +184,7 @@ def promoted_name(home: str | os.PathLike[str]) -> str | None:
     return version.name if version else None
 
 
-class watch:  # noqa: N801 - used like a function: watch(home)()
+class RegistryWatch:
     """A callable giving the promoted version, re-reading the file only when it changed
     (one ``stat`` per call) — how a long-running server follows promote/rollback."""
 
