@@ -145,9 +145,14 @@ def _changed(old: Table, new: Table) -> TableChange | None:
     if not (dropped or added or renamed or retyped or keys_changed):
         return None
     return TableChange(
-        old.qualified_name, "changed", tuple(added), tuple(dropped), tuple(renamed),
-        tuple(retyped), keys_changed,
-    )  # fmt: skip
+        old.qualified_name,
+        "changed",
+        tuple(added),
+        tuple(dropped),
+        tuple(renamed),
+        tuple(retyped),
+        keys_changed,
+    )
 
 
 def diff(old: SchemaMetadata, new: SchemaMetadata) -> list[TableChange]:
@@ -202,7 +207,9 @@ def registered_stores(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     return stores
 
 
-def register_store(run_dir: str | os.PathLike[str], name: str, path: str | os.PathLike[str]) -> None:
+def register_store(
+    run_dir: str | os.PathLike[str], name: str, path: str | os.PathLike[str]
+) -> None:
     """Ask drift to re-validate ``path`` (JSONL with a ``sql`` field) under ``name``."""
     run = Path(run_dir)
     manifest = run / STORES_FILE
@@ -289,9 +296,15 @@ def check(
                     kept[name].append(record)
                     continue
                 quarantine.append(
-                    {"at": _now(), "store": name, "layer": verdict.layer, "reason": verdict.reason,
-                     "fingerprint": new.fingerprint, "record": record}
-                )  # fmt: skip
+                    {
+                        "at": _now(),
+                        "store": name,
+                        "layer": verdict.layer,
+                        "reason": verdict.reason,
+                        "fingerprint": new.fingerprint,
+                        "record": record,
+                    }
+                )
                 result.quarantined_by_store[name] = result.quarantined_by_store.get(name, 0) + 1
                 kind = f"{verdict.layer}: {(verdict.reason or '').split(' — ')[0][:80]}"
                 result.quarantine_reasons[kind] = result.quarantine_reasons.get(kind, 0) + 1
@@ -307,11 +320,18 @@ def check(
             continue
         requests.append(TargetRequest(f"drift:{change.table}", (change.table,), regenerate))
     samples_kept = kept["samples"]
-    known = [(r["question"], r["sql"]) for records in kept.values() for r in records
-             if r.get("question") and r.get("sql")]  # fmt: skip
+    known = [
+        (r["question"], r["sql"])
+        for records in kept.values()
+        for r in records
+        if r.get("question") and r.get("sql")
+    ]
     prefix = f"{new.database}-drift{len(_read_jsonl(run / 'drift_history.jsonl')) + 1}"
-    made = synthesize(db, new, requests, id_prefix=prefix, seed=seed, known=known,
-                      timeout_s=timeout_s) if requests else None  # fmt: skip
+    made = (
+        synthesize(db, new, requests, id_prefix=prefix, seed=seed, known=known, timeout_s=timeout_s)
+        if requests
+        else None
+    )
     fresh = list(made.samples) if made else []
     # A renamed or added column should appear in what is regenerated for its table; the
     # synthesizer picks columns itself, so count what covers them (reported, not forced).
@@ -337,14 +357,18 @@ def check(
         metadata.write(new, meta_path)
         split_file = run / "split.json"
         split = json.loads(split_file.read_text(encoding="utf-8")) if split_file.exists() else {}
-        samples = [Sample.from_dict({k: v for k, v in r.items() if k != "seq"})
-                   for r in samples_kept]  # fmt: skip
+        samples = [
+            Sample.from_dict({k: v for k, v in r.items() if k != "seq"}) for r in samples_kept
+        ]
         if samples:
             export.export(
-                samples, run, metadata=new, dev_ratio=float(split.get("dev_ratio", 0.1)),
+                samples,
+                run,
+                metadata=new,
+                dev_ratio=float(split.get("dev_ratio", 0.1)),
                 seed=int(split.get("seed", 0)),
                 schema_context=str(split.get("schema_context", "none")),
-            )  # fmt: skip
+            )
         run_file = run / "run.json"
         if run_file.exists():
             state = json.loads(run_file.read_text(encoding="utf-8"))
@@ -368,7 +392,9 @@ def check(
 def summary_lines(result: DriftResult) -> list[str]:
     """What the CLI prints."""
     if not result.changes and result.fingerprint_before == result.fingerprint_after:
-        return [f"no drift: {result.run_dir} matches the database ({result.fingerprint_after[:19]})"]
+        return [
+            f"no drift: {result.run_dir} matches the database ({result.fingerprint_after[:19]})"
+        ]
     lines = [f"schema drift in {len(result.changes)} table(s):"]
     lines += [f"  {c.summary()}" for c in result.changes]
     lines.append(f"re-validated {result.checked} stored samples: {result.quarantined} quarantined")

@@ -118,9 +118,13 @@ def synthesize(
                 else None  # the synthesizer's default mix
             )
             synth = Synthesizer(
-                gen_meta, dialect=meta.dialect, language=language, seed=seed, mix=mix,
+                gen_meta,
+                dialect=meta.dialect,
+                language=language,
+                seed=seed,
+                mix=mix,
                 values=values,
-            )  # fmt: skip
+            )
             stream = synth.candidates(
                 dataclasses.replace(request, tables=tables).topic(meta.dialect)
             )

@@ -80,8 +80,12 @@ class Registry:
 
     def _read(self) -> dict[str, Any]:
         if not self.path.exists():
-            return {"format": REGISTRY_FORMAT, "version": REGISTRY_VERSION, "versions": [],
-                    "history": []}  # fmt: skip
+            return {
+                "format": REGISTRY_FORMAT,
+                "version": REGISTRY_VERSION,
+                "versions": [],
+                "history": [],
+            }
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -149,8 +153,9 @@ class Registry:
             if name not in by_name:
                 known = ", ".join(by_name) or "none"
                 raise ConfigError(f"no model version {name!r} in {self.path} (known: {known})")
-            previous = next((v["name"] for v in data["versions"] if v["status"] == "promoted"),
-                            None)  # fmt: skip
+            previous = next(
+                (v["name"] for v in data["versions"] if v["status"] == "promoted"), None
+            )
             for v in data["versions"]:
                 if v["status"] == "promoted" and v["name"] != name:
                     v["status"] = "retired"
@@ -212,11 +217,17 @@ def table(versions: list[ModelVersion]) -> str:
     for v in versions:
         reg = v.metrics.get("regression", {}).get("accuracy")
         fail = v.metrics.get("failures", {}).get("accuracy")
-        rows.append((
-            v.name, v.status, v.dataset,
-            "-" if reg is None else f"{reg:.3f}", "-" if fail is None else f"{fail:.3f}",
-            v.created_at, v.weights,
-        ))  # fmt: skip
+        rows.append(
+            (
+                v.name,
+                v.status,
+                v.dataset,
+                "-" if reg is None else f"{reg:.3f}",
+                "-" if fail is None else f"{fail:.3f}",
+                v.created_at,
+                v.weights,
+            )
+        )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
     return "\n".join(
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
