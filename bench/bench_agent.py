@@ -66,7 +66,7 @@ def inject(fault: str, gold: str) -> str:
     import sqlglot
     from sqlglot import exp
 
-    if fault == "none":
+    if fault in ("none", "real"):
         return gold
     if fault == "wrong_column":
         tree = sqlglot.parse_one(gold, read="postgres")
@@ -236,6 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="fake model seconds per call")
     parser.add_argument("--limit", type=int, default=0, help="questions per database (0 = all)")
     parser.add_argument("--json", type=Path, help="write the numbers here too")
+    parser.add_argument(
+        "--base-url",
+        help="a real OpenAI-compatible endpoint instead of the fake model (no faults injected): "
+        "execution accuracy of the agent with repair vs single-shot generation",
+    )
+    parser.add_argument("--model", default="fake-model", help="model name at --base-url")
+    parser.add_argument("--max-tokens", type=int, default=256, help="per generation")
+    parser.add_argument("--max-repairs", type=int, default=3)
     parser.add_argument("--serve-faults", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_faults:
@@ -276,19 +284,24 @@ def main(argv: list[str] | None = None) -> int:
         for q in qs[: args.limit or None]:
             if q["question"] in plan:
                 continue
-            fault = FAULTS[i % len(FAULTS)]
+            fault = "real" if args.base_url else FAULTS[i % len(FAULTS)]
             i += 1
             plan[q["question"]] = {"faulty": inject(fault, q["gold"]), "gold": q["gold"]}
             items.append((db_name, q, fault))
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench_agent_"))
-    plan_path = tmp / "plan.json"
-    plan_path.write_text(json.dumps(plan))
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve-faults", str(plan_path), "--latency", str(args.latency)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    base_url = server.stdout.readline().strip()  # type: ignore[union-attr]
+    server = None
+    if args.base_url:
+        base_url = args.base_url
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="bench_agent_"))
+        plan_path = tmp / "plan.json"
+        plan_path.write_text(json.dumps(plan))
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve-faults", str(plan_path), "--latency",
+             str(args.latency)],
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        base_url = server.stdout.readline().strip()  # type: ignore[union-attr]
 
     per_fault: dict[str, Counter[str]] = defaultdict(Counter)
     step_ms: dict[str, list[float]] = defaultdict(list)
@@ -309,10 +322,13 @@ def main(argv: list[str] | None = None) -> int:
                 db = connect(dsn)
                 meta = metadata.extract(db, metadata.ExtractOptions(schemas=user_schemas(dsn)))
                 before = table_counts(dsn, meta)
-                config = AgentConfig(timeout_s=10.0, row_cap=10_000)
+                config = AgentConfig(
+                    timeout_s=10.0, row_cap=10_000, max_tokens=args.max_tokens,
+                    max_repairs=args.max_repairs,
+                )  # fmt: skip
                 settings = LLMSettings(
-                    model="fake-model", base_url=base_url, api_key="k", max_retries=0,
-                    timeout_s=30, temperature=0.0,
+                    model=args.model, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "k"),
+                    max_retries=0, timeout_s=300, temperature=0.0, max_tokens=args.max_tokens,
                 )  # fmt: skip
                 llm = LLMClient(settings)
                 executor = Recording(db, timeout_s=config.timeout_s, row_cap=config.row_cap)
@@ -321,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
                 gold_exec = Executor(db, timeout_s=10, row_cap=10_000)
                 checker = Validator(meta, meta.engine)
                 # Warm-up: the first call pays for imports and connections, not the loop.
-                agent.ask("warm up")
+                if not args.base_url:  # a real model's warm-up would cost a generation
+                    agent.ask("warm up")
                 ran.clear()
                 for name, q, fault in items:
                     if name != db_name:
@@ -363,11 +380,24 @@ def main(argv: list[str] | None = None) -> int:
                         q["question"], meta.dialect, agent._schema_context(q["question"])[0]
                     )
                     t1 = time.perf_counter()
-                    reply = llm.run_many(
-                        [ChatRequest(messages, purpose="single", temperature=0.0, top_p=1.0)]
-                    )[0]
+                    if args.base_url and answer.attempts:
+                        # A real model at temperature 0 answers this exact request exactly as
+                        # it answered the agent's first attempt: reuse that answer rather
+                        # than pay for a second slow CPU generation.
+                        assert (
+                            messages
+                            == next(s for s in answer.trace if s.name == "prompt").detail[
+                                "messages"
+                            ]
+                        )
+                        text = answer.attempts[0].raw
+                    else:
+                        reply = llm.run_many(
+                            [ChatRequest(messages, purpose="single", temperature=0.0, top_p=1.0)]
+                        )[0]
+                        text = reply.text if reply.ok else ""
                     gen = (time.perf_counter() - t1) * 1000
-                    sql = prompt.extract_sql(reply.text) if reply.ok else ""
+                    sql = prompt.extract_sql(text) if text else ""
                     single_ok = False
                     db_ms = 0.0
                     if sql and checker.check_static(sql).ok:
@@ -393,8 +423,9 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 drop_database(pg_name)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
 
     n = sum(c["questions"] for c in per_fault.values())
     agent_correct = sum(c["agent_correct"] for c in per_fault.values())
@@ -451,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  not correct: [{f['db']}/{f['fault']}] {f['status']}: {f['message'][:120]}")
     print(f"executed statements: {executed_total}; unsafe executed: {len(unsafe_executed)}; "
           f"tables whose row count changed: {len(changed_tables)}")  # fmt: skip
-    print(f"latency per step with a {args.latency * 1000:.0f} ms fake model (ms):")
+    model_text = args.model if args.base_url else f"a {args.latency * 1000:.0f} ms fake model"
+    print(f"latency per step with {model_text} (ms):")
     for s, v in report["steps_ms"].items():
         print(f"  {s:<9} p50 {v['p50']:>8.3f}  p95 {v['p95']:>8.3f}  (n={v['n']})")
     o, b = report["overhead_ms"], report["baseline_overhead_ms"]

@@ -593,8 +593,10 @@ class Agent:
         )
         if not verdict.ok:
             return Attempt(attempt_no, raw, sql, verdict.layer, verdict.reason, source=source), None
-        # Exactly the text that was checked goes to the executor, which runs it in a
-        # read-only session and refuses more than one statement on its own.
+        # What runs is what was checked: the validator's canonical statement (regenerated
+        # from the validated tree) where it provides one, else the very text it parsed.
+        # The executor runs it in a read-only session and refuses a second statement.
+        sql = getattr(verdict, "sql", None) or sql
         result = self.executor.execute(sql)
         record.add(
             "execute",

@@ -77,6 +77,8 @@ def page_server(retail, tmp_path):  # noqa: F811
 def test_ask_edit_rerun_feedback_and_big_result(page_server):
     url, state_dir = page_server
     OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.png"):
+        old.unlink()
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
@@ -148,3 +150,9 @@ def test_ask_edit_rerun_feedback_and_big_result(page_server):
         page.screenshot(path=str(OUT / "4-big-result.png"))
         browser.close()
     assert errors == []
+    shots = sorted(OUT.glob("*.png"))
+    assert [p.name for p in shots] == [
+        "1-ask.png", "2-pie.png", "3-edit-rerun-feedback.png", "4-big-result.png"
+    ]  # fmt: skip
+    for shot in shots:  # a blank page compresses to a few KB; these hold a table and a chart
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 30_000

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -40,7 +41,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def smollm2_api(tmp_path_factory):
-    cli = shutil.which("llamafactory-cli")
+    beside = Path(sys.executable).parent / "llamafactory-cli"  # the venv's, even if not on PATH
+    cli = str(beside) if beside.exists() else shutil.which("llamafactory-cli")
     if cli is None or not (MODEL_DIR / "model.safetensors").exists():
         pytest.skip(f"needs llamafactory-cli and the converted SmolLM2 folder at {MODEL_DIR}")
     tmp = tmp_path_factory.mktemp("smollm2")
@@ -83,9 +85,9 @@ def smollm2_api(tmp_path_factory):
 def test_agent_with_smollm2_end_to_end(retail, smollm2_api):  # noqa: F811
     db, meta = retail
     settings = LLMSettings(
-        model="smollm2", base_url=smollm2_api, max_retries=0, timeout_s=120, max_tokens=48
+        model="smollm2", base_url=smollm2_api, max_retries=0, timeout_s=120, max_tokens=32
     )
-    config = AgentConfig(max_repairs=1, max_tokens=48, timeout_s=5.0, schema_context="retrieved",
+    config = AgentConfig(max_repairs=1, max_tokens=32, timeout_s=5.0, schema_context="retrieved",
                          schema_budget_tokens=400)  # fmt: skip
     executor = RecordingExecutor(db, timeout_s=5.0, row_cap=1000)
     with LLMClient(settings) as llm:
