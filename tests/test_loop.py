@@ -48,8 +48,19 @@ def world(retail, base_run, tmp_path):
     state["database"] = f"sqlite:///{db}"
     (run / "run.json").write_text(json.dumps(state))
     home = tmp_path / "loop"
-    code = loop_cli.main(["init", "--home", str(home), "--run", str(run), "--dsn",
-                          f"sqlite:///{db}", "--base-model", "unused-model"])  # fmt: skip
+    code = loop_cli.main(
+        [
+            "init",
+            "--home",
+            str(home),
+            "--run",
+            str(run),
+            "--dsn",
+            f"sqlite:///{db}",
+            "--base-model",
+            "unused-model",
+        ]
+    )
     assert code == 0
     return {"db": db, "dsn": f"sqlite:///{db}", "run": run, "home": LoopHome(home)}
 
@@ -71,10 +82,17 @@ def test_registry_promote_rollback_list_and_watch(tmp_path):
     reg = Registry(tmp_path)
     watch = RegistryWatch(tmp_path)
     assert watch() is None
-    v1 = reg.add(base_model="m", adapter="a1", model_path=None, dataset="d1", recipe="r",
-                 metrics={"regression": {"accuracy": 0.5}})  # fmt: skip
-    v2 = reg.add(base_model="m", adapter="a2", model_path=None, dataset="d2", recipe="r",
-                 metrics={})  # fmt: skip
+    v1 = reg.add(
+        base_model="m",
+        adapter="a1",
+        model_path=None,
+        dataset="d1",
+        recipe="r",
+        metrics={"regression": {"accuracy": 0.5}},
+    )
+    v2 = reg.add(
+        base_model="m", adapter="a2", model_path=None, dataset="d2", recipe="r", metrics={}
+    )
     assert (v1.name, v2.name) == ("v1", "v2")
     with pytest.raises(ConfigError, match="nothing to roll back"):
         reg.rollback()
@@ -103,8 +121,19 @@ def test_registry_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_init_refuses_a_password_in_the_dsn(world, tmp_path, capsys):
-    code = loop_cli.main(["init", "--home", str(tmp_path / "h2"), "--run", str(world["run"]),
-                          "--dsn", "postgresql://u:secret@127.0.0.1/db", "--base-model", "m"])  # fmt: skip
+    code = loop_cli.main(
+        [
+            "init",
+            "--home",
+            str(tmp_path / "h2"),
+            "--run",
+            str(world["run"]),
+            "--dsn",
+            "postgresql://u:secret@127.0.0.1/db",
+            "--base-model",
+            "m",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "never a password" in err and "secret" not in err
@@ -114,8 +143,12 @@ def test_init_refuses_a_password_in_the_dsn(world, tmp_path, capsys):
 
 
 def test_gate_rules():
-    items = [{"id": "r1", "set": "regression"}, {"id": "r2", "set": "regression"},
-             {"id": "f1", "set": "failures"}, {"id": "f2", "set": "failures"}]  # fmt: skip
+    items = [
+        {"id": "r1", "set": "regression"},
+        {"id": "r2", "set": "regression"},
+        {"id": "f1", "set": "failures"},
+        {"id": "f2", "set": "failures"},
+    ]
     policy = GatePolicy(max_regression_drop=0.1)
     served = {"r1": True, "r2": True, "f1": False, "f2": False}
     good = decide(policy, items, {"r1": True, "r2": True, "f1": True, "f2": False}, served)
@@ -160,17 +193,40 @@ def test_intake_validates_corrections_and_supersedes(world, tmp_path, capsys):
         model_version="v1",
     )
     store.add(question="Best store?", verdict="down", sql="SELECT store_id FROM orders")
-    store.add(question="Stores in Beijing", verdict="up",
-              sql="SELECT store_name FROM stores WHERE city = '北京'")  # fmt: skip
+    store.add(
+        question="Stores in Beijing",
+        verdict="up",
+        sql="SELECT store_name FROM stores WHERE city = '北京'",
+    )
     store.close()
     log = tmp_path / "requests.jsonl"
-    log.write_text("\n".join(json.dumps(r) for r in [
-        {"at": "2026-11-30T10:00:00Z", "question": "q err", "status": "failed", "error": "x"},
-        {"at": "2026-11-30T10:01:00Z", "question": "q empty", "status": "empty", "empty": True},
-        {"at": "2026-11-30T10:02:00Z", "question": "q ok", "status": "ok"},
-        {"at": "2026-11-30T10:03:00Z", "question": "which?", "status": "clarify",
-         "kind": "clarify"},
-    ]) + "\n")  # fmt: skip
+    log.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "at": "2026-11-30T10:00:00Z",
+                    "question": "q err",
+                    "status": "failed",
+                    "error": "x",
+                },
+                {
+                    "at": "2026-11-30T10:01:00Z",
+                    "question": "q empty",
+                    "status": "empty",
+                    "empty": True,
+                },
+                {"at": "2026-11-30T10:02:00Z", "question": "q ok", "status": "ok"},
+                {
+                    "at": "2026-11-30T10:03:00Z",
+                    "question": "which?",
+                    "status": "clarify",
+                    "kind": "clarify",
+                },
+            ]
+        )
+        + "\n"
+    )
     plain = tmp_path / "plain.jsonl"
     plain.write_text(
         json.dumps(
@@ -182,8 +238,16 @@ def test_intake_validates_corrections_and_supersedes(world, tmp_path, capsys):
         + "\n"
     )
     capsys.readouterr()
-    args = ["intake", "--home", str(home.root), "--feedback", str(tmp_path / "feedback.sqlite"),
-            "--requests", str(log), "--json"]  # fmt: skip
+    args = [
+        "intake",
+        "--home",
+        str(home.root),
+        "--feedback",
+        str(tmp_path / "feedback.sqlite"),
+        "--requests",
+        str(log),
+        "--json",
+    ]
     assert loop_cli.main(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["new"] == 7 and first["corrections_accepted"] == 2
@@ -193,8 +257,7 @@ def test_intake_validates_corrections_and_supersedes(world, tmp_path, capsys):
     assert loop_cli.main(args) == 0  # the same sources again add nothing
     again = json.loads(capsys.readouterr().out)
     assert again["new"] == 0 and again["duplicates"] == 7
-    assert loop_cli.main(["intake", "--home", str(home.root), "--jsonl", str(plain),
-                          "--json"]) == 0  # fmt: skip
+    assert loop_cli.main(["intake", "--home", str(home.root), "--jsonl", str(plain), "--json"]) == 0
     third = json.loads(capsys.readouterr().out)
     assert third["superseded"] == 1  # the same question, normalised, corrected again
     corrections = read_jsonl(home.corrections)
@@ -212,9 +275,16 @@ def test_drift_rename_quarantines_and_regenerates(world, capsys):
     run, dsn, home = world["run"], world["dsn"], world["home"]
     used = _samples_using(run, "store_type")
     # A correction and a regression item that use the column, too.
-    corrections = [{"id": "c1", "kind": "correction", "question": "Outlets?",
-                    "sql": "SELECT store_name FROM stores WHERE store_type = 'outlet'",
-                    "status": "trained", "superseded_by": None}]  # fmt: skip
+    corrections = [
+        {
+            "id": "c1",
+            "kind": "correction",
+            "question": "Outlets?",
+            "sql": "SELECT store_name FROM stores WHERE store_type = 'outlet'",
+            "status": "trained",
+            "superseded_by": None,
+        }
+    ]
     home.corrections.write_text("".join(json.dumps(c) + "\n" for c in corrections))
     regression_before = len(read_jsonl(home.regression))
     with sqlite3.connect(world["db"]) as conn:
@@ -266,12 +336,17 @@ def test_drift_dropped_column_and_new_table(world, capsys):
             "CREATE TABLE store_reviews (review_id INTEGER PRIMARY KEY, store_id "
             "INTEGER REFERENCES stores(store_id), rating INTEGER, comment TEXT)"
         )
-        conn.executemany("INSERT INTO store_reviews VALUES (?, ?, ?, ?)",
-                         [(i, 1 + i % 20, 1 + i % 5, f"note {i % 7}") for i in range(1, 61)])  # fmt: skip
+        conn.executemany(
+            "INSERT INTO store_reviews VALUES (?, ?, ?, ?)",
+            [(i, 1 + i % 20, 1 + i % 5, f"note {i % 7}") for i in range(1, 61)],
+        )
     out = _drift_json(capsys, dsn, run, "--regenerate", "3")
     kinds = {c["table"]: c["kind"] for c in out["changes"]}
-    assert kinds == {"customers": "changed", "v_customer_orders": "dropped",
-                     "store_reviews": "added"}  # fmt: skip
+    assert kinds == {
+        "customers": "changed",
+        "v_customer_orders": "dropped",
+        "store_reviews": "added",
+    }
     customers = next(c for c in out["changes"] if c["table"] == "customers")
     assert customers["dropped_columns"] == ["registered_at"]
     used_view = _samples_using(run, "v_customer_orders")
@@ -289,8 +364,9 @@ def test_drift_dropped_column_and_new_table(world, capsys):
 def test_drift_diff_reports_a_type_change():
     from data_create.records import Column, SchemaMetadata, Table
 
-    a = SchemaMetadata("sqlite", "sqlite", "db",
-                       (Table("t", columns=(Column("x", "integer", "integer"),)),))  # fmt: skip
+    a = SchemaMetadata(
+        "sqlite", "sqlite", "db", (Table("t", columns=(Column("x", "integer", "integer"),)),)
+    )
     b = a.replace(tables=(Table("t", columns=(Column("x", "text", "text"),)),))
     (change,) = drift.diff(a, b)
     assert change.retyped_columns == (("x", "integer", "text"),)
@@ -331,10 +407,16 @@ def test_monitor_report_over_time_and_per_version(tmp_path, capsys):
     log = tmp_path / "requests.jsonl"
     rows = []
     for i in range(20):
-        rows.append({"at": f"2026-11-30T{10 + i // 10:02d}:{i:02d}:00+00:00",
-                     "status": "failed" if i % 5 == 0 else "empty" if i % 7 == 0 else "ok",
-                     "repairs": 1 if i % 4 == 0 else 0, "latency_ms": 100 + 10 * i,
-                     "model_version": "v1" if i < 10 else "v2", "question": f"q{i}"})  # fmt: skip
+        rows.append(
+            {
+                "at": f"2026-11-30T{10 + i // 10:02d}:{i:02d}:00+00:00",
+                "status": "failed" if i % 5 == 0 else "empty" if i % 7 == 0 else "ok",
+                "repairs": 1 if i % 4 == 0 else 0,
+                "latency_ms": 100 + 10 * i,
+                "model_version": "v1" if i < 10 else "v2",
+                "question": f"q{i}",
+            }
+        )
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     store = FeedbackStore(tmp_path / "feedback.sqlite")
     store.add(question="a", verdict="up", model_version="v2")
@@ -355,8 +437,20 @@ def test_monitor_report_over_time_and_per_version(tmp_path, capsys):
     assert report["by_version"]["v2"]["feedback"]["accepted_share"] == 1.0
     assert report["total"]["repair_rate"] == 0.25
     capsys.readouterr()
-    assert loop_cli.main(["monitor", "--requests", str(log), "--out", str(tmp_path / "m"),
-                          "--feedback", str(tmp_path / "feedback.sqlite")]) == 0  # fmt: skip
+    assert (
+        loop_cli.main(
+            [
+                "monitor",
+                "--requests",
+                str(log),
+                "--out",
+                str(tmp_path / "m"),
+                "--feedback",
+                str(tmp_path / "feedback.sqlite"),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "version v1" in text and "p95 ms" in text
     page = (tmp_path / "m" / "monitor.html").read_text()
@@ -368,11 +462,16 @@ def test_request_log_entry_from_an_answer(tmp_path):
     from nl2sql_agent.request_log import RequestLog
 
     answer = Answer(
-        question="How many?", status="failed", sql=None, elapsed_ms=12.5,
-        attempts=[Attempt(1, "x", "SELECT nope", "schema", "unknown column nope"),
-                  Attempt(2, "y", "SELECT 1 FROM t", "execution", "error: boom")],
+        question="How many?",
+        status="failed",
+        sql=None,
+        elapsed_ms=12.5,
+        attempts=[
+            Attempt(1, "x", "SELECT nope", "schema", "unknown column nope"),
+            Attempt(2, "y", "SELECT 1 FROM t", "execution", "error: boom"),
+        ],
         trace=[Step("generate", 5.0), Step("generate", 4.0), Step("validate", 1.0)],
-    )  # fmt: skip
+    )
     log = RequestLog(tmp_path)
     log.log(answer, model_version="v3", client="127.0.0.1")
     (line,) = read_jsonl(log.path)
@@ -380,3 +479,53 @@ def test_request_log_entry_from_an_answer(tmp_path):
     assert line["steps"] == {"generate": 9.0, "validate": 1.0}
     assert line["model_version"] == "v3" and line["latency_ms"] == 12.5
     assert [i.kind for i in intake.from_request_log(log.path)] == ["error"]
+
+
+# ---------------------------------------------------------------- the agent's hooks
+
+
+def test_agent_server_follows_the_registry_and_logs_requests(tmp_path):
+    """Promote and rollback reach a running agent without a restart; every answer is logged."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from nl2sql_agent.server import create_app
+    from tests.fake_llm import FakeLLM, Reply
+    from tests.test_agent import make_agent
+
+    from data_create import metadata
+    from data_create.connect import connect
+
+    db = connect(f"sqlite:///{build_sqlite(tmp_path / 'retail.sqlite')}")
+    meta = metadata.extract(db)
+    reg = Registry(tmp_path / "loop")
+    for name in ("d1", "d2"):
+        reg.add(base_model="m", adapter=name, model_path=None, dataset=name, recipe="r", metrics={})
+    reg.promote("v1")
+    sql = "SELECT COUNT(*) AS n FROM stores"
+    with FakeLLM(lambda request, i: Reply(content=sql)) as llm:
+        agent = make_agent((db, meta), llm)
+        app = create_app(
+            agent, tmp_path / "state", rate_per_minute=1000, registry=tmp_path / "loop"
+        )
+        with TestClient(app) as client:
+            first = client.post("/api/ask", json={"question": "how many stores?"}).json()
+            reg.promote("v2")
+            assert client.get("/api/health").json()["model_version"] == "v2"
+            second = client.post("/api/ask", json={"question": "how many stores now?"}).json()
+            client.post("/api/feedback", json={"answer_id": second["id"], "verdict": "up"})
+            reg.rollback()
+            client.post("/api/ask", json={"question": "and now?"})
+    assert first["status"] == "ok"
+    lines = read_jsonl(tmp_path / "state" / "requests.jsonl")
+    assert [line["model_version"] for line in lines] == ["v1", "v2", "v1"]
+    assert all(line["status"] == "ok" and line["latency_ms"] > 0 for line in lines)
+    assert "generate" in lines[0]["steps"]
+    from nl2sql_agent.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "state" / "feedback.sqlite")
+    assert store.all()[0]["model_version"] == "v2"
+    store.close()
+    report = monitor.build([tmp_path / "state" / "requests.jsonl"], bucket="day")
+    assert set(report["by_version"]) == {"v1", "v2"}
+    db.dispose()
