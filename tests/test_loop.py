@@ -489,12 +489,11 @@ def test_agent_server_follows_the_registry_and_logs_requests(tmp_path):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
+    from data_create import metadata
+    from data_create.connect import connect
     from nl2sql_agent.server import create_app
     from tests.fake_llm import FakeLLM, Reply
     from tests.test_agent import make_agent
-
-    from data_create import metadata
-    from data_create.connect import connect
 
     db = connect(f"sqlite:///{build_sqlite(tmp_path / 'retail.sqlite')}")
     meta = metadata.extract(db)
