@@ -15,7 +15,8 @@ folder (``bench/bench_model_quality.py``'s ``model_folder``, cached in
 ``~/.cache/nl2sql-factory/smollm2-135m-instruct``), or ``--model DIR``.
 
     python bench/bench_loop.py --workdir runs/bench_loop            # full size (see --help)
-    python bench/bench_loop.py --workdir /tmp/bl --steps 2 --samples 40   # wiring check
+    python bench/bench_loop.py --workdir /tmp/bl --steps 2 --samples 40 --max-new-tokens 8
+        # the wiring check: every stage runs, the numbers mean nothing
 
 Full size on an idle 2-core CPU: ~8 s per optimizer step (batch 8, cutoff 256), so four
 trainings of ``--steps`` steps plus the predictions take about ``4 x steps x 8 s`` +
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=200, help="data_create samples in the run")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--max-new-tokens", type=int, default=96, help="per generated answer")
     ap.add_argument("--json", action="store_true", help="also print every number as JSON")
     args = ap.parse_args(argv)
 
@@ -92,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         "plot_loss=false",
         "logging_steps=1",
     ]
-    predict_set = [*common, "per_device_eval_batch_size=16", "max_new_tokens=96"]
+    predict_set = [
+        *common,
+        "per_device_eval_batch_size=16",
+        f"max_new_tokens={args.max_new_tokens}",
+    ]
     started = time.perf_counter()
     numbers = scenario.run(
         args.workdir,
