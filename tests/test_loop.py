@@ -528,3 +528,62 @@ def test_agent_server_follows_the_registry_and_logs_requests(tmp_path):
     report = monitor.build([tmp_path / "state" / "requests.jsonl"], bucket="day")
     assert set(report["by_version"]) == {"v1", "v2"}
     db.dispose()
+
+
+def test_dataset_version_keeps_corrections_in_train_and_the_split_rule(world, tmp_path, capsys):
+    from data_create import metadata
+    from data_create.targeted import synthesize
+    from nl2sql_fine_tuning.loop import dataset
+    from nl2sql_fine_tuning.loop.iterate import connect
+    from nl2sql_fine_tuning.recipe import check_dataset
+
+    home = world["home"]
+    plain = tmp_path / "c.jsonl"
+    plain.write_text(
+        json.dumps(
+            {
+                "question": "How many outlet stores are there?",
+                "corrected_sql": "SELECT COUNT(*) FROM stores WHERE store_type = 'outlet'",
+            }
+        )
+        + "\n"
+    )
+    assert loop_cli.main(["intake", "--home", str(home.root), "--jsonl", str(plain)]) == 0
+    config = home.config()
+    meta = metadata.read(world["run"] / "metadata.json")
+    db = connect(config)
+    failures = intake.pending_failures(home)
+    (request,) = dataset.targeted_requests(failures, meta, 3, tmp_path / "idx")
+    assert request.tables == ("stores",) and "count" in request.features
+    run_pairs = [(r["question"], r["sql"]) for r in read_jsonl(world["run"] / "samples.jsonl")]
+    made = synthesize(db, meta, [request], id_prefix="t1", known=run_pairs)
+    db.dispose()
+    assert len(made.samples) == 3 and all(s.tables == ("stores",) for s in made.samples)
+    assert sum("count" in s.features for s in made.samples) >= 2  # the failure's shape first
+    version = dataset.build(
+        home,
+        config,
+        meta,
+        corrections=read_jsonl(home.corrections),
+        targeted=list(made.samples),
+        failures=failures,
+        intake_ids=[f["id"] for f in failures],
+        parent=None,
+    )
+    split = json.loads((version.path / "split.json").read_text())
+    heldout = {r["id"] for r in read_jsonl(home.regression)}
+    assert set(split["dev"]) <= heldout and not set(split["train"]) & heldout
+    train = (version.path / "train_alpaca.jsonl").read_text()
+    assert train.count("How many outlet stores are there?") == config.correction_weight
+    assert "How many outlet stores" not in (version.path / "dev_alpaca.jsonl").read_text()
+    lineage = json.loads((version.path / "lineage.json").read_text())
+    assert lineage["counts"]["correction"] == 1
+    dropped = [d for d in lineage["dropped"] if d["origin"] == "targeted"]
+    assert lineage["counts"].get("targeted", 0) + len(dropped) == 3
+    assert all("held-out" in d["reason"] for d in dropped)  # never a duplicate of the run
+    assert lineage["fingerprint"] == meta.fingerprint
+    origins = {r["origin"] for r in read_jsonl(version.path / "samples.jsonl")}
+    assert {"correction", "run", "heldout"} <= origins
+    check_dataset(version.path, ["nl2sql_train"], ["nl2sql_dev"])  # no leak, files well formed
+    items = read_jsonl(version.path / "eval" / "items.jsonl")
+    assert [i["set"] for i in items].count("failures") == 1

@@ -208,7 +208,10 @@ def run_iteration(home: LoopHome, *, force: bool = False, echo: Any = None) -> I
         targeted_path = home.root / "targeted.jsonl"
         old_targeted = read_jsonl(targeted_path)
         corrections_all = read_jsonl(home.corrections)
+        # Whatever the dataset already holds is taken: new pairs must be new.
         known = [(c["question"], c["sql"]) for c in corrections_all]
+        known += [(r["question"], r["sql"]) for r in read_jsonl(Path(config.run) / "samples.jsonl")]
+        known += [(t["question"], t["sql"]) for t in old_targeted if t["status"] == "trained"]
         made = synthesize(
             db,
             meta,
