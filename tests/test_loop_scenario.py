@@ -52,7 +52,7 @@ def test_intake_rejects_bad_corrections(numbers):
 
 def test_good_iteration_is_promoted(numbers):
     good = numbers["good"]
-    assert good["trigger"] == "threshold"  # 8 pending failures >= 4
+    assert good["trigger"] == "threshold"  # 7 pending failures >= 4
     assert good["promoted"], good["decision"]["reasons"]
     d = good["decision"]
     assert d["failures_after"] > d["failures_before"]
@@ -81,6 +81,7 @@ def test_rename_is_detected_and_handled(numbers):
     assert rename["quarantined_by_store"]["loop:regression"] >= 1
     assert rename["regenerated"] > 0
     assert rename["old_column_in_training"] is False
+    assert rename["broken_after"] == 0
     it = numbers["drift_iteration"]
     assert it["trigger"] == "drift" and it["version"] == "v4"
 
@@ -101,3 +102,4 @@ def test_drop_and_add_are_followed(numbers):
     assert drop["changes"][0]["dropped_columns"] == ["status"]
     assert add["changed_tables"] == ["store_reviews"] and add["changes"][0]["kind"] == "added"
     assert add["regenerated_by_table"] == {"store_reviews": 4}
+    assert drop["quarantined"] >= 1 and drop["broken_after"] == 0 and add["broken_after"] == 0

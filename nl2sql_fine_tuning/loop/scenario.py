@@ -102,6 +102,20 @@ def _drift(dsn: str, run: Path, regenerate: int) -> dict[str, Any]:
     )
 
 
+def _broken(run: Path, home: Path) -> int:
+    """Stored samples (the run's, the loop's corrections and regression set) that fail the
+    validator's static layers against the run's current schema: 0 after a handled drift."""
+    from data_create import metadata
+    from data_create.validator import Validator
+
+    meta = metadata.read(run / "metadata.json")
+    validator = Validator(meta, meta.dialect)
+    records = []
+    for path in (run / "samples.jsonl", home / "corrections.jsonl", home / "regression.jsonl"):
+        records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return sum(not validator.check_static(r["sql"]).ok for r in records)
+
+
 def _train_texts(home: Path, dataset: str) -> str:
     return (home / "datasets" / dataset / "train_alpaca.jsonl").read_text(encoding="utf-8")
 
@@ -309,6 +323,7 @@ def run(
     t0 = time.perf_counter()
     numbers["rename"] = _drift(dsn, run_dir, regenerate)
     timed("drift_rename", t0)
+    numbers["rename"]["broken_after"] = _broken(run_dir, home)
     numbers["drift_iteration"] = _loop_json(["run", "--home", str(home), "--json"])
     dataset = numbers["drift_iteration"]["dataset"]
     numbers["rename"]["old_column_in_training"] = RENAME[1] in _train_texts(home, dataset)
@@ -331,6 +346,7 @@ def run(
     with sqlite3.connect(db_path) as conn:
         conn.execute("ALTER TABLE payments DROP COLUMN status")
     numbers["drop"] = _drift(dsn, run_dir, regenerate)
+    numbers["drop"]["broken_after"] = _broken(run_dir, home)
     with sqlite3.connect(db_path) as conn:
         conn.execute(
             f"CREATE TABLE {NEW_TABLE} (review_id INTEGER PRIMARY KEY, "
@@ -345,11 +361,7 @@ def run(
             ],
         )
     numbers["add"] = _drift(dsn, run_dir, regenerate)
-    run_train = (run_dir / "train_alpaca.jsonl").read_text(encoding="utf-8")
-    numbers["drop"]["dropped_column_in_run_training"] = "payments.status" in run_train or any(
-        "status" in json.loads(line)["output"] and "payments" in json.loads(line)["output"]
-        for line in run_train.splitlines()
-    )
+    numbers["add"]["broken_after"] = _broken(run_dir, home)
     numbers["versions"] = [
         {
             "name": v.name,
@@ -392,7 +404,8 @@ def summary_lines(n: dict[str, Any]) -> list[str]:
         d = n[case]
         lines.append(
             f"drift {case:<7} changed {d['changed_tables']}: quarantined {d['quarantined']} "
-            f"{d['quarantined_by_store']}, regenerated {d['regenerated']}"
+            f"{d['quarantined_by_store']}, regenerated {d['regenerated']}, broken samples left "
+            f"{d['broken_after']}"
         )
     lines.append(
         f"old column in the retrained version's training data: "
