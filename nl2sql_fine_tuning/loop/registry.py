@@ -212,7 +212,7 @@ class RegistryWatch:
 
 def table(versions: list[ModelVersion]) -> str:
     """``list``'s output: one line per version."""
-    header = ("name", "status", "dataset", "regression", "failures", "created", "weights")
+    header = ("name", "status", "gate", "dataset", "regression", "failures", "created", "weights")
     rows = [header]
     for v in versions:
         reg = v.metrics.get("regression", {}).get("accuracy")
@@ -221,6 +221,7 @@ def table(versions: list[ModelVersion]) -> str:
             (
                 v.name,
                 v.status,
+                "-" if not v.gate else "passed" if v.gate.get("promote") else "refused",
                 v.dataset,
                 "-" if reg is None else f"{reg:.3f}",
                 "-" if fail is None else f"{fail:.3f}",
