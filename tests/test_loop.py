@@ -108,7 +108,7 @@ def test_registry_promote_rollback_list_and_watch(tmp_path):
     with pytest.raises(ConfigError, match="no model version 'v9'"):
         reg.promote("v9")
     text = table(reg.versions())
-    assert text.splitlines()[0].split()[:3] == ["name", "status", "dataset"]
+    assert text.splitlines()[0].split()[:4] == ["name", "status", "gate", "dataset"]
     assert "0.500" in text
 
 
