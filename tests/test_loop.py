@@ -587,3 +587,28 @@ def test_dataset_version_keeps_corrections_in_train_and_the_split_rule(world, tm
     check_dataset(version.path, ["nl2sql_train"], ["nl2sql_dev"])  # no leak, files well formed
     items = read_jsonl(version.path / "eval" / "items.jsonl")
     assert [i["set"] for i in items].count("failures") == 1
+
+
+def test_serving_commands_for_the_promoted_version(world, tmp_path, capsys):
+    import yaml
+
+    home = world["home"]
+    recipe = tmp_path / "train.yaml"
+    recipe.write_text("template: smollm2\nfinetuning_type: lora\n")
+    reg = Registry(home.root)
+    reg.add(
+        base_model="/models/base",
+        adapter="/a/v1",
+        model_path=None,
+        dataset="d1",
+        recipe=str(recipe),
+        metrics={},
+    )
+    reg.promote("v1")
+    capsys.readouterr()
+    assert loop_cli.main(["serving", "--home", str(home.root)]) == 0
+    out = capsys.readouterr().out
+    assert "API_MODEL_NAME=v1 llamafactory-cli api" in out
+    assert "--lora-modules v1=/a/v1" in out and "--registry" in out
+    api = yaml.safe_load((home.models / "v1" / "api.yaml").read_text())
+    assert api["adapter_name_or_path"] == "/a/v1" and api["template"] == "smollm2"

@@ -9,6 +9,7 @@
     list      --home H [--json]
     promote   --home H NAME
     rollback  --home H
+    serving   --home H          (the commands that serve the promoted version)
     monitor   --requests FILE --out DIR [--home H] [--bucket hour|day] [--json]
 
 Errors are one line and exit code 2 (``data_create.cli.run_command``).
@@ -239,6 +240,50 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serving(args: argparse.Namespace) -> int:
+    """How to serve the promoted version, and point the agent at it."""
+    import yaml
+
+    home = _home(args)
+    config = home.config()
+    version = Registry(home.root).promoted()
+    if version is None:
+        raise ConfigError("no version is promoted yet", "run the loop first")
+    recipe = yaml.safe_load(Path(version.recipe).read_text(encoding="utf-8")) or {}
+    api: dict[str, Any] = {
+        "model_name_or_path": version.model_path or version.base_model,
+        "template": recipe.get("template", "qwen3_nothink"),
+        "finetuning_type": "lora" if version.adapter else "full",
+        "trust_remote_code": bool(recipe.get("trust_remote_code", False)),
+        "infer_backend": "huggingface",
+    }
+    if version.adapter:
+        api["adapter_name_or_path"] = version.adapter
+        vllm = (
+            f"vllm serve {version.base_model} --enable-lora --lora-modules "
+            f"{version.name}={version.adapter}"
+        )
+    else:
+        vllm = f"vllm serve {version.model_path} --served-model-name {version.name}"
+    api_path = home.models / version.name / "api.yaml"
+    api_path.parent.mkdir(parents=True, exist_ok=True)
+    api_path.write_text(yaml.safe_dump(api, sort_keys=False), encoding="utf-8")
+    print(
+        f"# {version.name} (dataset {version.dataset}); restart the model server after "
+        "every promote or rollback:"
+    )
+    print(
+        f"API_HOST=127.0.0.1 API_PORT=8000 API_MODEL_NAME={version.name} "
+        f"llamafactory-cli api {api_path}"
+    )
+    print(f"# or on a GPU host: {vllm}")
+    print(
+        f"python -m nl2sql_agent serve --dsn {config.dsn} --base-url http://127.0.0.1:8000/v1 "
+        f"--model {version.name} --registry {home.root}"
+    )
+    return 0
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     from . import monitor
 
@@ -360,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollback", help="serve again the version served before this one")
     home_arg(p)
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("serving", help="the commands that serve the promoted version")
+    home_arg(p)
+    p.set_defaults(func=cmd_serving)
 
     p = sub.add_parser("monitor", help="report on the agent's request log, with charts")
     p.add_argument("--requests", required=True, action="append", metavar="FILE")
