@@ -18,9 +18,10 @@ folder (``bench/bench_model_quality.py``'s ``model_folder``, cached in
     python bench/bench_loop.py --workdir /tmp/bl --steps 2 --samples 40 --max-new-tokens 8
         # the wiring check: every stage runs, the numbers mean nothing
 
-Full size on an idle 2-core CPU: ~8 s per optimizer step (batch 8, cutoff 256), so four
-trainings of ``--steps`` steps plus the predictions take about ``4 x steps x 8 s`` +
-~10 min of generation; on a GPU a few minutes in all.
+Full size (defaults: 200 samples, 60 LoRA steps of batch 8, answers up to 96 tokens) on an
+idle 2-core CPU: ~8.4 s per optimizer step, so the four trainings take ~35 min and the seven
+predictions (~35 items each) ~15-25 min: about an hour in all, several times that while other
+jobs share the cores.  On a GPU a few minutes.
 """
 
 from __future__ import annotations
