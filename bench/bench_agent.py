@@ -244,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="fake-model", help="model name at --base-url")
     parser.add_argument("--max-tokens", type=int, default=256, help="per generation")
     parser.add_argument("--max-repairs", type=int, default=3)
+    parser.add_argument(
+        "--schema-context", default="auto", choices=("auto", "all", "retrieved"),
+        help="retrieved: the retriever picks the cards even for small schemas (its latency)",
+    )  # fmt: skip
     parser.add_argument("--serve-faults", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_faults:
@@ -324,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
                 before = table_counts(dsn, meta)
                 config = AgentConfig(
                     timeout_s=10.0, row_cap=10_000, max_tokens=args.max_tokens,
-                    max_repairs=args.max_repairs,
+                    max_repairs=args.max_repairs, schema_context=args.schema_context,
+                    schema_budget_tokens=1200 if args.schema_context == "retrieved" else 6000,
                 )  # fmt: skip
                 settings = LLMSettings(
                     model=args.model, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "k"),
@@ -439,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         "single_shot_correct": single_correct,
         "by_fault": {
             f: {**per_fault[f], "repairs": repairs_used[f]}
-            for f in FAULTS
+            for f in (*FAULTS, "real")
             if per_fault[f]["questions"]
         },
         "executed_statements": executed_total,

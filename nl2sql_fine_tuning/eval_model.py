@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,6 +271,17 @@ def join(predictions: Sequence[Prediction], gold: Gold) -> list[tuple[GoldItem, 
 # ---------------------------------------------------------------- live generation
 
 
+def retrieved_schema(
+    index_dir: str | os.PathLike[str], k: int = 5, budget_tokens: int = 2000
+) -> Callable[[str], str | None]:
+    """Question -> the schema block :mod:`data_create.retrieve` returns from a saved index
+    (a run's ``retrieval_index``): what ``--schema-context retrieved`` trained on."""
+    from data_create.retrieve import Retriever
+
+    retriever = Retriever.load(index_dir)
+    return lambda q: retriever.retrieve(q, k, budget_tokens=budget_tokens).cards_text or None
+
+
 def generate(
     items: Sequence[GoldItem],
     *,
@@ -280,10 +291,14 @@ def generate(
     concurrency: int = 8,
     timeout_s: float = 120.0,
     max_tokens: int = 512,
+    schema_context: Callable[[str], str | None] | None = None,
 ) -> list[Prediction]:
     """Ask an OpenAI-compatible endpoint for each item's SQL (temperature 0, at most
     ``concurrency`` requests in flight, no response cache); a failed request is an empty
-    prediction, and an endpoint nobody answers at is a :class:`ConfigError`."""
+    prediction, and an endpoint nobody answers at is a :class:`ConfigError`.
+
+    ``schema_context`` (question -> schema block), e.g. :func:`retrieved_schema`, puts a
+    schema block in prompts built here, as training with a schema context did."""
     from data_create.llm.client import ChatRequest, LLMClient, LLMFailure, settings_from
 
     settings = settings_from(
@@ -293,6 +308,10 @@ def generate(
     )  # fmt: skip
 
     def messages(item: GoldItem) -> list[dict[str, str]]:
+        if schema_context is not None:
+            # Retrieved live, as serving will: a dev record's own prompt was built with its
+            # gold tables forced in, which a served model never gets.
+            return prompt.messages(item.question, dialect, schema_context(item.question))
         if item.messages is not None:  # the exact training prompt of a data_create run
             return [{"role": r, "content": c} for r, c in item.messages if c]
         return prompt.messages(item.question, dialect)
@@ -457,6 +476,7 @@ def evaluate(
     concurrency: int = 8,
     out_dir: str | os.PathLike[str] | None = None,
     gold_cache: dict[tuple[str, str], Any] | None = None,
+    schema_context: Callable[[str], str | None] | None = None,
 ) -> EvalResult:
     """Score predictions (from a file, a list, or generated live when ``predictions`` is
     None and ``model`` is given) against ``gold``; write reports into ``out_dir`` if given.
@@ -484,6 +504,7 @@ def evaluate(
             model=model,
             dialect=sql_dialect,
             concurrency=concurrency,
+            schema_context=schema_context,
         )
     elif isinstance(predictions, str | os.PathLike):
         predictions = load_predictions(predictions)
@@ -634,6 +655,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--concurrency", type=int, default=8, metavar="K", help="requests in flight (default 8)"
     )
+    g.add_argument(
+        "--retrieval-index",
+        metavar="DIR",
+        help="live prompts carry the schema retrieved from this index (a run's "
+        "retrieval_index), as training with --schema-context retrieved did",
+    )
+    g.add_argument(
+        "--retrieval-k", type=int, default=5, metavar="K", help="tables retrieved (default 5)"
+    )
     g = p.add_argument_group("database")
     g.add_argument(
         "--dsn",
@@ -715,6 +745,9 @@ def run_cli(args: argparse.Namespace) -> int:
         model=args.model,
         concurrency=args.concurrency,
         out_dir=args.out or "eval_out",
+        schema_context=retrieved_schema(args.retrieval_index, args.retrieval_k)
+        if args.retrieval_index
+        else None,
     )
     for line in eval_report.summary_lines(result.report):
         print(line)
