@@ -353,6 +353,64 @@ def _add_allow_function(group: Any) -> None:
         "The engine's allow-list covers aggregates, string, math, date/time, casts, JSON and "
         "window functions; functions that sleep, lock, read files or run SQL cannot be allowed",
     )
+# ---------------------------------------------------------------- drift
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Compare the database with a run's schema; quarantine, regenerate (data_create.drift)."""
+    import json
+
+    from . import drift
+
+    if args.regenerate < 0:
+        raise ConfigError("--regenerate must be 0 or more")
+    db = _connect(args)
+    try:
+        result = drift.check(
+            db, args.run, regenerate=args.regenerate, apply=not args.dry_run, seed=args.seed,
+            timeout_s=args.timeout,
+        )  # fmt: skip
+    finally:
+        db.dispose()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print("\n".join(drift.summary_lines(result)))
+    return 1 if args.fail_on_drift and result.changes else 0
+
+
+def add_drift_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "drift",
+        help="follow a schema change: compare the database with a run, quarantine stored "
+        "samples that broke, regenerate data for new or changed tables",
+        description="Compare the database's structure with the run's metadata.json table by "
+        "table (added, dropped, changed: columns added, dropped, renamed, re-typed); "
+        "re-validate every stored sample (the run's samples and the stores a learning loop "
+        "registered) against the new schema, executing read-only; move the broken ones to "
+        "quarantine.jsonl with the reason; regenerate samples for new and changed tables; "
+        "update the run so the gated retrain (python -m nl2sql_fine_tuning.loop run) "
+        "trains on the new schema.",
+    )
+    _add_connection_args(p)
+    p.add_argument("--run", required=True, metavar="DIR", help="the data_create run directory")
+    p.add_argument(
+        "--regenerate",
+        type=int,
+        default=10,
+        metavar="N",
+        help="samples to generate per new or changed table (default 10)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report only; change nothing")
+    p.add_argument("--seed", type=int, default=0, help="seed of the regenerated samples")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="per query (default 10)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--fail-on-drift", action="store_true", help="exit with status 1 when the schema changed"
+    )
+    p.set_defaults(func=cmd_drift)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -601,10 +659,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="sample values per column read for the index (default 5)",
     )
     p.set_defaults(func=cmd_retrieve)
+    add_drift_parser(sub)
     return parser
 
 
-COMMANDS = ("generate", "inspect", "validate", "retrieve")
+COMMANDS = ("generate", "inspect", "validate", "retrieve", "drift")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

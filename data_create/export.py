@@ -191,6 +191,8 @@ def export(
     retrieval_k: int = 5,
     retrieval_tokens: int = 2000,
     retriever: Any = None,
+    split_indices: tuple[Sequence[int], Sequence[int]] | None = None,
+    repeat: Sequence[int] | None = None,
 ) -> ExportSummary:
     """Write the train/dev datasets and register them in ``out_dir/dataset_info.json``.
 
@@ -223,7 +225,10 @@ def export(
     samples = clean
 
     skeletons = [_skeleton(prompt.sql_target(s.sql), s.dialect) for s in samples]
-    train_idx, dev_idx = split_by_skeleton(skeletons, dev_ratio, seed)
+    if split_indices is None:
+        train_idx, dev_idx = split_by_skeleton(skeletons, dev_ratio, seed)
+    else:
+        train_idx, dev_idx = list(split_indices[0]), list(split_indices[1])
 
     context_cache: dict[tuple[str, ...], tuple[str | None, set[str]]] = {}
     covered = 0
@@ -272,8 +277,9 @@ def export(
             args = (s.question, s.sql, s.dialect, context_of(s), s.language)
             record = prompt.alpaca_record(*args)
             lengths.append(cards.estimate_tokens(record["system"] + record["instruction"]))
-            alpaca.append(record)
-            sharegpt.append(prompt.sharegpt_record(*args))
+            times = repeat[i] if repeat is not None and split == "train" else 1
+            alpaca += [record] * times
+            sharegpt += [prompt.sharegpt_record(*args)] * times
         _write_jsonl(Path(files[f"{split}_alpaca"]), alpaca)
         _write_jsonl(Path(files[f"{split}_sharegpt"]), sharegpt)
 

@@ -49,6 +49,12 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--model-version", default="", help="recorded with feedback, e.g. the adapter's run id"
     )
+    g.add_argument(
+        "--registry",
+        metavar="DIR",
+        help="a learning-loop home (python -m nl2sql_fine_tuning.loop): record answers under "
+        "its promoted version, followed after promote/rollback without a restart",
+    )
     g.add_argument("--llm-timeout", type=float, default=120.0, metavar="S")
     g = p.add_argument_group("agent")
     g.add_argument(
@@ -68,6 +74,14 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="tracebacks for internal errors")
 
 
+def _promoted_version(registry: str | None) -> str:
+    if not registry:
+        return ""
+    from nl2sql_fine_tuning.loop.registry import promoted_name
+
+    return promoted_name(registry) or ""
+
+
 def build_agent(args: argparse.Namespace) -> Agent:
     from data_create import metadata as metadata_mod
     from data_create.llm.client import LLMClient, settings_from
@@ -82,7 +96,8 @@ def build_agent(args: argparse.Namespace) -> Agent:
     meta = metadata_mod.read(args.metadata) if args.metadata else metadata_mod.extract(db)
     config = AgentConfig(
         max_repairs=args.max_repairs, samples=args.samples, timeout_s=args.timeout,
-        row_cap=args.row_cap, language=args.language, model_version=args.model_version,
+        row_cap=args.row_cap, language=args.language,
+        model_version=args.model_version or _promoted_version(args.registry),
     )  # fmt: skip
     return Agent.connect(db, LLMClient(settings), config, metadata=meta)
 
@@ -135,6 +150,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
             "start the model server (vllm serve / llamafactory-cli api) or fix --base-url",
         )
     state_dir = args.state_dir or default_state_dir()
+    from .request_log import RequestLog
+
+    RequestLog(state_dir).log(answer, agent.config.model_version)
     if args.json:
         out = answer.to_dict()
         out["chart_file"] = _write_chart(answer, state_dir) if args.chart_file else None
@@ -184,6 +202,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         state_dir=args.state_dir or default_state_dir(),
         api_key=api_key,
         rate_per_minute=args.rate_limit,
+        registry=args.registry,
     )
     return 0
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import dataclasses
 import hmac
 import io
 import json
@@ -38,8 +39,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from nl2sql_fine_tuning.loop.registry import RegistryWatch
+
 from .core import Agent, Answer, Conversation, json_value
 from .feedback import FeedbackStore
+from .request_log import RequestLog
 
 STATIC = Path(__file__).resolve().parent / "static"
 DISPLAY_ROWS = 500  # rows sent to the page; the CSV has every fetched row
@@ -97,13 +101,23 @@ class RateLimiter:
 
 
 class _State:
-    def __init__(self, agent: Agent, state_dir: Path):
+    def __init__(self, agent: Agent, state_dir: Path, registry: str | Path | None = None):
         self.agent = agent
         self.lock = threading.Lock()  # one executor connection: one query at a time
         self.answers: OrderedDict[str, Answer] = OrderedDict()
         self.conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.feedback = FeedbackStore(state_dir / "feedback.sqlite")
+        # The learning loop's hooks: one log line per answer (monitoring, intake), and the
+        # served version's name followed from the model registry without a restart.
+        self.requests = RequestLog(state_dir)
+        self.registry = RegistryWatch(registry) if registry else None
+
+    def sync_version(self) -> None:
+        """Record answers under the registry's promoted version (one stat per call)."""
+        version = self.registry() if self.registry else None
+        if version is not None and version.name != self.agent.config.model_version:
+            self.agent.config = dataclasses.replace(self.agent.config, model_version=version.name)
 
     def conversation(self, cid: str | None) -> Conversation:
         if cid and cid in self.conversations:
@@ -117,6 +131,7 @@ class _State:
         return conv
 
     def keep(self, answer: Answer) -> None:
+        self.requests.log(answer, self.agent.config.model_version)
         self.answers[answer.id] = answer
         while len(self.answers) > MAX_ANSWERS:
             self.answers.popitem(last=False)
@@ -187,8 +202,9 @@ def create_app(
     *,
     api_key: str | None = None,
     rate_per_minute: int = 30,
+    registry: str | Path | None = None,
 ) -> FastAPI:
-    state = _State(agent, Path(state_dir))
+    state = _State(agent, Path(state_dir), registry)
     limiter = RateLimiter(rate_per_minute)
     app = FastAPI(title="nl2sql-factory agent", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.agent_state = state
@@ -233,6 +249,7 @@ def create_app(
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
+        state.sync_version()
         meta = agent.metadata
         return {
             "ok": True,
@@ -247,6 +264,7 @@ def create_app(
 
     def run_ask(body: AskBody, on_step: Any = None) -> Answer:
         with state.lock:
+            state.sync_version()
             conv = state.conversation(body.conversation_id)
             answer = agent.ask(body.question, conv, on_step=on_step)
         state.keep(answer)
@@ -368,10 +386,13 @@ def serve(
     state_dir: str | Path,
     api_key: str | None = None,
     rate_per_minute: int = 30,
+    registry: str | Path | None = None,
 ) -> None:
     import uvicorn
 
-    app = create_app(agent, state_dir, api_key=api_key, rate_per_minute=rate_per_minute)
+    app = create_app(
+        agent, state_dir, api_key=api_key, rate_per_minute=rate_per_minute, registry=registry
+    )
     print(
         f"nl2sql agent on http://{host}:{port}/ (database {agent.metadata.database}, model {agent.model})"
     )
