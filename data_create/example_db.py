@@ -37,6 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import engines
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -492,7 +493,7 @@ def load_into(dsn: str, seed: int = DEFAULT_SEED) -> None:
 
     url = parse_dsn(dsn)
     try:
-        if url.get_backend_name() == "sqlite":
+        if engines.get(url.drivername).file_database:
             if not url.database or url.database == ":memory:":
                 raise ConfigError("a SQLite DSN for the example must name a file")
             with contextlib.closing(sqlite3.connect(url.database)) as conn:
@@ -529,8 +530,11 @@ def _load_server(db: Any, seed: int) -> None:
                 conn.execute(table.insert(), rows[start : start + _INSERT_CHUNK])
         for name, (comment, _) in VIEWS.items():
             conn.execute(text(f"CREATE VIEW {name} AS\n{view_sql(name, dialect)}"))
-            if db.profile.name == "postgresql":  # MySQL has no comments on views
-                conn.execute(text(f"COMMENT ON VIEW {name} IS {_sql_string(comment)}"))
+            if db.profile.view_comment_sql:  # MySQL has no comments on views
+                statement = db.profile.view_comment_sql.format(
+                    name=name, comment=_sql_string(comment)
+                )
+                conn.execute(text(statement))
 
 
 def _sql_string(value: str) -> str:

@@ -163,7 +163,7 @@ class Executor:
         self.timeout_s = float(timeout_s)
         self.row_cap = int(row_cap)
         self.byte_cap = int(byte_cap)
-        self._session_type = _SESSIONS[db.profile.name]
+        self._session_type: type[_Session] = engines.session_class(db.profile.name)
         self._session: _Session | None = None
 
     @property
@@ -595,7 +595,7 @@ class _Session:
 
     def __init__(self, db: Database, timeout_s: float, row_cap: int, byte_cap: int):
         self.db, self.timeout_s, self.row_cap, self.byte_cap = db, timeout_s, row_cap, byte_cap
-        self.facts = engines.session_facts(db.profile.name)
+        self.facts = db.profile.session
         with _LIVE_LOCK:
             _LIVE.add(self)
 
@@ -1275,11 +1275,3 @@ class _MssqlSession(_Session):
             _LIVE.discard(self)
         self._watchdog.close()
         self.conn.close()
-
-
-_SESSIONS: dict[str, type[_Session]] = {
-    "sqlite": _SqliteSession,
-    "postgresql": _PostgresSession,
-    "mysql": _MySqlSession,
-    "mssql": _MssqlSession,
-}

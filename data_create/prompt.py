@@ -33,22 +33,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import engines
+from .errors import UnknownScheme
 from .hygiene import strip_control_tokens
 
-DIALECT_NAMES = {
-    "sqlite": "SQLite",
-    "postgres": "PostgreSQL",
-    "mysql": "MySQL",
-    "tsql": "SQL Server",
-}
-
-# Engine names (SchemaMetadata.engine, DSN schemes) callers may hold instead of a sqlglot dialect.
-_DIALECT_ALIASES = {
-    "postgresql": "postgres",
-    "mariadb": "mysql",
-    "mssql": "tsql",
-    "sqlserver": "tsql",
-}
+# sqlglot dialect -> the name people use, for every engine (data_create/engines).
+DIALECT_NAMES = {p.sqlglot_dialect: p.display_name for p in engines.ENGINES.values()}
 
 # Per-language wording.  The structure (headers, fence, order) is the same in every language.
 _TEXT = {
@@ -74,10 +64,9 @@ _TEXT = {
 
 def dialect_name(dialect: str) -> str:
     """The human name of a sqlglot dialect (or engine name): ``"postgres"`` -> ``"PostgreSQL"``."""
-    key = _DIALECT_ALIASES.get(dialect.lower(), dialect.lower())
     try:
-        return DIALECT_NAMES[key]
-    except KeyError:
+        return engines.get(dialect).display_name
+    except UnknownScheme:
         known = ", ".join(sorted(DIALECT_NAMES))
         raise ValueError(f"unknown SQL dialect {dialect!r}; use one of {known}") from None
 
