@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from data_create import example_db, metadata
+from data_create import example, metadata
 from data_create.connect import connect
 from data_create.errors import ConfigError
 from data_create.llm import prompts
@@ -42,7 +42,7 @@ def reply(topics) -> str:
 
 @pytest.fixture(scope="module")
 def md() -> SchemaMetadata:
-    db = connect(example_db.example_dsn())
+    db = connect(example.example_dsn())
     try:
         return metadata.extract(db, metadata.ExtractOptions(sample_values=3))
     finally:

@@ -3,7 +3,7 @@
 Fourteen tables (regions, stores, employees, customers, product categories, suppliers,
 products, promotions, orders, order items, payments, shipments, inventory, returns) and
 three views, with Chinese/English comments on every table and column, filled with
-deterministic data from :mod:`data_create.example_data` (same seed, same rows).
+deterministic data from :mod:`data_create.example.data` (same seed, same rows).
 
 One definition drives every engine: the SQLAlchemy ``Table`` objects below are created
 with ``create_all`` on PostgreSQL and MariaDB/MySQL (comments become ``COMMENT ON`` /
@@ -37,8 +37,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import engines
-from .errors import ConfigError
+from .. import engines
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
@@ -417,7 +417,7 @@ def _sqlite_value(value: Any) -> Any:
 
 
 def _load_sqlite(conn: sqlite3.Connection, seed: int) -> None:
-    from .example_data import generate
+    from .data import generate
 
     existing = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
     _refuse_clashes([name for (name,) in existing], "the SQLite database")
@@ -489,7 +489,7 @@ def load_into(dsn: str, seed: int = DEFAULT_SEED) -> None:
     """
     from sqlalchemy.exc import DBAPIError
 
-    from .connect import classify, connect, parse_dsn
+    from ..connect import classify, connect, parse_dsn
 
     url = parse_dsn(dsn)
     try:
@@ -512,7 +512,7 @@ def load_into(dsn: str, seed: int = DEFAULT_SEED) -> None:
 def _load_server(db: Any, seed: int) -> None:
     from sqlalchemy import inspect, text
 
-    from .example_data import generate
+    from .data import generate
 
     md = schema()
     with db.engine.connect() as conn:
