@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import engines
 from ..errors import ConfigError
+from ..hygiene import one_line
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
@@ -387,7 +388,7 @@ def _line_comment(comment: str | None) -> str:
     if not comment:
         return ""
     # A line comment ends at the newline; keep the text on one line.
-    return "  -- " + " ".join(comment.split())
+    return "  -- " + one_line(comment)
 
 
 # ---------------------------------------------------------------- loading

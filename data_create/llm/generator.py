@@ -33,6 +33,7 @@ from random import Random
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..hygiene import one_line
 from ..records import Candidate, Rejected, SchemaMetadata, Topic
 from ..synth import DEFAULT_MIX
 from . import parse, prompts
@@ -403,5 +404,4 @@ def _questions(obj: Any) -> list[str]:
 
 
 def _snippet(text: str | None, limit: int = 60) -> str:
-    flat = " ".join((text or "").split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+    return repr(one_line(text, limit))
