@@ -20,7 +20,7 @@ from .. import planner as offline
 from ..cards import clean_text
 from ..errors import ConfigError
 from ..records import Plan, SchemaMetadata, Table, Topic
-from . import prompts
+from . import meta_prompts
 from .parse import ParseFailure, extract_json, topics_from
 
 FUZZY_CUTOFF = 0.75  # difflib ratio: "order" ~ "orders" (0.91), "cust" !~ "customers" (0.62)
@@ -46,7 +46,9 @@ def plan_with_llm(
         raise ConfigError(f"the sample budget must be a positive integer, not {budget!r}")
     from .client import ChatRequest  # lazy: the client module is the optional [llm] extra
 
-    messages = prompts.planner_messages(metadata, budget, language=language, max_tables=max_tables)
+    messages = meta_prompts.planner_messages(
+        metadata, budget, language=language, max_tables=max_tables
+    )
     (result,) = client.run_many([ChatRequest(messages, purpose="plan")])
     text = getattr(result, "text", None)
     if text is None:
