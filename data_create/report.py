@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .hygiene import one_line
 from .links import summary as links_summary
 from .records import DIFFICULTIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
 
@@ -240,7 +239,7 @@ def svg_bar_chart(title: str, data: Mapping[str, float], fmt: str = "{:,.0f}") -
 
 def _md_cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return one_line(text.replace("\\", "\\\\").replace("|", "\\|"))
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split())
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:

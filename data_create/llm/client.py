@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from data_create.errors import ConfigError
-from data_create.hygiene import one_line, storable_text
+from data_create.hygiene import storable_text
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def _scrub(text: str, api_key: str) -> str:
         text = text.replace(api_key, "***")
     text = _SECRETISH.sub(lambda m: m.group(1) + "***", text)
     text = _mask_url(text)
-    return one_line(text)[:500]
+    return " ".join(text.split())[:500]
 
 
 class _DiskCache:
