@@ -1,7 +1,7 @@
 """The bundled example database: a small retail business on SQLite, PostgreSQL or MariaDB.
 
-:mod:`.database` defines the schema and builds or loads it; :mod:`.data` draws its
-rows from a seed.  What the tools use is re-exported here::
+:mod:`.schema` defines the tables and views, :mod:`.database` builds or loads them and
+:mod:`.data` draws their rows from a seed.  What the tools use is re-exported here::
 
     from data_create import example
     example.build_sqlite("retail.sqlite")                      # a private copy
