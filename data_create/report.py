@@ -21,7 +21,13 @@ The pipeline calls :func:`build_stats` once at the end and hands the result to
       "skeletons":  {"distinct": n, "samples": m, "ratio": n / m},
       "links":      {"declared": n, "verified": [{"link", "coverage"}],
                      "rejected": [{"link", "reason"}]}   (see data_create.links)
+      "quality":    {"shapes": {"distinct": n, "mix": {shape key: samples}},
+                     "lint": {"hits", "flagged_samples", "by_rule", "roles_checked", ...}}
     }
+
+``quality`` comes from :func:`quality_stats` (:mod:`data_create.quality`): the mix of
+query shapes and the lint of the samples; ``bench/bench_shapes.py`` compares the mix
+with human question sets.
 
 Rates are fractions in [0, 1] (None when undefined).  ``report.html`` is one
 self-contained file: inline CSS and hand-drawn SVG bar charts, no scripts, no
@@ -142,6 +148,22 @@ def build_stats(
             "ratio": _rate(len(skeletons), len(samples)),
         },
         "links": links_summary(metadata),
+        "quality": quality_stats(samples, metadata),
+    }
+
+
+def quality_stats(samples: Sequence[Sample], metadata: SchemaMetadata) -> dict[str, Any]:
+    """The shape mix and the lint of ``samples`` (see :mod:`data_create.quality`).
+
+    Lint examples name sample ids, rules and columns, never values from the database.
+    """
+    from .quality import coverage, lint
+
+    mix = coverage.shape_counts((s.sql for s in samples), metadata.dialect)
+    found = lint.lint_samples(samples, dialect=metadata.dialect, metadata=metadata)
+    return {
+        "shapes": {"distinct": len(mix), "mix": _sorted_counts(mix)},
+        "lint": found.to_dict(max_hits=20),
     }
 
 
@@ -184,6 +206,14 @@ CHARTS: tuple[tuple[str, Callable[[Mapping[str, Any]], Mapping[str, float]], str
     ("Rejects by reason", lambda s: s.get("rejects", {}).get("by_reason", {}), "{:,.0f}"),
     ("Stage timings (seconds)", lambda s: s.get("timings", {}), "{:,.2f}"),
 )
+
+# The shape mix and the lint (quality_stats): one chart each, after the others.
+CHARTS += (
+    ("Query shapes (data_create.quality.shape)",
+     lambda s: s.get("quality", {}).get("shapes", {}).get("mix", {}), "{:,.0f}"),
+    ("Lint hits by rule (data_create.quality.lint)",
+     lambda s: s.get("quality", {}).get("lint", {}).get("by_rule", {}), "{:,.0f}"),
+)  # fmt: skip
 
 _BAR_H, _GAP, _LABEL_W, _BAR_W, _VALUE_W = 18, 6, 260, 420, 80
 

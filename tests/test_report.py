@@ -79,7 +79,7 @@ def test_build_stats_shape_and_numbers():
     s = stats()
     assert set(s) == {
         "run", "plan", "topics", "difficulty", "features", "languages", "generators",
-        "tables", "validity", "rejects", "timings", "skeletons", "links",
+        "tables", "validity", "rejects", "timings", "skeletons", "links", "quality",
     }  # fmt: skip
     assert "s3cret" not in json.dumps(s) and s["run"]["dsn"].startswith("postgresql://bob:")
     assert s["run"]["seed"] == 7 and s["run"]["samples_accepted"] == 5
@@ -101,6 +101,8 @@ def test_build_stats_shape_and_numbers():
     }  # fmt: skip
     assert list(s["rejects"]["by_layer"]) == ["static", "dedupe", "execute"]  # largest first
     assert s["skeletons"] == {"distinct": 4, "samples": 5, "ratio": 0.8}
+    assert s["quality"]["shapes"] == {"distinct": 1, "mix": {"t1": 5}}
+    assert s["quality"]["lint"]["hits"] == 0 and s["quality"]["lint"]["samples"] == 5
     json.dumps(s)  # serialisable as is
 
 
@@ -166,7 +168,7 @@ def test_html_is_well_formed_self_contained_and_escaped(tmp_path):
     parser.close()
     assert parser.errors == []
     assert parser.stack == []  # every element closed
-    assert parser.tags.count("svg") == len(report.CHARTS) == 8
+    assert parser.tags.count("svg") == len(report.CHARTS) == 10
     assert "script" not in parser.tags  # the hostile topic name stayed text
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert any(HOSTILE in t for t in parser.text)  # ... and reads back as itself
