@@ -19,6 +19,8 @@ The pipeline calls :func:`build_stats` once at the end and hands the result to
       "rejects":    {"by_layer": {layer: n}, "by_reason": {reason: n}},
       "timings":    {stage: seconds},
       "skeletons":  {"distinct": n, "samples": m, "ratio": n / m},
+      "shapes":     {"achieved": {family: n}, "share": {family: n / samples with a family},
+                     "target": {family: weight share} (when the synthesizer's mix is known)},
       "links":      {"declared": n, "verified": [{"link", "coverage"}],
                      "rejected": [{"link", "reason"}]}   (see data_create.links)
       "quality":    {"shapes": {"distinct": n, "mix": {shape key: samples}},
@@ -47,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from .links import summary as links_summary
-from .records import DIFFICULTIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
+from .records import DIFFICULTIES, SHAPE_FAMILIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
 
 MAX_BARS = 30  # a chart keeps its largest bars; report.json keeps everything
 
@@ -71,11 +73,13 @@ def build_stats(
     run_info: Mapping[str, Any],
     *,
     skeleton: Callable[[str, str], str] | None = None,
+    shape_mix: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The stats dict described in the module docstring.
 
     ``run_info`` is copied into ``stats["run"]`` with any ``dsn`` masked; ``skeleton``
-    defaults to :func:`data_create.dedupe.skeleton`.
+    defaults to :func:`data_create.dedupe.skeleton`; ``shape_mix`` (the synthesizer's
+    weights per shape family) gives the target the achieved shape mix is shown against.
     """
     run = dict(run_info)
     if run.get("dsn"):
@@ -93,7 +97,10 @@ def build_stats(
     run.setdefault("samples_per_s", round(len(samples) / elapsed, 1) if elapsed else None)
 
     per_table = Counter(t for s in samples for t in s.tables)
-    non_empty = [t.qualified_name for t in metadata.tables if (t.row_count or 0) > 0]
+    # Base tables only: views repeat their tables' rows, and the planner skips them.
+    non_empty = [
+        t.qualified_name for t in metadata.tables if t.kind == "table" and (t.row_count or 0) > 0
+    ]
     covered_names = set(per_table)
 
     def is_covered(t: str) -> bool:
@@ -112,6 +119,9 @@ def build_stats(
     rejected = sum(rejects_by_layer.values())
     features = Counter(f for s in samples for f in s.features)
     difficulty = Counter(s.difficulty for s in samples)
+    shapes = Counter(s.shape for s in samples if s.shape)
+    shaped = sum(shapes.values())
+    weight = sum(shape_mix.values()) if shape_mix else 0
 
     return {
         "run": run,
@@ -146,6 +156,15 @@ def build_stats(
             "distinct": len(skeletons),
             "samples": len(samples),
             "ratio": _rate(len(skeletons), len(samples)),
+        },
+        "shapes": {
+            "achieved": {**dict.fromkeys(SHAPE_FAMILIES, 0), **_sorted_counts(shapes)}
+            if shaped
+            else {},
+            "share": {f: round(shapes[f] / shaped, 4) for f in SHAPE_FAMILIES} if shaped else {},
+            "target": {f: round(shape_mix.get(f, 0) / weight, 4) for f in SHAPE_FAMILIES}
+            if weight
+            else {},
         },
         "links": links_summary(metadata),
         "quality": quality_stats(samples, metadata),
@@ -200,6 +219,11 @@ CHARTS: tuple[tuple[str, Callable[[Mapping[str, Any]], Mapping[str, float]], str
     ("Samples per topic", lambda s: s.get("topics", {}), "{:,.0f}"),
     ("Samples per difficulty", lambda s: s.get("difficulty", {}), "{:,.0f}"),
     ("SQL features", lambda s: s.get("features", {}), "{:,.0f}"),
+    (
+        "Question shapes (samples per family)",
+        lambda s: s.get("shapes", {}).get("achieved", {}),
+        "{:,.0f}",
+    ),
     ("Samples per table (non-empty tables, covered or not)", _table_counts, "{:,.0f}"),
     ("Validity, emptiness, coverage, diversity", _validity_rates, "{:.1%}"),
     ("Rejects by layer", lambda s: s.get("rejects", {}).get("by_layer", {}), "{:,.0f}"),
@@ -324,6 +348,22 @@ def render_markdown(stats: Mapping[str, Any]) -> str:
         else:
             out.append("(none)")
         out.append("")
+    shapes = stats.get("shapes", {})
+    if shapes.get("share"):
+        target = shapes.get("target", {})
+        out += [
+            "## Shape mix: achieved vs target",
+            "",
+            *_md_table(
+                ("family", "samples", "share", "target"),
+                (
+                    (f, shapes["achieved"].get(f, 0), f"{share:.1%}",
+                     f"{target[f]:.1%}" if f in target else "")
+                    for f, share in shapes["share"].items()
+                ),
+            ),
+            "",
+        ]  # fmt: skip
     tables = stats.get("tables", {})
     if tables:
         uncovered = [t for t in tables.get("non_empty", []) if t not in tables.get("covered", [])]
