@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
@@ -48,6 +50,18 @@ SESSION = SessionFacts(
 )
 
 
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def month_bucket(column: exp.Expr) -> exp.Expr:
+    return _fn("FORMAT", column, exp.Literal.string("yyyy-MM"))
+
+
+def year_of(column: exp.Expr) -> exp.Expr:
+    return _fn("YEAR", column)
+
+
 PROFILE = EngineProfile(
     name="mssql",
     display_name="SQL Server",
@@ -78,6 +92,11 @@ PROFILE = EngineProfile(
     # SQL Server resolves SELECT-list aliases only in ORDER BY.
     alias_rule=AliasRule(frozenset({"order"})),
     session=SESSION,
+    numeric_text_type="FLOAT",
+    national_strings=True,
+    month_bucket=month_bucket,
+    year_of=year_of,
+    bucket_formats=frozenset({"yyyy-MM"}),
     idioms=(
         (
             "limit",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from sqlglot import exp
+
 from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
@@ -99,6 +101,18 @@ SESSION = SessionFacts(
 )
 
 
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def month_bucket(column: exp.Expr) -> exp.Expr:
+    return _fn("DATE_FORMAT", column, exp.Literal.string("%Y-%m"))
+
+
+def year_of(column: exp.Expr) -> exp.Expr:
+    return _fn("YEAR", column)
+
+
 PROFILE = EngineProfile(
     name="mysql",
     display_name="MySQL",
@@ -140,6 +154,10 @@ PROFILE = EngineProfile(
     dash_comment_needs_space=True,
     alias_rule=AliasRule(frozenset({"order", "group", "having"})),
     session=SESSION,
+    numeric_text_type="DECIMAL(38, 10)",
+    month_bucket=month_bucket,
+    year_of=year_of,
+    bucket_formats=frozenset({"%Y-%m"}),
     idioms=(
         ("limit", "ORDER BY ... LIMIT n"),
         (

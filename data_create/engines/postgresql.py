@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from sqlglot import exp
+
 from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
@@ -117,6 +119,19 @@ SESSION = SessionFacts(
 )
 
 
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def month_bucket(column: exp.Expr) -> exp.Expr:
+    return _fn("TO_CHAR", column, exp.Literal.string("YYYY-MM"))
+
+
+def year_of(column: exp.Expr) -> exp.Expr:
+    year = exp.Extract(this=exp.var("YEAR"), expression=column)
+    return exp.Cast(this=year, to=exp.DataType.build("INT"))
+
+
 PROFILE = EngineProfile(
     name="postgresql",
     display_name="PostgreSQL",
@@ -158,6 +173,10 @@ PROFILE = EngineProfile(
     alias_rule=AliasRule(frozenset({"order", "group"}), whole_item_only=True),
     implicit_columns=frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"}),
     session=SESSION,
+    numeric_text_type="NUMERIC",
+    month_bucket=month_bucket,
+    year_of=year_of,
+    bucket_formats=frozenset({"YYYY-MM"}),
     idioms=(
         ("limit", "ORDER BY ... LIMIT n"),
         (

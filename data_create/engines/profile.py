@@ -8,9 +8,17 @@ system schemas and tables) live here.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+Bucket = Callable[["exp.Expr"], "exp.Expr"]
 
 # ----------------------------------------------------------------- allow-lists
 #
@@ -110,6 +118,10 @@ SYSTEM_TABLES = frozenset(
         "global_priv", "processlist", "sysobjects", "syscolumns", "sysprocesses",
     }
 )  # fmt: skip
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN_LOWER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -251,6 +263,44 @@ class EngineProfile:
     # How to attach a comment to a view (``{name}``, ``{comment}`` an SQL string
     # literal); None: the engine has no comments on views.
     view_comment_sql: str | None = None
+    # ------------------------------------------------------------ synthesis (data_create/synth)
+    # The type numbers stored as text are CAST to before comparing, sorting or aggregating.
+    numeric_text_type: str = "NUMERIC"
+    # Non-ASCII string literals must be national (N'...') to keep their characters.
+    national_strings: bool = False
+    # Date buckets, built per engine rather than transpiled (sqlglot's transpilation of
+    # date functions between engines is not reliable): the 'YYYY-MM' text and the year
+    # (an integer) of a date or timestamp column, and the format strings they use
+    # (literals a question does not need to state).
+    month_bucket: Bucket | None = None
+    year_of: Bucket | None = None
+    bucket_formats: frozenset[str] = frozenset()
+
+    @cached_property
+    def nulls_are_large(self) -> bool:
+        """Whether NULL sorts as the largest value (then DESC puts NULLs first), as
+        sqlglot's dialect says (``Dialect.NULL_ORDERING``).
+
+        >>> from data_create import engines
+        >>> engines.get("postgresql").nulls_are_large, engines.get("mysql").nulls_are_large
+        (True, False)
+        """
+        from sqlglot.dialects.dialect import Dialect
+
+        return Dialect.get_or_raise(self.sqlglot_dialect).NULL_ORDERING == "nulls_are_large"
+
+    def plain_identifier(self, name: str) -> bool:
+        """Whether ``name`` can be written unquoted and still mean itself: any ASCII
+        letters, digits and underscores, lower case only where unquoted names fold.
+
+        >>> from data_create import engines
+        >>> engines.get("postgres").plain_identifier("OrderId")
+        False
+        >>> engines.get("mysql").plain_identifier("OrderId")
+        True
+        """
+        plain = _PLAIN_LOWER if self.fold_unquoted == "lower" else _PLAIN
+        return plain.fullmatch(name) is not None
 
     def _timeout(self, server_version: str) -> StatementTimeout | None:
         version = server_version.lower()

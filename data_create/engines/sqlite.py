@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from sqlglot import exp
+
 from .profile import AliasRule, EngineProfile, SessionFacts
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
@@ -40,6 +42,19 @@ READ_FUNCTIONS = frozenset(
 SESSION = SessionFacts()  # one process, no server session; the file's permissions rule
 
 
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def month_bucket(column: exp.Expr) -> exp.Expr:
+    return _fn("STRFTIME", exp.Literal.string("%Y-%m"), column)
+
+
+def year_of(column: exp.Expr) -> exp.Expr:
+    year = _fn("STRFTIME", exp.Literal.string("%Y"), column)
+    return exp.Cast(this=year, to=exp.DataType.build("INTEGER"))
+
+
 PROFILE = EngineProfile(
     name="sqlite",
     display_name="SQLite",
@@ -69,6 +84,10 @@ PROFILE = EngineProfile(
     ),
     implicit_columns=frozenset({"rowid", "oid", "_rowid_"}),
     session=SESSION,
+    numeric_text_type="REAL",
+    month_bucket=month_bucket,
+    year_of=year_of,
+    bucket_formats=frozenset({"%Y-%m", "%Y"}),
     idioms=(
         ("limit", "ORDER BY ... LIMIT n"),
         (
