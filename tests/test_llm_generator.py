@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from data_create import connect, example, metadata
+from data_create import connect, example, features, metadata
 from data_create.errors import ConfigError
 from data_create.executor import Executor
-from data_create.llm import features
 from data_create.llm.client import ChatRequest, ChatResult, LLMFailure
 from data_create.llm.generator import LLMGenerator
 from data_create.records import DIFFICULTIES, SQL_FEATURES, Candidate, Rejected, Topic

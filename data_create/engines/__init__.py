@@ -24,6 +24,7 @@ from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout
 
 __all__ = [
     "ALL_DANGEROUS_FUNCTIONS",
+    "BUCKET_FORMATS",
     "ENGINES",
     "SESSIONS",
     "AliasRule",
@@ -46,6 +47,9 @@ ALL_DANGEROUS_FUNCTIONS: frozenset[str] = frozenset().union(
 )
 
 SESSIONS: dict[str, SessionFacts] = {name: e.session for name, e in ENGINES.items()}
+
+# Format strings of every engine's date buckets: literals a question need not state.
+BUCKET_FORMATS: frozenset[str] = frozenset().union(*(e.bucket_formats for e in ENGINES.values()))
 
 _BY_SCHEME = {scheme: e for e in ENGINES.values() for scheme in e.schemes}
 _BY_DIALECT = {e.sqlglot_dialect: e for e in ENGINES.values()}

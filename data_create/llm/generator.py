@@ -33,12 +33,12 @@ from random import Random
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..features import literals, missing_literal, tag
 from ..hygiene import one_line
 from ..records import Candidate, Rejected, SchemaMetadata, Topic
 from ..synth import DEFAULT_MIX
 from . import meta_prompts, parse
 from .client import ChatRequest, LLMFailure
-from .features import literals, missing_literal, tag
 
 if TYPE_CHECKING:
     from ..synth import Synthesizer

@@ -29,7 +29,7 @@ NATIONAL_STRINGS = frozenset(
 )
 
 # Format strings of the date buckets (literals the question does not need to state).
-FORMAT_LITERALS = frozenset().union(*(p.bucket_formats for p in engines.ENGINES.values()))
+FORMAT_LITERALS = engines.BUCKET_FORMATS
 
 
 def identifier(name: str, dialect: str) -> exp.Identifier:

@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from .. import engines
 from ..errors import ConfigError, UnknownScheme
+from ..features import level, tag
 from ..records import DIFFICULTIES, SHAPE_FAMILIES, Candidate, Column, SchemaMetadata, Table, Topic
 from . import dialects
 from .builder import Scope
@@ -121,9 +122,6 @@ class Synthesizer:
         a fixed order for a given seed; the caller validates, dedupes and stops when it has
         enough.  A query already yielded is skipped before its question is phrased, and
         the stream ends once ``_MAX_MISSES`` draws in a row bring nothing new."""
-        # The one difficulty ladder (imported here: llm.features imports synth.dialects).
-        from ..llm.features import level, tag
-
         rng = self._rng(topic)
         scope = Scope(self.metadata, topic.tables, self.dialect, self.values, self.language)
         if not scope.tables:
