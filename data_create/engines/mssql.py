@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout
+from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout, call, year_function
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
 # change settings or reach other servers.  A generated query never needs them.  The
@@ -50,16 +50,8 @@ SESSION = SessionFacts(
 )
 
 
-def _fn(name: str, *args: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def month_bucket(column: exp.Expr) -> exp.Expr:
-    return _fn("FORMAT", column, exp.Literal.string("yyyy-MM"))
-
-
-def year_of(column: exp.Expr) -> exp.Expr:
-    return _fn("YEAR", column)
+    return call("FORMAT", column, exp.Literal.string("yyyy-MM"))
 
 
 PROFILE = EngineProfile(
@@ -95,7 +87,7 @@ PROFILE = EngineProfile(
     numeric_text_type="FLOAT",
     national_strings=True,
     month_bucket=month_bucket,
-    year_of=year_of,
+    year_of=year_function,
     bucket_formats=frozenset({"yyyy-MM"}),
     idioms=(
         (

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from sqlglot import exp
 
-from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout
+from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout, call, year_function
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
 # change settings or reach other servers.  A generated query never needs them.  The
@@ -101,16 +101,8 @@ SESSION = SessionFacts(
 )
 
 
-def _fn(name: str, *args: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def month_bucket(column: exp.Expr) -> exp.Expr:
-    return _fn("DATE_FORMAT", column, exp.Literal.string("%Y-%m"))
-
-
-def year_of(column: exp.Expr) -> exp.Expr:
-    return _fn("YEAR", column)
+    return call("DATE_FORMAT", column, exp.Literal.string("%Y-%m"))
 
 
 PROFILE = EngineProfile(
@@ -156,7 +148,7 @@ PROFILE = EngineProfile(
     session=SESSION,
     numeric_text_type="DECIMAL(38, 10)",
     month_bucket=month_bucket,
-    year_of=year_of,
+    year_of=year_function,
     bucket_formats=frozenset({"%Y-%m"}),
     idioms=(
         ("limit", "ORDER BY ... LIMIT n"),

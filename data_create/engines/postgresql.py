@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 from sqlglot import exp
 
-from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout
+from .profile import AliasRule, EngineProfile, SessionFacts, StatementTimeout, call
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
 # change settings or reach other servers.  A generated query never needs them.  The
@@ -119,12 +119,8 @@ SESSION = SessionFacts(
 )
 
 
-def _fn(name: str, *args: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def month_bucket(column: exp.Expr) -> exp.Expr:
-    return _fn("TO_CHAR", column, exp.Literal.string("YYYY-MM"))
+    return call("TO_CHAR", column, exp.Literal.string("YYYY-MM"))
 
 
 def year_of(column: exp.Expr) -> exp.Expr:

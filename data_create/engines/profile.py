@@ -13,12 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sqlglot import exp
+from sqlglot import exp
 
-Bucket = Callable[["exp.Expr"], "exp.Expr"]
+Bucket = Callable[[exp.Expr], exp.Expr]
 
 # ----------------------------------------------------------------- allow-lists
 #
@@ -118,6 +117,17 @@ SYSTEM_TABLES = frozenset(
         "global_priv", "processlist", "sysobjects", "syscolumns", "sysprocesses",
     }
 )  # fmt: skip
+
+
+def call(name: str, *args: exp.Expr) -> exp.Expr:
+    """``NAME(args)`` kept as written (``exp.Anonymous``), for date buckets: sqlglot
+    renders it unchanged in any dialect."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def year_function(column: exp.Expr) -> exp.Expr:
+    """``YEAR(column)``: the year bucket of MySQL and SQL Server."""
+    return call("YEAR", column)
 
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 from sqlglot import exp
 
-from .profile import AliasRule, EngineProfile, SessionFacts
+from .profile import AliasRule, EngineProfile, SessionFacts, call
 
 # Functions that read or write the server's files, run programs, sleep, take locks,
 # change settings or reach other servers.  A generated query never needs them.  The
@@ -42,16 +42,12 @@ READ_FUNCTIONS = frozenset(
 SESSION = SessionFacts()  # one process, no server session; the file's permissions rule
 
 
-def _fn(name: str, *args: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def month_bucket(column: exp.Expr) -> exp.Expr:
-    return _fn("STRFTIME", exp.Literal.string("%Y-%m"), column)
+    return call("STRFTIME", exp.Literal.string("%Y-%m"), column)
 
 
 def year_of(column: exp.Expr) -> exp.Expr:
-    year = _fn("STRFTIME", exp.Literal.string("%Y"), column)
+    year = call("STRFTIME", exp.Literal.string("%Y"), column)
     return exp.Cast(this=year, to=exp.DataType.build("INTEGER"))
 
 
