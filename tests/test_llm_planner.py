@@ -310,3 +310,14 @@ def test_tiny_metadata_prompt():
     messages = meta_prompts.planner_messages(md, 3)
     assert INJECTION not in outside_data(messages)
     assert "about 1 topics" in messages[1]["content"]
+
+
+def test_a_dialect_spelled_differently_is_not_another_dialect(md):
+    """``SQLite`` or ``sqlite3`` from the model names the plan's own engine: no warning."""
+    topics = [
+        {"name": "A", "tables": ["orders", "customers"], "count": 4, "dialect": "SQLite"},
+        {"name": "B", "tables": ["products"], "count": 6, "dialect": "sqlite3"},
+    ]
+    plan, warnings = plan_with_llm(StubClient(reply(topics)), md, 10)
+    check(plan, md, 10)
+    assert not any("replaced by" in w for w in warnings), warnings
