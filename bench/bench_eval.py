@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_create.example_db import example_sqlite_path
+from data_create.example import example_sqlite_path
 from nl2sql_fine_tuning import metrics
 from nl2sql_fine_tuning.eval_model import (
     ExecOptions,

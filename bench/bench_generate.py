@@ -41,7 +41,7 @@ from conftest import (  # noqa: E402  (the sample-data loaders live with the tes
     unique_name,
 )
 
-from data_create import example_db  # noqa: E402
+from data_create import example  # noqa: E402
 from data_create.connect import parse_dsn  # noqa: E402
 from data_create.dedupe import skeleton  # noqa: E402
 from data_create.pipeline import RunConfig, read_jsonl, run  # noqa: E402
@@ -52,7 +52,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 def _retail(tmp: Path) -> tuple[str, callable]:
     path = tmp / "retail.sqlite"
-    example_db.build_sqlite(path)
+    example.build_sqlite(path)
     return f"sqlite:///{path}", lambda: None
 
 

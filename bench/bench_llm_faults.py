@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fake_llm import FakeLLM  # noqa: E402
 from test_llm_pipeline import FakeModel  # noqa: E402
 
-from data_create import example_db, metadata  # noqa: E402
+from data_create import example, metadata  # noqa: E402
 from data_create.connect import connect  # noqa: E402
 from data_create.pipeline import RunConfig, read_jsonl, run  # noqa: E402
 from data_create.validator import Validator  # noqa: E402
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        path = example_db.build_sqlite(tmp / "retail.sqlite")
+        path = example.build_sqlite(tmp / "retail.sqlite")
         dsn = f"sqlite:///{path}"
         db = connect(dsn)
         meta = metadata.extract(db, metadata.ExtractOptions(sample_values=3))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_safety import DIALECTS, corpus  # noqa: E402  (the corpus loader lives with the tests)
 
-from data_create import example_db, metadata  # noqa: E402
+from data_create import example, metadata  # noqa: E402
 from data_create.connect import connect  # noqa: E402
 from data_create.executor import Executor  # noqa: E402
 from data_create.validator import Validator  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> int:
     unique = len({sql for d in DIALECTS for _t, sql in corpus(d)})
     print(f"{'all':<9} {total:>10}   ({unique} distinct statements)   passed: {passed}")
 
-    path = example_db.example_sqlite_path()
+    path = example.example_sqlite_path()
     before = content_hash(path)
     db = connect(f"sqlite:///{path}")
     meta = metadata.extract(db, metadata.ExtractOptions(sample_values=0))

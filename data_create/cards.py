@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .hygiene import one_line
 from .records import Column, SchemaMetadata, Table
 
 DEFAULT_CARD_BUDGET = 600  # tokens per card
@@ -64,7 +65,7 @@ def clean_text(text: str | None, limit: int = MAX_COMMENT_CHARS) -> str:
         return ""
     text = unicodedata.normalize("NFKC", str(text))
     text = _CONTROL.sub(" ", text)
-    text = " ".join(text.split())
+    text = one_line(text)
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text

@@ -89,7 +89,7 @@ def _connect(args: argparse.Namespace):
 
     dsn = args.dsn
     if not dsn:
-        from .example_db import example_dsn
+        from .example import example_dsn
 
         dsn = example_dsn()
         log.info("no --dsn given: using the bundled example database %s", dsn)

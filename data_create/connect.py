@@ -50,13 +50,6 @@ PASSWORD_ENV = "NL2SQL_DB_PASSWORD"
 # have no such option (eval_model, vllm_test) and for test suites run as superuser.
 ALLOW_PRIVILEGED_ENV = "NL2SQL_ALLOW_PRIVILEGED_ROLE"
 DEFAULT_CONNECT_TIMEOUT = 10
-# Socket-level limits for the engine's own connections (metadata, sampling): a network
-# that goes silent ends in an error instead of a hang.  Generous, because catalogue
-# queries on large schemas are slow; the executor sets its own, tied to its timeout.
-_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-              "keepalives_count": 3}  # fmt: skip
-_TCP_USER_TIMEOUT_MS = 60_000
-_MYSQL_READ_TIMEOUT_S = 120
 log = logging.getLogger("data_create")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
 
@@ -80,7 +73,7 @@ class Database:
     @property
     def name(self) -> str:
         """The database name (the file stem for SQLite)."""
-        if self.profile.name == "sqlite":
+        if self.profile.file_database:
             return Path(self.url.database or "memory").stem
         return self.url.database or ""
 
@@ -126,11 +119,10 @@ def parse_dsn(dsn: str, password_env: str | None = None) -> URL:
     else:
         drivername = profile.drivername
     url = url.set(drivername=drivername)
-    if profile.name == "mysql" and "charset" not in url.query:
-        url = url.update_query_dict({"charset": "utf8mb4"})
-    if profile.name == "mssql" and "driver" not in url.query and "odbc_connect" not in url.query:
-        url = url.update_query_dict({"driver": "ODBC Driver 18 for SQL Server"})
-    if profile.name != "sqlite" and url.password is None:
+    for key, value, overridden_by in profile.url_defaults:
+        if key not in url.query and not any(k in url.query for k in overridden_by):
+            url = url.update_query_dict({key: value})
+    if not profile.file_database and url.password is None:
         env_name = password_env or PASSWORD_ENV
         password = os.environ.get(env_name)
         if password_env and password is None:
@@ -279,9 +271,11 @@ def create_engine(url: URL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT) -> E
             f"the {profile.name} driver ({profile.driver_module}) is not installed",
             f"install it: {profile.install_hint}",
         )
-    connect_args: dict[str, object] = {}
+    connect_args: dict[str, object] = dict(profile.connect_args)
+    if profile.connect_timeout_arg:
+        connect_args[profile.connect_timeout_arg] = connect_timeout
     kwargs: dict[str, object] = {"pool_pre_ping": False}
-    if profile.name == "sqlite":
+    if profile.file_database:
         path = url.database
         if (
             path
@@ -290,20 +284,6 @@ def create_engine(url: URL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT) -> E
             and not Path(path).is_file()
         ):
             raise UnknownDatabase(f"SQLite file {path!r} does not exist")
-        connect_args["check_same_thread"] = False
-    elif profile.name == "postgresql":
-        connect_args["connect_timeout"] = connect_timeout
-        connect_args["application_name"] = "nl2sql-factory"
-        # Keepalives find a peer that vanished while we wait for an answer;
-        # tcp_user_timeout one that stops acknowledging what we send (libpq 12+).
-        connect_args.update(_KEEPALIVE)
-        connect_args["tcp_user_timeout"] = _TCP_USER_TIMEOUT_MS
-    elif profile.name == "mysql":
-        connect_args["connect_timeout"] = connect_timeout
-        connect_args["read_timeout"] = _MYSQL_READ_TIMEOUT_S
-        connect_args["write_timeout"] = _MYSQL_READ_TIMEOUT_S
-    elif profile.name == "mssql":
-        connect_args["timeout"] = connect_timeout
     engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
     # First, so a connection is tracked before SQLAlchemy's own first-connect queries.
     sqlalchemy.event.listen(engine, "connect", _track, insert=True)
@@ -329,8 +309,8 @@ def connect(
     profile = engines.get(url.drivername)
     display = mask(url)
     engine = create_engine(url, connect_timeout)
-    if profile.name == "mysql":
-        _mysql_greeting_probe(url, connect_timeout)
+    if profile.server_greets_first:
+        _greeting_probe(url, connect_timeout)
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql(profile.ping_sql).fetchall()
@@ -387,12 +367,12 @@ def privileges(conn: object, engine: str) -> list[str]:
             granted.add("GRANT OPTION")
         if target == "*.*":
             reasons += sorted(p for p in granted & facts.privileged_grants)
-        elif target.split(".", 1)[0] == "mysql":
-            reasons.append(f"privileges on the mysql schema ({', '.join(sorted(granted))})")
+        elif (schema := target.split(".", 1)[0]) in facts.privileged_schemas:
+            reasons.append(f"privileges on the {schema} schema ({', '.join(sorted(granted))})")
     return list(dict.fromkeys(reasons))
 
 
-def _mysql_greeting_probe(url: URL, timeout: float) -> None:
+def _greeting_probe(url: URL, timeout: float) -> None:
     """Wait at most ``timeout`` for the MySQL server's greeting.
 
     PyMySQL bounds only the TCP connect with ``connect_timeout``; a peer that accepts and

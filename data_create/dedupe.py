@@ -35,6 +35,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import traverse_scope
 
 from . import engines
+from .errors import UnknownScheme
 
 EXACT = "exact duplicate SQL"
 STRUCTURAL = "same structure and literals as an earlier sample"
@@ -109,10 +110,10 @@ def _plain(sql: str) -> str:
 
 
 def _profile(dialect: str) -> engines.EngineProfile | None:
-    for profile in engines.ENGINES.values():
-        if profile.sqlglot_dialect == dialect:
-            return profile
-    return None
+    try:
+        return engines.get(dialect)
+    except UnknownScheme:  # a dialect we do not connect to: compare names as written
+        return None
 
 
 def _fold_identifiers(tree: exp.Expression, dialect: str) -> exp.Expression:

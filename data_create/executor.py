@@ -67,9 +67,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import engines
+from . import engines, statements
 from .connect import classify, scrub, shutdown_fd
 from .errors import ConnectionFailed
+from .hygiene import one_line
 
 if TYPE_CHECKING:
     from .connect import Database
@@ -163,7 +164,7 @@ class Executor:
         self.timeout_s = float(timeout_s)
         self.row_cap = int(row_cap)
         self.byte_cap = int(byte_cap)
-        self._session_type = _SESSIONS[db.profile.name]
+        self._session_type: type[_Session] = engines.session_class(db.profile.name)
         self._session: _Session | None = None
 
     @property
@@ -222,9 +223,7 @@ class Executor:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _failed(self, start: float, kind: str, message: str) -> ExecResult:
-        text = " ".join(scrub(message, self.db.url).split())
-        if len(text) > _MAX_ERROR_CHARS:
-            text = text[: _MAX_ERROR_CHARS - 1] + "…"
+        text = one_line(scrub(message, self.db.url), _MAX_ERROR_CHARS)
         return ExecResult(
             ok=False,
             elapsed_ms=(time.perf_counter() - start) * 1000,
@@ -487,43 +486,13 @@ def reduce_error(text: str, sql: str, phrases: frozenset[str] = frozenset()) -> 
 
 # Where a multi-statement string could slip past a read-only transaction (PostgreSQL's
 # simple protocol and SQL Server batches run "COMMIT; ..." happily), the executor splits
-# the text itself.  The lexers below follow the servers' rules for quotes and comments
-# (PostgreSQL with standard_conforming_strings on, which the session sets); a construct
-# they cannot close is refused rather than guessed at.
-_ID_START = r"A-Za-z_\x80-\U0010ffff"
-_PG_TOKEN = re.compile(
-    rf"""(?P<skip>\s+|--[^\r\n]*)
-    |(?P<comment>/\*)
-    |(?P<quoted>[eE]'(?:[^'\\]|\\.|'')*'|'[^']*(?:''[^']*)*'|"[^"]*(?:""[^"]*)*")
-    |(?P<dollar>\$(?:[{_ID_START}][0-9{_ID_START}]*)?\$)
-    |(?P<word>[{_ID_START}][0-9$A-Za-z_\x80-\U0010ffff]*)
-    |(?P<semi>;)
-    |(?P<open>['"])
-    |(?P<other>.)""",
-    re.S | re.X,
-)
-_TSQL_TOKEN = re.compile(
-    rf"""(?P<skip>\s+|--[^\r\n]*)
-    |(?P<comment>/\*)
-    |(?P<quoted>'[^']*(?:''[^']*)*'|"[^"]*(?:""[^"]*)*"|\[[^\]]*(?:\]\][^\]]*)*\])
-    |(?P<word>[{_ID_START}@#][0-9$@#A-Za-z_\x80-\U0010ffff]*)
-    |(?P<semi>;)
-    |(?P<open>['"\[])
-    |(?P<other>.)""",
-    re.S | re.X,
-)
-_COMMENT_EDGE = re.compile(r"/\*|\*/")
-_LEADING_WORD = re.compile(r"(?:\s+|--[^\r\n]*|/\*.*?\*/|\()*([A-Za-z]+)", re.S)
+# the text itself with the servers' rules for quotes and comments (data_create.statements);
+# a construct the lexer cannot close is refused rather than guessed at.
+_PG_TOKEN = statements.POSTGRES
+_TSQL_TOKEN = statements.TSQL
 
 
-@dataclass(frozen=True, slots=True)
-class _Statement:
-    body: str  # the statement without its trailing semicolon(s)
-    first_word: str  # lower-cased first keyword ("" if none)
-    words: frozenset[str]  # upper-cased words outside quotes and comments (when asked for)
-
-
-def _split_one(sql: str, token: re.Pattern[str], want_words: bool = False) -> _Statement:
+def _split_one(sql: str, token: re.Pattern[str], want_words: bool = False) -> statements.Statement:
     """The single statement in ``sql``; :class:`_Refused` if there is more than one.
 
     >>> _split_one("SELECT ';' AS x; -- done", _PG_TOKEN).body
@@ -533,45 +502,10 @@ def _split_one(sql: str, token: re.Pattern[str], want_words: bool = False) -> _S
     ...
     data_create.executor._Refused: only one statement may run at a time
     """
-    stripped = sql.rstrip().rstrip(";").rstrip()
-    if ";" not in stripped and not want_words:  # the common case: nothing to split
-        match = _LEADING_WORD.match(stripped)
-        return _Statement(stripped, match.group(1).lower() if match else "", frozenset())
-    words: list[str] = []
-    end: int | None = None  # where the first top-level semicolon stands
-    pos, size = 0, len(sql)
-    while pos < size:
-        match = token.match(sql, pos)
-        kind, pos = match.lastgroup, match.end()  # type: ignore[union-attr]
-        if kind == "comment":
-            depth = 1
-            while depth:
-                edge = _COMMENT_EDGE.search(sql, pos)
-                if edge is None:
-                    raise _Refused("error", "unterminated /* comment")
-                depth += 1 if edge.group() == "/*" else -1
-                pos = edge.end()
-        elif kind == "dollar":
-            close = sql.find(match.group(), pos)  # type: ignore[union-attr]
-            if close < 0:
-                raise _Refused("error", "unterminated dollar-quoted string")
-            pos = close + len(match.group())  # type: ignore[union-attr]
-        elif kind == "open":
-            raise _Refused("error", "unterminated quoted string or identifier")
-        elif kind == "semi":
-            if end is None:
-                end = match.start()  # type: ignore[union-attr]
-        elif kind not in ("skip", "quoted") and end is not None:
-            raise _Refused("error", "only one statement may run at a time")
-        elif kind == "word":
-            words.append(match.group())  # type: ignore[union-attr]
-    body = sql[:end].rstrip() if end is not None else sql.rstrip()
-    first = _LEADING_WORD.match(body)
-    return _Statement(
-        body,
-        first.group(1).lower() if first else "",
-        frozenset(w.upper() for w in words) if want_words else frozenset(),
-    )
+    try:
+        return statements.single_statement(sql, token, want_words)
+    except statements.NotOneStatement as exc:
+        raise _Refused("error", str(exc)) from None
 
 
 # ---------------------------------------------------------------- sessions
@@ -595,7 +529,7 @@ class _Session:
 
     def __init__(self, db: Database, timeout_s: float, row_cap: int, byte_cap: int):
         self.db, self.timeout_s, self.row_cap, self.byte_cap = db, timeout_s, row_cap, byte_cap
-        self.facts = engines.session_facts(db.profile.name)
+        self.facts = db.profile.session
         with _LIVE_LOCK:
             _LIVE.add(self)
 
@@ -610,7 +544,7 @@ class _Session:
         return f"{type(exc).__name__}: {self._reduce(str(exc), sql)}"
 
     def _reduce(self, message: str, sql: str) -> str:
-        return reduce_error(" ".join(message.split()), sql, self.facts.error_phrases)
+        return reduce_error(one_line(message), sql, self.facts.error_phrases)
 
     def abort(self) -> None:
         """Make a query in flight in another thread end now; the session is then closed.
@@ -1275,11 +1209,3 @@ class _MssqlSession(_Session):
             _LIVE.discard(self)
         self._watchdog.close()
         self.conn.close()
-
-
-_SESSIONS: dict[str, type[_Session]] = {
-    "sqlite": _SqliteSession,
-    "postgresql": _PostgresSession,
-    "mysql": _MySqlSession,
-    "mssql": _MssqlSession,
-}

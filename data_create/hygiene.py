@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "one_line",
     "sample_problem",
     "storable_text",
     "strip_control_tokens",
@@ -43,6 +44,23 @@ __all__ = [
 ]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def one_line(text: str | None, limit: int | None = None) -> str:
+    """``text`` as one line for a message, a log or a table cell: every run of
+    whitespace (newlines, tabs) becomes one space; past ``limit`` characters it is cut
+    and ends with "…".
+
+    >>> one_line("SELECT *\\n  FROM orders", 12)
+    'SELECT * FR…'
+    >>> one_line(None)
+    ''
+    """
+    flat = " ".join((text or "").split())
+    if limit is not None and len(flat) > limit:
+        return flat[: limit - 1] + "…"
+    return flat
+
 
 # Special tokens of the chat templates in use (ChatML/Qwen, Llama 2/3, Mistral,
 # DeepSeek with its full-width bars, Gemma, Phi, GLM) and the reasoning/tool tags.

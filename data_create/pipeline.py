@@ -401,7 +401,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
     progress.start("connect")
     dsn = config.dsn
     if not dsn:
-        from .example_db import example_dsn
+        from .example import example_dsn
 
         dsn = example_dsn()
     db = connect(

@@ -33,22 +33,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .hygiene import strip_control_tokens
+from . import engines, statements
+from .errors import UnknownScheme
+from .hygiene import one_line, strip_control_tokens
 
-DIALECT_NAMES = {
-    "sqlite": "SQLite",
-    "postgres": "PostgreSQL",
-    "mysql": "MySQL",
-    "tsql": "SQL Server",
-}
-
-# Engine names (SchemaMetadata.engine, DSN schemes) callers may hold instead of a sqlglot dialect.
-_DIALECT_ALIASES = {
-    "postgresql": "postgres",
-    "mariadb": "mysql",
-    "mssql": "tsql",
-    "sqlserver": "tsql",
-}
+# sqlglot dialect -> the name people use, for every engine (data_create/engines).
+DIALECT_NAMES = {p.sqlglot_dialect: p.display_name for p in engines.ENGINES.values()}
 
 # Per-language wording.  The structure (headers, fence, order) is the same in every language.
 _TEXT = {
@@ -74,10 +64,9 @@ _TEXT = {
 
 def dialect_name(dialect: str) -> str:
     """The human name of a sqlglot dialect (or engine name): ``"postgres"`` -> ``"PostgreSQL"``."""
-    key = _DIALECT_ALIASES.get(dialect.lower(), dialect.lower())
     try:
-        return DIALECT_NAMES[key]
-    except KeyError:
+        return engines.get(dialect).display_name
+    except UnknownScheme:
         known = ", ".join(sorted(DIALECT_NAMES))
         raise ValueError(f"unknown SQL dialect {dialect!r}; use one of {known}") from None
 
@@ -175,35 +164,39 @@ _FENCED = re.compile(r"(`{3,})[ \t]*([\w+-]*)[^\n]*\n(.*?)\n?[ \t]*\1", re.DOTAL
 _SQL_START = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE | re.MULTILINE)
 
 
-def _cut_at_statement_end(sql: str) -> str:
-    """Everything before the first top-level ``;`` (outside quotes and comments)."""
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"`":
-            close = sql.find(ch, i + 1)
-            while close != -1 and close + 1 < n and sql[close + 1] == ch:  # doubled quote
-                close = sql.find(ch, close + 2)
-            if close == -1:
-                return sql
-            i = close + 1
-            continue
-        if ch == "[":  # T-SQL bracketed identifier
-            close = sql.find("]", i + 1)
-            i = n if close == -1 else close + 1
-            continue
-        if sql.startswith("--", i):
-            nl = sql.find("\n", i)
-            i = n if nl == -1 else nl + 1
-            continue
-        if sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end == -1 else end + 2
-            continue
-        if ch == ";":
-            return sql[:i]
-        i += 1
-    return sql
+def strip_think(text: str, *, keep_unfinished: bool = False) -> str:
+    """``text`` without ``<think>`` reasoning blocks, including one whose opening tag the
+    chat template ate (a lone ``</think>``: everything before it was reasoning).
+
+    A ``<think>`` that never closes means the model was cut off while thinking, so
+    nothing after it is an answer and it goes, unless ``keep_unfinished``
+    (:func:`extract_sql` still looks for a query there, as it always has).
+
+    >>> strip_think("<think>plan</think>SELECT 1")
+    'SELECT 1'
+    >>> strip_think("plan</think>SELECT 1")
+    'SELECT 1'
+    >>> strip_think("SELECT 1 <think>and then")
+    'SELECT 1 '
+    """
+    text = _THINK.sub("", text)
+    lower = text.lower()
+    if "</think>" in lower:
+        text = text[lower.rfind("</think>") + len("</think>") :]
+    elif "<think>" in lower and not keep_unfinished:
+        text = text[: lower.find("<think>")]
+    return text
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """``(language, body)`` of each Markdown code fence in ``text``, in order.
+
+    A fence closes only with a run of backticks as long as the one that opened it.
+
+    >>> fenced_blocks("Here:\\n```sql\\nSELECT 1\\n```\\nand\\n````\\n{}\\n````")
+    [('sql', 'SELECT 1'), ('', '{}')]
+    """
+    return [(lang, body) for _, lang, body in _FENCED.findall(text)]
 
 
 def extract_sql(text: str) -> str:
@@ -212,18 +205,16 @@ def extract_sql(text: str) -> str:
     >>> extract_sql("<think>count rows</think>Here it is:\\n\\nSELECT 1;\\nThis returns one.")
     'SELECT 1'
     """
-    text = _THINK.sub("", text)
-    if "</think>" in text.lower():  # an opening tag cut off by the chat template
-        text = text[text.lower().rfind("</think>") + len("</think>") :]
-    fenced = _FENCED.findall(text)
+    text = strip_think(text, keep_unfinished=True)
+    fenced = fenced_blocks(text)
     if fenced:
-        sql_blocks = [body for _, lang, body in fenced if lang.lower() == "sql"]
-        text = sql_blocks[0] if sql_blocks else fenced[0][2]
+        sql_blocks = [body for lang, body in fenced if lang.lower() == "sql"]
+        text = sql_blocks[0] if sql_blocks else fenced[0][1]
     else:
         start = _SQL_START.search(text)
         if start:
             text = text[start.start() :]
-    return sql_target(_cut_at_statement_end(text.strip()))
+    return sql_target(statements.first_statement(text.strip()))
 
 
 _REPAIR = {
@@ -248,4 +239,4 @@ def repair_prompt(problem: str, language: str = "en") -> str:
     Write a corrected query for the same question. Output only the SQL.
     """
     _text(language)  # validate the language
-    return _REPAIR[language].format(problem=" ".join(problem.split()))
+    return _REPAIR[language].format(problem=one_line(problem))

@@ -90,11 +90,6 @@ _HARMLESS_TABLE_HINTS = frozenset(
 
 _ANONYMOUS_FUNCS = (exp.Anonymous, exp.AnonymousAggFunc)
 
-# Engines where a backslash in '...' is an escape or not depending on a server mode
-# (MySQL's NO_BACKSLASH_ESCAPES), so sqlglot and the server may disagree where a
-# string ends.
-_BACKSLASH_ESCAPE_ENGINES = frozenset({"mysql"})
-
 # Per typed-function class: the lower-cased SQL names it answers to (cached).
 _CLASS_NAMES: dict[type, frozenset[str]] = {}
 
@@ -413,9 +408,8 @@ def _check_table(table: exp.Expr, context: _Context) -> str | None:
 _CHECKS: dict[type, _Check | None] = {}
 
 # MySQL/MariaDB start a "--" comment only when a space or control character follows
-# (U+3000 or U+00A0 is not one); sqlglot takes every "--" for a comment, so text after
-# "--\u3000" would run on the server unchecked.
-_DASH_SPACE_ENGINES = frozenset({"mysql"})
+# (U+3000 or U+00A0 is not one; EngineProfile.dash_comment_needs_space); sqlglot takes
+# every "--" for a comment, so text after "--\u3000" would run on the server unchecked.
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
@@ -446,8 +440,10 @@ def check_tokens(tokens: Sequence[Token], sql: str, profile: EngineProfile) -> s
     These catch where the engine would read the text differently from sqlglot, so the
     tree the other checks saw is not the statement the server would run.
     """
-    backslash_escapes = profile.name in _BACKSLASH_ESCAPE_ENGINES
-    if profile.name in _DASH_SPACE_ENGINES and "--" in sql:
+    # A backslash in '...' is an escape or not depending on a server mode (MySQL's
+    # NO_BACKSLASH_ESCAPES), so sqlglot and the server may disagree where a string ends.
+    backslash_escapes = profile.backslash_escapes
+    if profile.dash_comment_needs_space and "--" in sql:
         reason = _dash_comment_mismatch(tokens, sql)
         if reason:
             return reason

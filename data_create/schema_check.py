@@ -36,33 +36,6 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from . import engines
 from .records import SchemaMetadata, Table
 
-
-@dataclass(frozen=True)
-class _AliasRule:
-    """Where a SELECT-list alias may stand for its expression in one engine."""
-
-    clauses: frozenset[str]  # arg names of exp.Select: "order", "group", "having", "where"
-    whole_item_only: bool = False  # PostgreSQL: ORDER BY total, not ORDER BY total + 1
-    # ORDER BY id after SELECT a.id FROM a JOIN b: the output column, not ambiguous
-    # (SQLite only looks at AS aliases first).
-    order_by_output_columns: bool = True
-
-
-# SQLite even resolves aliases in WHERE; SQL Server only in ORDER BY.  Checked against
-# the real engines in tests/test_schema_check.py.
-_ALIAS_RULES: dict[str, _AliasRule] = {
-    "postgresql": _AliasRule(frozenset({"order", "group"}), whole_item_only=True),
-    "mysql": _AliasRule(frozenset({"order", "group", "having"})),
-    "sqlite": _AliasRule(
-        frozenset({"order", "group", "having", "where"}), order_by_output_columns=False
-    ),
-    "mssql": _AliasRule(frozenset({"order"})),
-}
-# Columns every table has without declaring them.
-_IMPLICIT_COLUMNS: dict[str, frozenset[str]] = {
-    "sqlite": frozenset({"rowid", "oid", "_rowid_"}),
-    "postgresql": frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"}),
-}
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -98,8 +71,10 @@ class SchemaIndex:
             tables_ci = tables_ci and not metadata.table_names_case_sensitive
         self.tables_case_insensitive = tables_ci
         self.columns_case_insensitive = self.profile.case_insensitive_columns
-        self.alias_rule = _ALIAS_RULES.get(self.profile.name, _AliasRule(frozenset({"order"})))
-        self.implicit_columns = _IMPLICIT_COLUMNS.get(self.profile.name, frozenset())
+        # Where aliases resolve and which columns exist undeclared: engine facts,
+        # checked against the real engines in tests/test_schema_check.py.
+        self.alias_rule = self.profile.alias_rule
+        self.implicit_columns = self.profile.implicit_columns
 
         self._by_name: dict[str, list[_TableEntry]] = {}
         self._by_qualified: dict[tuple[str, str], _TableEntry] = {}

@@ -47,7 +47,7 @@ from sqlglot.tokens import TokenType
 
 from . import engines
 from .errors import ConfigError
-from .hygiene import text_problem
+from .hygiene import one_line, text_problem
 from .safety import allowed_extra_functions, check_safety, check_tokens
 from .schema_check import SchemaIndex, check_schema
 
@@ -369,8 +369,8 @@ _TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+.*?>"
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(_ANSI.sub("", text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A sqlglot message on one line, without the ANSI colours of its highlights."""
+    return one_line(_ANSI.sub("", text), limit)
 
 
 def _parse_error_reason(exc: ParseError) -> str:
@@ -413,7 +413,7 @@ def reason_kind(layer: str | None, reason: str | None) -> str:
     text = _QUOTED.sub("", text)
     text = _PARENS.sub("", text)
     text = _NUMBERS.sub("", text)
-    return f"{layer}: {' '.join(text.split())}"[:80]
+    return f"{layer}: {one_line(text)}"[:80]
 
 
 @dataclass(frozen=True)

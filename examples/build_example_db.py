@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from data_create import example_db
+from data_create import example
 from data_create.connect import connect
 from data_create.errors import Nl2SqlError
 
@@ -31,27 +31,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seed",
         type=int,
-        default=example_db.DEFAULT_SEED,
-        help=f"random seed; the same seed gives the same rows (default {example_db.DEFAULT_SEED})",
+        default=example.DEFAULT_SEED,
+        help=f"random seed; the same seed gives the same rows (default {example.DEFAULT_SEED})",
     )
     args = parser.parse_args(argv)
-    if not (args.out or args.dsn) and args.seed != example_db.DEFAULT_SEED:
+    if not (args.out or args.dsn) and args.seed != example.DEFAULT_SEED:
         parser.error("--seed needs --out or --dsn (the cached copy always uses the default seed)")
 
     started = time.perf_counter()
     try:
         if args.dsn:
-            example_db.load_into(args.dsn, seed=args.seed)
+            example.load_into(args.dsn, seed=args.seed)
             dsn = args.dsn
         elif args.out:
-            dsn = f"sqlite:///{example_db.build_sqlite(args.out, seed=args.seed)}"
+            dsn = f"sqlite:///{example.build_sqlite(args.out, seed=args.seed)}"
         else:
-            dsn = example_db.example_dsn()
+            dsn = example.example_dsn()
         elapsed = time.perf_counter() - started
         db = connect(dsn)
         try:
             with db.engine.connect() as conn:
-                counts = list(example_db.table_counts(conn))
+                counts = list(example.table_counts(conn))
         finally:
             db.dispose()
     except Nl2SqlError as exc:
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, count in counts:
         print(f"{name:<{width}}  {count:>7,}")
     print(f"{'total':<{width}}  {sum(c for _, c in counts):>7,}")
-    print(f"{db.display}: {len(counts)} tables, {len(example_db.VIEWS)} views, {elapsed:.1f} s")
+    print(f"{db.display}: {len(counts)} tables, {len(example.VIEWS)} views, {elapsed:.1f} s")
     return 0
 
 

@@ -42,6 +42,7 @@ import yaml
 
 from data_create.cli import run_command
 from data_create.errors import ConfigError
+from data_create.hygiene import one_line
 
 DATASET_INFO = "dataset_info.json"
 
@@ -178,7 +179,7 @@ def _dataset_info(root: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {_one_line(str(exc))}") from None
+        raise ConfigError(f"cannot read {path}: {one_line(str(exc))}") from None
     if not isinstance(info, dict):
         raise ConfigError(f"{path} is not a JSON object of dataset entries")
     return info
@@ -229,7 +230,7 @@ def _records(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path} is not valid JSON: {_one_line(str(exc))}") from None
+            raise ConfigError(f"{path} is not valid JSON: {one_line(str(exc))}") from None
         if not isinstance(data, list):
             raise ConfigError(f"{path} is not a JSON array of records")
         items: Iterable[tuple[int, Any]] = enumerate(data, 1)
@@ -308,7 +309,7 @@ def _check_leak(
         raise ConfigError(
             f"dev split leaks into train: {len(repeats)} record(s) of "
             f"{', '.join(dev)} repeat a (question, SQL) pair of {', '.join(train)}, "
-            f"e.g. {_short(repeats[0][1])!r}",
+            f"e.g. {one_line(repeats[0][1], 80)!r}",
             "re-export the run with data_create (it splits by SQL skeleton), "
             "or remove those records",
         )
@@ -331,19 +332,10 @@ def _check_leak(
     if shared:
         raise ConfigError(
             f"dev split leaks into train: {len(shared)} SQL skeleton(s) appear in both "
-            f"{', '.join(train)} and {', '.join(dev)}, e.g. {_short(min(shared))!r}",
+            f"{', '.join(train)} and {', '.join(dev)}, e.g. {one_line(min(shared), 80)!r}",
             "re-export the run with data_create (it keeps each skeleton on one side), "
             "or move those records",
         )
-
-
-def _short(text: str, limit: int = 80) -> str:
-    text = _one_line(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 # ---------------------------------------------------------------- writing the recipe
@@ -402,7 +394,7 @@ def prepare(
     except OSError as exc:
         raise ConfigError(f"cannot read recipe {base_path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"recipe {base_path} is not valid YAML: {_one_line(str(exc))}") from None
+        raise ConfigError(f"recipe {base_path} is not valid YAML: {one_line(str(exc))}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"recipe {base_path} is not a mapping of LLaMA-Factory arguments")
 

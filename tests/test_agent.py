@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data_create import example_db, metadata
+from data_create import example, metadata
 from data_create.connect import connect
 from data_create.executor import Executor
 from data_create.llm.client import LLMClient, LLMSettings
@@ -38,7 +38,7 @@ class RecordingExecutor(Executor):
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory):
-    path = example_db.build_sqlite(tmp_path_factory.mktemp("agent") / "retail.sqlite")
+    path = example.build_sqlite(tmp_path_factory.mktemp("agent") / "retail.sqlite")
     db = connect(f"sqlite:///{path}")
     meta = metadata.extract(db)
     yield db, meta

@@ -300,7 +300,7 @@ def test_ctrl_c_ends_a_running_query_and_its_backend(items_pg, tmp_path):
 
 @pytest.mark.postgres
 def test_ctrl_c_ends_generation_on_a_silent_network(pg_database, tmp_path):
-    from data_create.example_db import load_into
+    from data_create.example import load_into
 
     load_into(pg_database)
     proxy = Blackhole(5432)

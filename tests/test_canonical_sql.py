@@ -20,7 +20,7 @@ import pytest
 import sqlglot
 from test_safety import load_cases
 
-from data_create import example_db, metadata, planner
+from data_create import example, metadata, planner
 from data_create.connect import connect
 from data_create.executor import ExecResult, Executor
 from data_create.synth import Synthesizer
@@ -99,7 +99,7 @@ def _generated_dataset(dsn: str) -> tuple[list[str], object]:
 
 def test_example_sqlite(tmp_path):
     path = tmp_path / "example.sqlite"
-    example_db.build_sqlite(path)
+    example.build_sqlite(path)
     dsn = f"sqlite:///{path}"
     sqls, meta = _generated_dataset(dsn)
     _check("example (SQLite)", compare(dsn, sqls, meta))

@@ -267,7 +267,7 @@ def test_password_in_query_never_reaches_run_files(pg_database, tmp_path):
     import sys
     from pathlib import Path
 
-    from data_create.example_db import load_into
+    from data_create.example import load_into
 
     load_into(pg_database)
     dsn = pg_database + "?password=Sup3rS3cret"  # trust auth: any password works

@@ -26,12 +26,13 @@ from conftest import (
 )
 from sqlalchemy import inspect, select, text
 
-from data_create import example_data, example_db
 from data_create.connect import connect
 from data_create.errors import ConfigError, UnknownDatabase
+from data_create.example import data as example_data
+from data_create.example import database as example_db
 
 # The content of the default build.  When a change to the schema or the generator moves
-# it, bump example_db.VERSION (the cached copy is named after it) and update this.
+# it, bump data_create.example.VERSION (the cached copy is named after it) and update this.
 DEFAULT_CONTENT_SHA256 = "10baa9fbcc72fca92ecbe60c7f7cd610abdec0e265f92089337ef4f88f6d93f9"
 
 ENGINES = [
@@ -161,7 +162,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path, sql
 def test_default_content_is_pinned(sqlite_example):
     digest = raw_digest(sqlite_example)
     assert digest == DEFAULT_CONTENT_SHA256, (
-        f"the default example's content changed (now {digest}): bump example_db.VERSION so "
+        f"the default example's content changed (now {digest}): bump data_create.example.VERSION so "
         "cached copies are rebuilt, and update DEFAULT_CONTENT_SHA256"
     )
 
@@ -474,7 +475,7 @@ def test_example_path_is_built_once_into_the_cache(tmp_path, monkeypatch, sqlite
 
 
 def test_racing_processes_both_get_a_whole_database(tmp_path):
-    code = "from data_create.example_db import example_sqlite_path; print(example_sqlite_path())"
+    code = "from data_create.example import example_sqlite_path; print(example_sqlite_path())"
     env = {**os.environ, "NL2SQL_HOME": str(tmp_path)}
     procs = [
         subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)

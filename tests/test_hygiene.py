@@ -11,7 +11,7 @@ import pytest
 from fake_llm import FakeLLM, Reply
 from test_llm_pipeline import FakeModel, llm_config
 
-from data_create import example_db, hygiene, metadata, prompt
+from data_create import example, hygiene, metadata, prompt
 from data_create.connect import connect
 from data_create.export import export
 from data_create.pipeline import read_jsonl, run
@@ -63,7 +63,7 @@ def test_cards_keep_comments_but_lose_control_tokens():
 
 def test_export_drops_bad_samples(tmp_path):
     path = tmp_path / "shop.sqlite"
-    example_db.build_sqlite(path)
+    example.build_sqlite(path)
     db = connect(f"sqlite:///{path}")
     meta = metadata.extract(db, metadata.ExtractOptions(sample_values=0))
     db.dispose()
@@ -88,7 +88,7 @@ def test_export_drops_bad_samples(tmp_path):
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("retail-hygiene") / "retail.sqlite"
-    example_db.build_sqlite(path)
+    example.build_sqlite(path)
     return f"sqlite:///{path}"
 
 

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from data_create import connect, example_db, metadata
+from data_create import connect, example, features, metadata
 from data_create.errors import ConfigError
 from data_create.executor import Executor
-from data_create.llm import features
 from data_create.llm.client import ChatRequest, ChatResult, LLMFailure
 from data_create.llm.generator import LLMGenerator
 from data_create.records import DIFFICULTIES, SQL_FEATURES, Candidate, Rejected, Topic
@@ -40,7 +39,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
-    db = connect.connect(example_db.example_dsn())
+    db = connect.connect(example.example_dsn())
     meta = metadata.extract(db)
     executor = SpyExecutor(Executor(db, timeout_s=10, row_cap=1000))
     yield Env(meta, db, executor, Validator(meta, meta.dialect, executor=executor))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fake_llm import FakeLLM, Reply, hang, prose_wrapped, rate_limited, server_error, truncated
 
-from data_create import example_db, metadata, planner
+from data_create import example, metadata, planner
 from data_create.connect import connect
 from data_create.pipeline import RunConfig, read_jsonl, run
 from data_create.synth import Synthesizer
@@ -112,7 +112,7 @@ class FakeModel:
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("retail-llm") / "retail.sqlite"
-    example_db.build_sqlite(path)
+    example.build_sqlite(path)
     return f"sqlite:///{path}"
 
 

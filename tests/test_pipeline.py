@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data_create import example_db
+from data_create import example
 from data_create.errors import ConfigError
 from data_create.pipeline import RunConfig, read_jsonl, run
 
@@ -28,7 +28,7 @@ ARTIFACTS = (
 def retail(tmp_path_factory) -> str:
     """A private copy of the example database."""
     path = tmp_path_factory.mktemp("retail") / "retail.sqlite"
-    example_db.build_sqlite(path)
+    example.build_sqlite(path)
     return f"sqlite:///{path}"
 
 

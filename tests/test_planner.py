@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from data_create import example_db, metadata, planner
+from data_create import example, metadata, planner
 from data_create.connect import connect
 from data_create.errors import ConfigError, PlanningError
 from data_create.links import propose, verify
@@ -25,7 +25,7 @@ def extract(dsn: str) -> SchemaMetadata:
 
 @pytest.fixture(scope="module")
 def example_md() -> SchemaMetadata:
-    return extract(example_db.example_dsn())
+    return extract(example.example_dsn())
 
 
 def non_empty_base_tables(md: SchemaMetadata) -> set[str]:
@@ -96,7 +96,7 @@ def test_chinese_names_from_bilingual_comments(example_md):
 
 
 def test_deterministic(example_md):
-    again = extract(example_db.example_dsn())
+    again = extract(example.example_dsn())
     assert planner.plan(example_md, 777).to_dict() == planner.plan(again, 777).to_dict()
     reversed_md = example_md.replace(tables=tuple(reversed(example_md.tables)))
     assert planner.plan(reversed_md, 777).to_dict() == planner.plan(example_md, 777).to_dict()

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import pytest
 import sqlglot
 
-from data_create import connect, example_db, metadata
+from data_create import connect, metadata
+from data_create.example import database as example_db
 from data_create.executor import Executor
-from data_create.llm.features import literals
+from data_create.features import literals
 from data_create.records import DIFFICULTIES, SQL_FEATURES, Candidate, SchemaMetadata, Topic
 from data_create.roles import role_of
 from data_create.synth import Synthesizer

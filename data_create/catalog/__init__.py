@@ -20,12 +20,12 @@ way for every engine.  A module exposes:
 ``LONG_TEXT_TYPES``
     base type names whose values are documents, not categories; never sampled.
 
-:func:`for_engine` picks the module from an engine name.
+:func:`for_engine` picks the module an engine's profile names
+(:attr:`~data_create.engines.EngineProfile.catalog_module`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,14 +40,12 @@ if TYPE_CHECKING:
 Keep = Callable[[str, str], bool]
 """``keep(schema, table_name)``: whether a table passes the include/exclude filters."""
 
-_ENGINES = ("postgresql", "mysql", "sqlite", "mssql")  # each a module of this package
-
 
 def for_engine(name: str) -> ModuleType:
-    """The catalogue module for an engine name (``db.profile.name``)."""
-    if name not in _ENGINES:
-        raise ValueError(f"no catalogue reader for engine {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
+    """The catalogue module for an engine (any name :func:`data_create.engines.get` takes)."""
+    from .. import engines
+
+    return engines.catalog(name)
 
 
 @dataclass(frozen=True)

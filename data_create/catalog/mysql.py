@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from ..engines.mysql import PROFILE
 from ..records import Table, normalize_type
 from . import (
     ColumnRow,
@@ -216,15 +217,15 @@ def _column_rows(conn: Connection, params: dict) -> Iterator[tuple]:
 @contextmanager
 def statement_timeout(conn: Connection, seconds: float) -> Iterator[Callable[[], None]]:
     """Cancel any one SELECT that runs longer than ``seconds`` (while sampling)."""
-    if getattr(conn.dialect, "is_mariadb", False):
-        variable, value = "max_statement_time", f"{max(seconds, 0.001):g}"
-    else:
-        variable, value = "max_execution_time", str(max(1, int(seconds * 1000)))
-    conn.execute(text(f"SET SESSION {variable} = {value}"))
+    # The executor's statements, one copy; SQLAlchemy has read the server's version
+    # string and keeps only whether it named MariaDB.
+    profile = PROFILE
+    flavour = "mariadb" if getattr(conn.dialect, "is_mariadb", False) else "mysql"
+    conn.execute(text(profile.timeout_sql(seconds, flavour)))
     try:
         yield no_op
     finally:
-        reset_or_invalidate(conn, f"SET SESSION {variable} = DEFAULT")
+        reset_or_invalidate(conn, profile.timeout_reset_sql(flavour))
 
 
 # ------------------------------------------------------------ one table at a time

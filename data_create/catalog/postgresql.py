@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from ..engines.postgresql import PROFILE
 from ..records import Table, normalize_type
 from . import (
     ColumnRow,
@@ -197,11 +198,12 @@ def read_tables(
 @contextmanager
 def statement_timeout(conn: Connection, seconds: float) -> Iterator[Callable[[], None]]:
     """Cancel any one statement that runs longer than ``seconds`` (while sampling)."""
-    conn.execute(text(f"SET statement_timeout = {max(1, int(seconds * 1000))}"))
+    profile = PROFILE  # the executor's statements, one copy
+    conn.execute(text(profile.timeout_sql(seconds)))
     try:
         yield no_op
     finally:
-        reset_or_invalidate(conn, "RESET statement_timeout")
+        reset_or_invalidate(conn, profile.timeout_reset_sql())
 
 
 # ------------------------------------------------------------ one table at a time

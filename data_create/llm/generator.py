@@ -33,11 +33,12 @@ from random import Random
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..features import literals, missing_literal, tag
+from ..hygiene import one_line
 from ..records import Candidate, Rejected, SchemaMetadata, Topic
 from ..synth import DEFAULT_MIX
-from . import parse, prompts
+from . import meta_prompts, parse
 from .client import ChatRequest, LLMFailure
-from .features import literals, missing_literal, tag
 
 if TYPE_CHECKING:
     from ..synth import Synthesizer
@@ -195,9 +196,9 @@ class LLMGenerator:
             mode = modes[0][0] if len(modes) == 1 else rng.choices(*zip(*modes, strict=True))[0]
             if mode == "question-first":
                 n = min(self.batch_size, need - planned)
-                messages = prompts.generation_messages(
+                messages = meta_prompts.generation_messages(
                     self.metadata, topic, n=n, mix=self._mix(rng, n), language=self.language,
-                    dialect=self.dialect, avoid=made[-prompts.MAX_AVOID :],
+                    dialect=self.dialect, avoid=made[-meta_prompts.MAX_AVOID :],
                 )  # fmt: skip
                 jobs.append(_Job(mode, self._request(messages, mode, round_no, len(jobs)), n))
                 planned += n
@@ -207,13 +208,13 @@ class LLMGenerator:
                 modes = [m for m in modes if m[0] not in _NEEDS_SYNTH]
                 continue
             if mode == "sql-first":
-                messages = prompts.backtranslation_messages(
+                messages = meta_prompts.backtranslation_messages(
                     self.metadata, seed.sql, tables=seed.tables, language=self.language,
                     dialect=self.dialect,
                 )  # fmt: skip
                 pairs = 1
             else:
-                messages = prompts.paraphrase_messages(
+                messages = meta_prompts.paraphrase_messages(
                     seed.question, k=self.paraphrases, literals=literals(seed.sql, self.dialect),
                     language=self.language,
                 )  # fmt: skip
@@ -360,7 +361,7 @@ class LLMGenerator:
 
     def _repair_request(self, topic: Topic, pair: _Pair) -> ChatRequest:
         verdict = pair.verdict
-        messages = prompts.repair_messages(
+        messages = meta_prompts.repair_messages(
             self.metadata, pair.question, pair.sql,
             layer=(verdict.layer if verdict else None) or "syntax",
             reason=(verdict.reason if verdict else None) or "", tables=topic.tables,
@@ -402,5 +403,4 @@ def _questions(obj: Any) -> list[str]:
 
 
 def _snippet(text: str | None, limit: int = 60) -> str:
-    flat = " ".join((text or "").split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+    return repr(one_line(text, limit))

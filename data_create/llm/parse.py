@@ -20,10 +20,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..prompt import extract_sql, sql_target
+from ..hygiene import one_line
+from ..prompt import extract_sql, fenced_blocks, sql_target, strip_think
 
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_FENCE = re.compile(r"(`{3,})[ \t]*([\w+-]*)[^\n]*\n(.*?)\n?[ \t]*\1", re.DOTALL)
 # An opening bracket that starts a JSON value rather than prose ("see [1]", "{name}").
 _JSON_START = re.compile(r"""\{\s*(?:["'\u201c\u2018}]|$)|\[\s*(?:[\[{"'\u201c\]]|$)""")
 _WORDS = {"True": "true", "False": "false", "None": "null"}
@@ -49,22 +48,6 @@ class ParseFailure(ValueError):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 1] + "…"
-
-
-def strip_think(text: str) -> str:
-    """``text`` without reasoning blocks, including one whose opening tag the template ate."""
-    text = _THINK.sub("", text)
-    lower = text.lower()
-    if "</think>" in lower:
-        text = text[lower.rfind("</think>") + len("</think>") :]
-    elif "<think>" in lower:  # cut off while still thinking: nothing after it is an answer
-        text = text[: lower.find("<think>")]
-    return text
 
 
 def _span(text: str, start: int) -> int | None:
@@ -171,7 +154,7 @@ def _scan(text: str) -> Iterator[tuple[str, Any, str]]:
                     "truncated",
                     None,
                     f"truncated JSON: the reply ({len(text)} chars) ends inside the value "
-                    f"opened at char {start} ({_snippet(opened)!r}...)",
+                    f"opened at char {start} ({one_line(opened, _SNIPPET)!r}...)",
                 )
                 return
             i = start + 1
@@ -183,7 +166,7 @@ def _scan(text: str) -> Iterator[tuple[str, Any, str]]:
         if ok:
             yield "ok", value, ""
         elif looks_json:
-            yield "bad", None, f"invalid JSON ({why}) in {_snippet(text[start:end])!r}"
+            yield "bad", None, f"invalid JSON ({why}) in {one_line(text[start:end], _SNIPPET)!r}"
         # A broken value's insides are fragments of it, not answers: skip past it.
         i = end if ok or looks_json else start + 1
 
@@ -211,7 +194,7 @@ def extract_json(text: str | None) -> Any:
         raise ParseFailure(f"the reply ({len(text)} chars) holds only a <think> block")
     problems: list[str] = []
     fallback: list[Any] = []
-    for source in [m.group(3) for m in _FENCE.finditer(body)] + [body]:
+    for source in [block for _, block in fenced_blocks(body)] + [body]:
         for status, value, why in _scan(source):
             if status == "ok":
                 if _plausible(value):
@@ -229,7 +212,7 @@ def extract_json(text: str | None) -> Any:
         return fallback[0]
     if problems:
         raise ParseFailure(problems[0])
-    raise ParseFailure(f"no JSON object or array in the reply: {_snippet(body)!r}")
+    raise ParseFailure(f"no JSON object or array in the reply: {one_line(body, _SNIPPET)!r}")
 
 
 # ---------------------------------------------------------------- payloads

@@ -16,11 +16,12 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from .. import engines
 from .. import planner as offline
 from ..cards import clean_text
-from ..errors import ConfigError
+from ..errors import ConfigError, UnknownScheme
 from ..records import Plan, SchemaMetadata, Table, Topic
-from . import prompts
+from . import meta_prompts
 from .parse import ParseFailure, extract_json, topics_from
 
 FUZZY_CUTOFF = 0.75  # difflib ratio: "order" ~ "orders" (0.91), "cust" !~ "customers" (0.62)
@@ -46,7 +47,9 @@ def plan_with_llm(
         raise ConfigError(f"the sample budget must be a positive integer, not {budget!r}")
     from .client import ChatRequest  # lazy: the client module is the optional [llm] extra
 
-    messages = prompts.planner_messages(metadata, budget, language=language, max_tables=max_tables)
+    messages = meta_prompts.planner_messages(
+        metadata, budget, language=language, max_tables=max_tables
+    )
     (result,) = client.run_many([ChatRequest(messages, purpose="plan")])
     text = getattr(result, "text", None)
     if text is None:
@@ -170,7 +173,7 @@ def _adjust(
         elif count == 0:
             warnings.append(f"LLM plan: topic {label} dropped: count 0")
             continue
-        if item["dialect"] and item["dialect"].lower() != metadata.dialect.lower():
+        if item["dialect"] and not _same_engine(item["dialect"], metadata.dialect):
             dialects.add(clean_text(item["dialect"], 20))
         key = tuple(sorted(names))
         if key in by_tables:  # same tables twice: one topic, both shares
@@ -249,3 +252,15 @@ def _warn_uncovered(metadata: SchemaMetadata, topics: list[Topic], warnings: lis
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""
         )
         warnings.append(f"LLM plan leaves {len(missing)} non-empty tables uncovered: {shown}")
+
+
+def _same_engine(a: str, b: str) -> bool:
+    """Whether two dialect names name one engine (``postgresql`` and ``postgres`` do).
+
+    >>> _same_engine("PostgreSQL", "postgres"), _same_engine("tsql", "sqlite")
+    (True, False)
+    """
+    try:
+        return engines.get(a) is engines.get(b)
+    except UnknownScheme:  # a dialect we do not speak: it is another one
+        return a.strip().lower() == b.strip().lower()

@@ -62,6 +62,9 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
+from .. import engines
+from ..errors import UnknownScheme
+
 # The order tags appear in a key; also the full vocabulary of tags.
 TAGS = (
     "join", "filter", "count", "count_distinct", "agg", "group", "having",
@@ -77,8 +80,6 @@ MAX_TABLES = 3  # "t3" means three or more tables: a chain of joins
 NOT_IN_KEY = frozenset({"distinct"})
 
 UNPARSED = "unparsed"
-
-_DIALECTS = {"postgresql": "postgres", "mariadb": "mysql", "mssql": "tsql", "sqlserver": "tsql"}
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,10 @@ class Shape:
 def _dialect(dialect: str | None) -> str | None:
     if not dialect:
         return None
-    d = dialect.lower()
-    return _DIALECTS.get(d, d)
+    try:
+        return engines.get(dialect).sqlglot_dialect  # the one name normaliser
+    except UnknownScheme:  # another sqlglot dialect: sqlglot reads it or names the ones it knows
+        return dialect.lower()
 
 
 def _has_column(node: exp.Expression) -> bool:

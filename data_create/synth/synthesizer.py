@@ -8,9 +8,10 @@ from random import Random
 from typing import Any
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 
-from ..errors import ConfigError
+from .. import engines
+from ..errors import ConfigError, UnknownScheme
+from ..features import level, tag
 from ..records import DIFFICULTIES, SHAPE_FAMILIES, Candidate, Column, SchemaMetadata, Table, Topic
 from . import dialects
 from .builder import Scope
@@ -58,14 +59,13 @@ def check_shape_mix(mix: dict[str, float] | None) -> dict[str, float]:
 
 
 def _dialect_name(dialect: str) -> str:
-    name = Dialect.get_or_raise(dialect).__class__.__name__.lower()
-    aliases = {"postgres": "postgres", "sqlite": "sqlite", "mysql": "mysql", "tsql": "tsql"}
-    if name not in aliases:
+    try:
+        return engines.get(dialect).sqlglot_dialect  # the one name normaliser
+    except UnknownScheme:
         raise ConfigError(
             f"the synthesizer does not speak the {dialect} dialect",
             f"use one of {', '.join(dialects.DIALECTS)}",
-        )
-    return aliases[name]
+        ) from None
 
 
 class Synthesizer:
@@ -122,9 +122,6 @@ class Synthesizer:
         a fixed order for a given seed; the caller validates, dedupes and stops when it has
         enough.  A query already yielded is skipped before its question is phrased, and
         the stream ends once ``_MAX_MISSES`` draws in a row bring nothing new."""
-        # The one difficulty ladder (imported here: llm.features imports synth.dialects).
-        from ..llm.features import level, tag
-
         rng = self._rng(topic)
         scope = Scope(self.metadata, topic.tables, self.dialect, self.values, self.language)
         if not scope.tables:

@@ -27,47 +27,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import cards
-from ..prompt import DIALECT_NAMES, dialect_name
+from .. import cards, engines
+from ..prompt import dialect_name
 from ..records import DIFFICULTIES, SchemaMetadata, Topic
 
 LANGUAGES = ("en", "zh")
 OPEN, CLOSE = "<<<{tag}", "{tag}>>>"
 DEFAULT_STYLES = ("formal", "colloquial", "terse")
 MAX_AVOID = 20  # earlier questions listed so a new round does not repeat them
-
-# How each dialect says the things questions need most.  One row per dialect: the
-# generator prompt shows the target's row so the model does not write LIMIT for T-SQL.
-DIALECT_IDIOMS: dict[str, dict[str, str]] = {
-    "sqlite": {
-        "limit": "ORDER BY ... LIMIT n",
-        "dates": "strftime('%Y-%m', d), date('now', '-30 days'), julianday(a) - julianday(b); "
-        "dates are ISO text",
-        "quoting": "identifiers in \"double quotes\" when needed, strings in 'single quotes'",
-        "other": "string concatenation with ||; no ILIKE (LIKE is case-insensitive for ASCII)",
-    },
-    "postgres": {
-        "limit": "ORDER BY ... LIMIT n",
-        "dates": "date_trunc('month', d), EXTRACT(YEAR FROM d), d - INTERVAL '30 days', "
-        "CURRENT_DATE",
-        "quoting": "identifiers in \"double quotes\" when needed, strings in 'single quotes'",
-        "other": "ILIKE for case-insensitive match; cast with ::numeric before dividing integers",
-    },
-    "mysql": {
-        "limit": "ORDER BY ... LIMIT n",
-        "dates": "DATE_FORMAT(d, '%Y-%m'), YEAR(d), DATE_SUB(CURDATE(), INTERVAL 30 DAY), "
-        "DATEDIFF(a, b)",
-        "quoting": "identifiers in `backticks` when needed, strings in 'single quotes'",
-        "other": "CONCAT(a, b) for strings; no FULL OUTER JOIN",
-    },
-    "tsql": {
-        "limit": "SELECT TOP (n) ... ORDER BY ... (never LIMIT); or OFFSET 0 ROWS FETCH NEXT n ROWS ONLY",
-        "dates": "YEAR(d), FORMAT(d, 'yyyy-MM'), DATEADD(day, -30, GETDATE()), DATEDIFF(day, a, b)",
-        "quoting": "identifiers in [brackets] when needed, strings in 'single quotes' (N'...' for "
-        "Unicode)",
-        "other": "a + b for strings; no boolean type (compare with 1/0)",
-    },
-}
 
 _T: dict[str, dict[str, str]] = {
     "en": {
@@ -213,8 +180,8 @@ def _words(language: str) -> dict[str, Any]:
 
 def dialect_key(dialect: str) -> str:
     """The sqlglot name for a dialect or engine name: ``"postgresql"`` -> ``"postgres"``."""
-    human = dialect_name(dialect)
-    return next(k for k, v in DIALECT_NAMES.items() if v == human)
+    dialect_name(dialect)  # the ValueError that names the dialects we speak
+    return engines.get(dialect).sqlglot_dialect
 
 
 def data_block(sections: Sequence[tuple[str, str]], language: str = "en") -> str:
@@ -290,10 +257,13 @@ def _mix_text(mix: Mapping[str, int], language: str) -> str:
 
 
 def idioms_text(dialect: str, language: str = "en") -> str:
-    """The target dialect's row of :data:`DIALECT_IDIOMS`, as a few lines."""
+    """How the target engine says what questions need most (its profile's ``idioms``).
+
+    Shown to the generator so the model does not write LIMIT for T-SQL.
+    """
     key = dialect_key(dialect)
     head = _words(language)["idioms"].format(dialect=dialect_name(key))
-    return head + "\n" + "\n".join(f"- {k}: {v}" for k, v in DIALECT_IDIOMS[key].items())
+    return head + "\n" + "\n".join(f"- {k}: {v}" for k, v in engines.get(key).idioms)
 
 
 def _values_text(values: Mapping[str, Sequence[Any]] | None) -> str:

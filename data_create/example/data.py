@@ -1,4 +1,4 @@
-"""Deterministic rows for the example retail database (see :mod:`data_create.example_db`).
+"""Deterministic rows for the example retail database (see :mod:`data_create.example.database`).
 
 :func:`generate` draws everything from one ``random.Random(seed)`` in a fixed order, so
 the same seed gives the same rows on every machine.  The data is meant to look like a

@@ -20,8 +20,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from ..records import SQL_FEATURES, SchemaMetadata
-from ..synth.dialects import FORMAT_LITERALS
+from .engines import BUCKET_FORMATS as FORMAT_LITERALS
+from .records import SQL_FEATURES, SchemaMetadata
 
 __all__ = ["SqlTags", "literals", "missing_literal", "tag"]
 
