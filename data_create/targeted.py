@@ -9,7 +9,7 @@ read-only execution) and the :class:`~data_create.dedupe.Deduper` — nothing re
 dataset that a ``python -m data_create`` run would not have kept.
 
 A request names tables and, optionally, the difficulty and SQL features of the query
-it should resemble (:func:`data_create.llm.features.tag` reads them off any SQL).  The
+it should resemble (:func:`data_create.features.tag` reads them off any SQL).  The
 synthesizer's stream for those tables is validated batch by batch; valid candidates are
 ranked by how many of the wanted features they share (ties keep stream order, so the
 result is deterministic for a seed) and the best ``count`` are kept.

@@ -13,7 +13,7 @@ import pytest
 from data_create import drift
 from data_create.cli import main as data_main
 from data_create.errors import ConfigError
-from data_create.example_db import build_sqlite
+from data_create.example import build_sqlite
 from data_create.pipeline import RunConfig
 from data_create.pipeline import run as make_run
 from nl2sql_fine_tuning.loop import cli as loop_cli
@@ -375,7 +375,7 @@ def test_drift_diff_reports_a_type_change():
 
 def test_drift_on_postgresql(pg_database, tmp_path, capsys):
     """A rename on a real server: the run is made there, the column renamed, drift follows."""
-    from data_create.example_db import load_into
+    from data_create.example import load_into
 
     load_into(pg_database)
     run = tmp_path / "run"

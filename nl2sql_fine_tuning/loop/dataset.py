@@ -62,7 +62,7 @@ def _sample(record: dict[str, Any]) -> Sample:
 
 def human_sample(c: dict[str, Any], meta: SchemaMetadata, language: str) -> Sample:
     """A correction (or accepted answer) as a training sample; the question as written."""
-    from data_create.llm.features import tag
+    from data_create.features import tag
 
     tags = tag(c["sql"], meta.dialect, meta)
     return Sample(
@@ -87,7 +87,7 @@ def targeted_requests(
 ) -> list[Any]:
     """One request per failure: its tables (from the gold or the model's SQL, else the
     schema retriever on the question) and the difficulty/features of its SQL."""
-    from data_create.llm.features import tag
+    from data_create.features import tag
     from data_create.targeted import TargetRequest
 
     retriever = None
@@ -285,7 +285,7 @@ def export_eval(
 ) -> Path:
     """Write ``items`` as the dev split of ``out`` (the prompts training used)."""
     from data_create import export
-    from data_create.llm.features import tag
+    from data_create.features import tag
 
     samples = []
     for i in items:

@@ -212,7 +212,7 @@ def from_jsonl(path: str | Path) -> list[Item]:
 def take_in(home: LoopHome, items: Iterable[Item], db: Any, meta: Any) -> IntakeSummary:
     """Record new items; validate and execute every corrected/accepted SQL first."""
     from data_create.executor import Executor
-    from data_create.llm.features import tag
+    from data_create.features import tag
     from data_create.validator import Validator
 
     summary = IntakeSummary()

@@ -136,7 +136,7 @@ def run(
     echo: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     """Run the scenario in ``workdir``; ``base_model=None`` builds the tiny model."""
-    from data_create.example_db import example_sqlite_path
+    from data_create.example import example_sqlite_path
     from data_create.pipeline import RunConfig
     from data_create.pipeline import run as make_run
     from nl2sql_agent.feedback import FeedbackStore
