@@ -35,14 +35,19 @@ _COND = {
 
 _BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
     "en": {"sum": "total {c}", "avg": "average {c}", "max": "maximum {c}", "min": "minimum {c}",
-           "count": "{ts}"},
-    "zh": {"sum": "{c}总和", "avg": "平均{c}", "max": "最大{c}", "min": "最小{c}", "count": "{t}数量"},
+           "count": "{ts}", "count_distinct": "different {c} values",
+           "share": "share of {ts} whose {c}"},
+    "zh": {"sum": "{c}总和", "avg": "平均{c}", "max": "最大{c}", "min": "最小{c}", "count": "{t}数量",
+           "count_distinct": "不同{c}的数量", "share": "{c}的{t}占比"},
 }  # fmt: skip
 
 _AGG = {
     "en": {"count": "the number of {ts}", "sum": "the total {c}", "avg": "the average {c}",
-           "max": "the highest {c}", "min": "the lowest {c}"},
-    "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}"},
+           "max": "the highest {c}", "min": "the lowest {c}",
+           "count_distinct": "the number of different {c} values among {ts}",
+           "share": "the share of {ts} whose {c}"},
+    "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}",
+           "count_distinct": "{t}中不同{c}的数量", "share": "{c}的{t}所占比例"},
 }  # fmt: skip
 
 _WORDS = {
@@ -59,14 +64,28 @@ _WORDS = {
 
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     "filter_list": {
-        "en": ("List the {cols} of {ts} whose {w}.", "Show the {cols} of all {ts} where {w}.",
-               "Give the {cols} of {ts} where {w}.", "What are the {cols} of the {ts} whose {w}?"),
-        "zh": ("列出{w}的{t}的{cols}。", "查询所有{w}的{t}，显示其{cols}。",
-               "{w}的{t}有哪些？请给出{cols}。", "{w}的{t}的{cols}是什么？"),
+        "en": ("List the {cols} of {ts} whose {w}{sorted}.", "Show the {cols} of all {ts} where {w}{sorted}.",
+               "Give the {cols} of {ts} where {w}{sorted}.", "What are the {cols} of the {ts} whose {w}{sorted}?"),
+        "zh": ("列出{w}的{t}的{cols}{sorted}。", "查询所有{w}的{t}，显示其{cols}{sorted}。",
+               "{w}的{t}有哪些？请给出{cols}{sorted}。", "{w}的{t}的{cols}是什么{sorted}？"),
     },
     "plain_list": {
         "en": ("List the {cols} of all {ts}.", "What are the {cols} of every {t}?", "Show the {cols} of each {t}."),
         "zh": ("列出所有{t}的{cols}。", "每个{t}的{cols}是什么？", "查询全部{t}的{cols}。"),
+    },
+    "join_pairs": {
+        "en": ("List the {cols} of every {t} together with the {c2} of its {t2}{sorted}.",
+               "Show each {t}'s {cols} and the {c2} of the {t2} it belongs to{sorted}.",
+               "For all {ts}, give their {cols} and their {t2}'s {c2}{sorted}."),
+        "zh": ("列出每个{t}的{cols}及其所属{t2}的{c2}{sorted}。", "查询所有{t}的{cols}和对应{t2}的{c2}{sorted}。",
+               "显示全部{t}的{cols}，以及它们所属{t2}的{c2}{sorted}。"),
+    },
+    "argmax_row_where": {
+        "en": ("Among {ts} whose {w}, which has the {most} {num}? Show its {cols}.",
+               "Give the {cols} of the {t} with the {most} {num} among those where {w}.",
+               "Of the {ts} where {w}, which one's {num} is the {most}? Show its {cols}."),
+        "zh": ("在{w}的{t}中，{num}{most}的是哪个？列出其{cols}。", "查询{w}的{t}中{num}{most}的那个的{cols}。",
+               "{w}的{t}里，哪个{t}的{num}{most}？给出{cols}。"),
     },
     "select_star": {
         "en": ("Show all information about the {ts} whose {w}.", "Give every detail of the {ts} where {w}.",
@@ -84,11 +103,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{wu}的{t2}的{agg}是多少？", "计算{w}的{t}的{agg}。", "{w}的{t}，{agg}是多少？"),
     },
     "group_top": {
-        "en": ("Which {n} {gs} have the {most} {bare}? Show each with its {bare}.",
-               "List the {n} {gs} with the {most} {bare}, together with that figure.",
-               "Show the top {n} {gs} by {bare} ({fromto})."),
-        "zh": ("{bare}{most}的{n}个{g}是哪些？同时列出{bare}。", "列出{bare}{most}的前{n}个{g}及其{bare}。",
-               "按{bare}{fromto}排列，前{n}个{g}是哪些？给出{bare}。"),
+        "en": ("Which {n} {gs} have the {most} {bare}{ww}? Show each with its {bare}.",
+               "List the {n} {gs} with the {most} {bare}{ww}, together with that figure.",
+               "Show the top {n} {gs} by {bare}{ww} ({fromto})."),
+        "zh": ("{wz}{bare}{most}的{n}个{g}是哪些？同时列出{bare}。", "列出{wz}{bare}{most}的前{n}个{g}及其{bare}。",
+               "按{wz}{bare}{fromto}排列，前{n}个{g}是哪些？给出{bare}。"),
     },
     "argmax_row": {
         "en": ("Which {t} has the {most} {num}? Show its {cols}.", "Give the {cols} of the {t} with the {most} {num}.",
@@ -103,9 +122,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "查询{num}{most}的全部{t}（含并列）的{cols}。"),
     },
     "argmax_group": {
-        "en": ("Which {g} has the {most} {bare}?", "Find the {g} with the {most} {bare}.",
-               "Name the {g} with the {most} {bare}."),
-        "zh": ("哪个{g}的{bare}{most}？", "找出{bare}{most}的{g}。", "{bare}{most}的{g}是什么？"),
+        "en": ("Which {g} has the {most} {bare}{ww}?", "Find the {g} with the {most} {bare}{ww}.",
+               "Name the {g} with the {most} {bare}{ww}."),
+        "zh": ("哪个{g}的{wz}{bare}{most}？", "找出{wz}{bare}{most}的{g}。", "{wz}{bare}{most}的{g}是什么？"),
     },
     "join_having": {
         "en": ("Which {gs} have at least {k} {ts}?", "List the {gs} with {k} or more {ts}.",
@@ -323,19 +342,31 @@ class Phraser:
     def conds(self, conds: list[Cond], qualify: bool) -> str:
         return self.words["and"].join(self.cond(c, qualify) for c in conds)
 
+    def _subject(self, col: Any, qualify: bool, main: Any) -> str:
+        """What an aggregate is taken of: a column, a condition (a share of rows) or a
+        product / difference of two columns (``unit price times quantity``)."""
+        if col is None:
+            return ""
+        if isinstance(col, Cond):
+            return self.cond(col, qualify and col.col.table is not main)
+        if isinstance(col, tuple):
+            a, b, op = col
+            return self.words["op"][op].format(a=self.column(a), b=self.column(b))
+        return self.column(col, qualify and col.table is not main)
+
     def agg(self, slot: tuple, qualify: bool, main: Any) -> str:
         func, col, table = slot
         text = _AGG[self.language][func]
         return text.format(
             ts=self.table(table, many=True), t=self.table(table),
-            c=self.column(col, qualify and col.table is not main) if col is not None else "",
+            c=self._subject(col, qualify, main),
         )  # fmt: skip
 
     def bare(self, slot: tuple, qualify: bool, main: Any) -> str:
         func, col, table = slot
         return _BARE[self.language][func].format(
             ts=self.table(table, many=True), t=self.table(table),
-            c=self.column(col, qualify and col.table is not main) if col is not None else "",
+            c=self._subject(col, qualify, main),
         )  # fmt: skip
 
     def question(self, built: Built, rng: Random) -> str:
@@ -368,6 +399,8 @@ class Phraser:
         if built.shape == "negation":  # conditions on the missing rows, said without owner
             f["ww"] = f" whose {f['wu']}" if where else ""
             f["wz"] = f"{f['wu']}的" if where else ""
+        if "c2" in s:
+            f["c2"] = self.column(s["c2"])
         for key in ("g", "num", "d"):
             if key in s:
                 f[key] = self.column(s[key], qualify)
@@ -389,7 +422,7 @@ class Phraser:
             f["bare"] = self.bare(s["agg"], qualify, t)
         desc = s["order"][1] if "order" in s else s.get("above", True)
         f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]
-        if "agg" in s and s["agg"][0] == "count":
+        if "agg" in s and s["agg"][0] in ("count", "count_distinct"):
             f["most"] = self.words["many"][desc]
         elif "num" in s and s["num"].type in ("date", "datetime"):
             f["most"] = self.words["late"][desc]
@@ -409,6 +442,14 @@ class Phraser:
                 f", from {self.words['fromto'][order[1]]}" if en
                 else f"（按{f.get('bare', '')}{self.words['fromto'][order[1]]}排列）"
             )  # fmt: skip
+        if "by" in s:  # a listing sorted by one of its columns
+            col, desc = s["by"]
+            name = self.column(col, qualify and col.table is not t)
+            words = self.words["late" if col.type in ("date", "datetime") else "most"]
+            f["sorted"] = (
+                f", sorted by {name} from {words[desc]} to {words[not desc]}" if en
+                else f"，按{name}从{words[desc][1:]}到{words[not desc][1:]}排列"
+            )  # fmt: skip
         key = _TEMPLATE_OF.get(built.shape, built.shape)
         if key == "exists" and s.get("negate"):
             key = "not_exists"
@@ -418,6 +459,8 @@ class Phraser:
             key = "join_agg_count"
         if key == "scalar_sub":
             key = "scalar_sub_plain"
+        if key == "argmax_row" and where:
+            key = "argmax_row_where"
         if key == "scalar_sub_top":
             key = "scalar_sub"
         return rng.choice(TEMPLATES[key][self.language]).format(**f)

@@ -69,7 +69,26 @@ def filter_list(scope: Scope, rng: Random) -> Built | None:
     q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where(conds))
     slots = {"t": t, "cols": shown, "where": conds}
     feats = ["projection", "filter"]
+    _sort_listing(scope, rng, q, t, slots, feats, [c.column for c in shown])
     return Built(q, "filter_list", "easy", tuple(feats), (t,), slots)
+
+
+def _sort_listing(scope: Scope, rng: Random, q: exp.Select, t, slots: dict, feats: list,
+                  shown: list) -> None:  # fmt: skip
+    """Sometimes sort a listing by a measure or date of ``t`` (``... sorted by price, highest
+    first``), in place; the column is shown too, so that the order can be seen."""
+    if rng.random() >= 0.3:
+        return
+    col = _pick(rng, scope.cols(t, "num") + scope.cols(t, "date"))
+    if col is None:
+        return
+    desc = rng.random() < 0.6
+    if col.column not in shown:
+        q.select(scope.ref(col), copy=False)
+        slots["cols"] = [*slots["cols"], col]
+    q.order_by(scope.ordered(scope.ref(col), desc), copy=False)
+    slots["by"] = (col, desc)
+    feats.append("order_by")
 
 
 def count_in(scope: Scope, rng: Random) -> Built | None:
@@ -133,14 +152,86 @@ def top_n(scope: Scope, rng: Random) -> Built | None:
 # ---------------------------------------------------------------- medium
 
 
-def _agg(scope: Scope, rng: Random, t, alias: str | None = None):
-    """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric)."""
+def _agg(
+    scope: Scope,
+    rng: Random,
+    t,
+    alias: str | None = None,
+    *,
+    extra: bool = False,
+    exclude: Col | None = None,
+):
+    """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric).
+
+    With ``extra`` (grouped questions, where each group gets its own figure) it may also be
+    ``COUNT(DISTINCT category)``, the share of rows meeting a condition
+    (``SUM(CASE WHEN c THEN 1 ELSE 0 END) * 1.0 / COUNT(*)``) or the total / average of a
+    product of two measures (``SUM(price * quantity)``); ``exclude`` is the grouping column,
+    never the subject of a distinct count or a share (one value per group says nothing).
+    """
+    if extra and rng.random() < _EXTRA_AGG:
+        made = _extra_agg(scope, rng, t, alias, exclude)
+        if made is not None:
+            return made
     num = _pick(rng, scope.cols(t, "num"))
     if num is None or rng.random() < 0.3:
         return exp.Count(this=exp.Star()), ("count", None, t)
     func = _func(scope, rng, num)
     num = num.at(alias)
     return AGGS[func](this=scope.ref(num)), (func, num, t)
+
+
+# How often a grouped question's aggregate is one of the composed kinds of ``_extra_agg``.
+_EXTRA_AGG = 0.3
+
+
+def _extra_agg(scope: Scope, rng: Random, t, alias: str | None, exclude: Col | None):
+    others = [c for c in scope.cols(t, "cat") + scope.cols(t, "label")
+              if exclude is None or c.column != exclude.column]  # fmt: skip
+    kind = rng.choice(("count_distinct", "share", "product"))
+    if kind == "count_distinct" and others:
+        col = rng.choice(others).at(alias)
+        node = exp.Count(this=exp.Distinct(expressions=[scope.ref(col)]))
+        return node, ("count_distinct", col, t)
+    if kind == "share":
+        cats = [c for c in scope.cols(t, "cat") if exclude is None or c.column != exclude.column]
+        cond = scope.filter_cond(rng.choice(cats), rng) if cats else None
+        if cond is None or cond.op != "eq":
+            return None
+        cond = Cond(cond.col.at(alias), cond.op, cond.values)
+        hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=exp.Literal.number(1))],
+                       default=exp.Literal.number(0))  # fmt: skip
+        # * 1.0: integer division would make every share 0 or 1.
+        share = exp.Div(
+            this=exp.Mul(this=exp.Sum(this=hit), expression=exp.Literal.number("1.0")),
+            expression=exp.Count(this=exp.Star()),
+        )
+        return share, ("share", cond, t)
+    if kind == "product" and (pair := _product(scope, rng, t)) is not None:
+        a, b, op = pair
+        a, b = a.at(alias), b.at(alias)
+        func = rng.choice(("sum", "avg") if op == "times" else ("sum", "avg", "max"))
+        node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
+        return AGGS[func](this=node), (func, (a, b, op), t)
+    return None
+
+
+def _product(scope: Scope, rng: Random, t) -> tuple[Col, Col, str] | None:
+    """Two measures of ``t`` whose product or difference means something: a price or rate
+    times a whole count (``unit price * quantity``), else two additive measures of one
+    type (``amount - discount``)."""
+    nums = scope.cols(t, "num")
+    adds = scope.cols(t, "sum")
+    rates = [c for c in nums if all(c.column != a.column for a in adds)]
+    # A count of things is additive and whole: price x quantity, never price x amount.
+    counts = [c for c in adds if c.type == "integer"]
+    if rates and counts:
+        return rng.choice(rates), rng.choice(counts), "times"
+    pairs = [(x, y) for x in adds for y in adds if x.column != y.column and x.type == y.type]
+    if not pairs:
+        return None
+    a, b = rng.choice(pairs)
+    return a, b, "minus"
 
 
 def _func(scope: Scope, rng: Random, num: Col) -> str:
@@ -156,23 +247,28 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     g = _pick(rng, scope.cols(t, "cat")) if t else None
     if g is None:
         return None
-    agg, aslot = _agg(scope, rng, t)
+    agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
     alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
     q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
-    order = None
-    if rng.random() < 0.4:
-        order = (None, rng.random() < 0.7)
-        q = q.order_by(scope.ordered(exp.column(alias), order[1]))
     conds = []
     if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
         conds = [other]
         q = q.where(scope.where(conds))
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
-    feats += (["filter"] if conds else []) + (["order_by"] if order else [])
+    feats += ["filter"] if conds else []
     slots = {"t": t, "g": g, "agg": aslot, "where": conds}
-    if order:
-        slots["order"] = order
-    return Built(q, "group_agg", "medium", tuple(feats), (t,), slots)
+    shape = "group_agg"
+    if rng.random() < 0.5:  # sorted by the figure: every group, or the top N of them
+        desc = rng.random() < 0.75
+        q = q.order_by(scope.ordered(exp.column(alias), desc))
+        slots["order"] = (None, desc)
+        feats.append("order_by")
+        if rng.random() < 0.4:
+            slots["n"] = _n(rng)
+            q = q.limit(slots["n"].node)
+            feats.append("limit")
+            shape = "group_top"
+    return Built(q, shape, "medium", tuple(feats), (t,), slots)
 
 
 def group_having(scope: Scope, rng: Random) -> Built | None:
@@ -638,6 +734,8 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
     if j is None:
         return None
     shown_t, filter_t = rng.sample(j.tables, 2)
+    if len(j.edges) == 1 and rng.random() < 0.3:
+        return _join_pairs(scope, rng, j)
     cond = _row_filter(scope, rng, filter_t)
     if cond is None:
         return None
@@ -657,6 +755,29 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
     slots = {"t": shown_t, "t2": filter_t, "cols": shown, "where": [cond]}
     level = "hard" if len(j.edges) == 2 else "medium"
     return Built(q, "join_list", level, tuple(feats), tuple(j.tables), slots)
+
+
+def _join_pairs(scope: Scope, rng: Random, j: _Join) -> Built | None:
+    """Every child row with its parent's name, no filter: ``each album's title and the name
+    of its artist``; only over a child table small enough to list."""
+    (e,) = j.edges
+    names = scope.cols(e.parent, "label")  # a parent's key says nothing to a person
+    if e.child.row_count is None or e.child.row_count > 300 or not names:
+        return None
+    child, parent = j.at(scope.label_col(e.child)), j.at(rng.choice(names))
+    q = j.select(scope.ref(child), scope.ref(parent))
+    slots = {"t": e.child, "t2": e.parent, "cols": [child], "c2": parent}
+    feats = ["join", "projection"]
+    if rng.random() < 0.3 and (num := _pick(rng, scope.cols(e.child, "num"))) is not None:
+        desc = rng.random() < 0.6
+        q = q.order_by(scope.ordered(scope.ref(j.at(num)), desc))
+        slots["by"] = (j.at(num), desc)
+        slots["cols"] = [child, j.at(num)]
+        q = j.select(*(scope.ref(c) for c in slots["cols"]), scope.ref(parent)).order_by(
+            scope.ordered(scope.ref(j.at(num)), desc)
+        )
+        feats.append("order_by")
+    return Built(q, "join_pairs", "medium", tuple(feats), (e.child, e.parent), slots)
 
 
 def join_agg(scope: Scope, rng: Random) -> Built | None:
@@ -696,19 +817,38 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         return None
     j = _Join(scope, (e,), e.child)
     groups, row = _group_of(scope, rng, j, e.parent)
-    agg, aslot = _agg(scope, rng, e.child, "t1")
+    agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0])
     q = j.select(scope.ref(groups[0]), agg.as_("total")).group_by(*(scope.ref(g) for g in groups))
     slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "g_row": row}
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
+    conds = (
+        _join_filter(scope, rng, j, (e.child, e.parent), groups[0]) if rng.random() < 0.3 else []
+    )
+    if conds:
+        q = q.where(scope.where(conds))
+        slots["where"] = conds
+        feats.append("filter")
     shape = "group_agg"
-    if rng.random() < 0.35:
+    if rng.random() < 0.55:  # sorted by the figure: every group, or the top N of them
         desc = rng.random() < 0.8
-        n = _n(rng)
-        q = q.order_by(scope.ordered(exp.column("total"), desc)).limit(n.node)
-        slots.update(order=(None, desc), n=n)
-        feats += ["order_by", "limit"]
-        shape = "group_top"
+        q = q.order_by(scope.ordered(exp.column("total"), desc))
+        slots["order"] = (None, desc)
+        feats.append("order_by")
+        if rng.random() < 0.6:
+            slots["n"] = _n(rng)
+            q = q.limit(slots["n"].node)
+            feats.append("limit")
+            shape = "group_top"
     return Built(q, shape, "medium", tuple(feats), (e.child, e.parent), slots)
+
+
+def _join_filter(scope: Scope, rng: Random, j: _Join, tables, exclude: Col | None) -> list[Cond]:
+    """A category condition on one of ``tables`` of a join (not on the grouping column)."""
+    table = rng.choice(tables)
+    cands = [c for c in scope.cols(table, "cat") if exclude is None or c.column != exclude.column]
+    col = _pick(rng, cands)
+    cond = scope.filter_cond(col, rng) if col else None
+    return [Cond(j.at(cond.col), cond.op, cond.values)] if cond else []
 
 
 def join_having(scope: Scope, rng: Random) -> Built | None:
@@ -744,7 +884,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
             return None
         j = _Join(scope, (e,), e.child)
         groups, row = _group_of(scope, rng, j, e.parent)
-        agg, aslot = _agg(scope, rng, e.child, "t1")
+        agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0])
         q = (
             j.select(scope.ref(groups[0]))
             .group_by(*(scope.ref(g) for g in groups))
@@ -753,8 +893,12 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         )
         slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "order": (None, most)}
         slots["g_row"] = row
-        feats = ("join", "group_by", "aggregate", "order_by", "limit")
-        return Built(q, "argmax_group", "medium", feats, (e.child, e.parent), slots)
+        feats = ["join", "group_by", "aggregate", "order_by", "limit"]
+        if rng.random() < 0.3 and (conds := _join_filter(scope, rng, j, (e.child,), groups[0])):
+            q = q.where(scope.where(conds))
+            slots["where"] = conds
+            feats.append("filter")
+        return Built(q, "argmax_group", "medium", tuple(feats), (e.child, e.parent), slots)
     t = _table(scope, rng)
     if t is None:
         return None
@@ -762,7 +906,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         g = _pick(rng, scope.cols(t, "cat"))
         if g is None:
             return None
-        agg, aslot = _agg(scope, rng, t)
+        agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
         q = (
             _select(scope, t, scope.ref(g))
             .group_by(scope.ref(g))
@@ -770,8 +914,12 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
             .limit(one.node)
         )
         slots = {"t": t, "g": g, "agg": aslot, "order": (None, most)}
-        feats = ("group_by", "aggregate", "order_by", "limit")
-        return Built(q, "argmax_group", "medium", feats, (t,), slots)
+        feats = ["group_by", "aggregate", "order_by", "limit"]
+        if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
+            q = q.where(scope.where([other]))
+            slots["where"] = [other]
+            feats.append("filter")
+        return Built(q, "argmax_group", "medium", tuple(feats), (t,), slots)
     num = _pick(rng, scope.cols(t, "num") + scope.cols(t, "date"))
     if num is None:
         return None
@@ -786,13 +934,27 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         )
         feats = ("projection", "scalar_subquery", "aggregate")
         return Built(q, "argmax_ties", "hard", feats, (t,), slots)
-    q = (
-        _select(scope, t, *(scope.ref(c) for c in shown))
-        .where(exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null())))
-        .order_by(scope.ordered(scope.ref(num), most))
-        .limit(one.node)
-    )
-    return Built(q, "argmax_row", "easy", ("projection", "order_by", "limit"), (t,), slots)
+    q = _select(scope, t, *(scope.ref(c) for c in shown))
+    conds = []
+    if rng.random() < 0.35 and (other := _other_filter(scope, rng, t)):
+        conds = [other]  # "the most expensive product in category X"
+        slots["where"] = conds
+    not_null = exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null()))
+    if most or scope.dialect in _NULLS_LAST_SYNTAX:
+        # NULLS LAST (written only where the dialect needs it) keeps a missing value from
+        # being "the highest", as a NOT NULL filter would, without a condition to say.
+        order = exp.Ordered(this=scope.ref(num), desc=most, nulls_first=False)
+        q = q.where(scope.where(conds)) if conds else q
+    else:
+        order = scope.ordered(scope.ref(num), most)
+        q = q.where(exp.and_(not_null, *(scope.cond(c) for c in conds)))
+    q = q.order_by(order).limit(one.node)
+    feats = ("projection", "order_by", "limit") + (("filter",) if conds else ())
+    return Built(q, "argmax_row", "easy", feats, (t,), slots)
+
+
+# Dialects that write ``ASC NULLS LAST`` as such; the others emulate it with a CASE.
+_NULLS_LAST_SYNTAX = frozenset({"postgres", "sqlite"})
 
 
 def _child_filter(scope: Scope, rng: Random, e: Edge, alias: str | None) -> list[Cond]:
@@ -854,20 +1016,11 @@ def arithmetic(scope: Scope, rng: Random) -> Built | None:
     t = _table(scope, rng)
     if t is None:
         return None
-    nums = scope.cols(t, "num")
-    adds = scope.cols(t, "sum")
-    rates = [c for c in nums if all(c.column != a.column for a in adds)]
-    # A count of things is additive and whole: price x quantity, never price x amount.
-    counts = [c for c in adds if c.type == "integer"]
-    if rates and counts:  # price x quantity
-        a, b = rng.choice(rates), rng.choice(counts)
-        op, node = "times", exp.Mul(this=scope.ref(a), expression=scope.ref(b))
-    else:  # two additive measures in one unit: amount - discount
-        pairs = [(x, y) for x in adds for y in adds if x.column != y.column and x.type == y.type]
-        if not pairs:
-            return None
-        a, b = rng.choice(pairs)
-        op, node = "minus", exp.Sub(this=scope.ref(a), expression=scope.ref(b))
+    pair = _product(scope, rng, t)
+    if pair is None:
+        return None
+    a, b, op = pair
+    node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
     label = scope.label_col(t)
     slots = {"t": t, "a": a, "b": b, "op": op}
     if rng.random() < 0.5:
