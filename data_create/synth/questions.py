@@ -151,9 +151,35 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "查询{expr}最高的{n}个{t}的{cols}和{expr}。"),
     },
     "arith_sum": {
-        "en": ("What is the total of {expr} over {ts} whose {w}?", "For {ts} where {w}, sum up {expr}.",
-               "Add up {expr} across the {ts} whose {w}."),
-        "zh": ("{w}的{t}的{expr}总和是多少？", "计算{w}的{t}的{expr}之和。", "统计{w}的{t}的{expr}合计。"),
+        "en": ("What is the total of {expr} over all {ts}{ww}?", "For all {ts}{ww}, sum up {expr}.",
+               "Add up {expr} across every {t}{ww}."),
+        "zh": ("{wz}{t}的{expr}总和是多少？", "计算{wz}{t}的{expr}之和。", "统计{wz}全部{t}的{expr}合计。"),
+    },
+    "arith_avg": {
+        "en": ("What is the average of {expr} over all {ts}{ww}?", "For all {ts}{ww}, what is {expr} on average?",
+               "Compute the mean of {expr} across every {t}{ww}."),
+        "zh": ("{wz}{t}的{expr}平均是多少？", "计算{wz}{t}的{expr}的平均值。", "统计{wz}全部{t}的平均{expr}。"),
+    },
+    "arith_argmax": {
+        "en": ("Which {t} has the largest {expr}? Show its {cols} and that value.",
+               "Give the {cols} of the {t} with the highest {expr}, with the value.",
+               "Find the {t} whose {expr} is the highest: its {cols} and {expr}."),
+        "zh": ("{expr}最大的{t}是哪个？列出其{cols}和该值。", "查询{expr}最高的{t}的{cols}及该值。",
+               "找出{expr}最大的那个{t}，给出{cols}和{expr}。"),
+    },
+    "arith_list": {
+        "en": ("List every {t}'s {cols} with its {expr}, from highest to lowest.",
+               "Show the {cols} and {expr} of all {ts}, sorted by {expr} from highest to lowest.",
+               "For each {t}, give its {cols} and {expr}, largest first."),
+        "zh": ("列出每个{t}的{cols}及其{expr}，按从高到低排列。", "查询所有{t}的{cols}和{expr}，按{expr}从高到低排序。",
+               "给出全部{t}的{cols}与{expr}，数值大的在前。"),
+    },
+    "share": {
+        "en": ("Among all {ts}{ww}, what share are those whose {sc}?",
+               "What proportion of {ts}{ww} is made up of those whose {sc}?",
+               "What is the share of {ts} whose {sc} among all {ts}{ww}?"),
+        "zh": ("{wz}{t}中，{sc}的占比是多少？", "在{wz}{t}里，{sc}的{t}所占比例是多少？",
+               "{sc}的{t}占{wz}全部{t}的比例是多少？"),
     },
     "top_n": {
         "en": ("List the {cols} of the {n} {ts} with the {most} {oc}.",
@@ -399,6 +425,8 @@ class Phraser:
         if built.shape == "negation":  # conditions on the missing rows, said without owner
             f["ww"] = f" whose {f['wu']}" if where else ""
             f["wz"] = f"{f['wu']}的" if where else ""
+        if "share" in s:
+            f["sc"] = self.cond(s["share"], False)
         if "c2" in s:
             f["c2"] = self.column(s["c2"])
         for key in ("g", "num", "d"):
@@ -459,6 +487,8 @@ class Phraser:
             key = "join_agg_count"
         if key == "scalar_sub":
             key = "scalar_sub_plain"
+        if key == "arith_sum" and s.get("fn") == "avg":
+            key = "arith_avg"
         if key == "argmax_row" and where:
             key = "argmax_row_where"
         if key == "scalar_sub_top":

@@ -1012,7 +1012,9 @@ def negation(scope: Scope, rng: Random) -> Built | None:
 
 
 def arithmetic(scope: Scope, rng: Random) -> Built | None:
-    """Simple arithmetic on two measures of a row: ``unit price * quantity``, ``a - b``."""
+    """Simple arithmetic on two measures of a row: ``unit price * quantity``, ``a - b``;
+    summed or averaged (over every row or the rows meeting a condition), or per row: the
+    top N, the top one, or every row sorted by it."""
     t = _table(scope, rng)
     if t is None:
         return None
@@ -1024,21 +1026,58 @@ def arithmetic(scope: Scope, rng: Random) -> Built | None:
     label = scope.label_col(t)
     slots = {"t": t, "a": a, "b": b, "op": op}
     if rng.random() < 0.5:
-        cond = _other_filter(scope, rng, t)
-        if cond is None:
-            return None
-        q = _select(scope, t, exp.Sum(this=node)).where(scope.where([cond]))
-        slots.update(where=[cond])
-        return Built(q, "arith_sum", "medium", ("aggregate", "filter", "arithmetic"), (t,), slots)
-    n = _n(rng)
-    q = (
-        _select(scope, t, scope.ref(label), node.as_("amount"))
-        .order_by(scope.ordered(node.copy(), True))
-        .limit(n.node)
+        conds = []
+        if rng.random() < 0.6:
+            cond = _other_filter(scope, rng, t)
+            if cond is None:
+                return None
+            conds = [cond]
+        func = rng.choice(("sum", "sum", "avg"))
+        q = _select(scope, t, AGGS[func](this=node))
+        if conds:
+            q = q.where(scope.where(conds))
+        slots.update(where=conds, fn=func)
+        feats = ("aggregate", "arithmetic") + (("filter",) if conds else ())
+        return Built(q, "arith_sum", "medium", feats, (t,), slots)
+    # Highest first, a missing value last (NULLS LAST, written only where it is needed).
+    order = exp.Ordered(this=node.copy(), desc=True, nulls_first=False)
+    q = _select(scope, t, scope.ref(label), node.as_("amount")).order_by(order)
+    slots.update(cols=[label])
+    kind = rng.choice(("top", "top", "one", "all"))
+    if kind == "all" and (t.row_count is None or t.row_count > 200):
+        kind = "top"
+    feats = ["projection", "order_by", "arithmetic"]
+    if kind != "all":
+        slots["n"] = _n(rng) if kind == "top" else Lit(exp.Literal.number(1), "1", False)
+        q = q.limit(slots["n"].node)
+        feats.append("limit")
+    shape = {"top": "arith_top", "one": "arith_argmax", "all": "arith_list"}[kind]
+    return Built(q, shape, "medium", tuple(feats), (t,), slots)
+
+
+def share(scope: Scope, rng: Random) -> Built | None:
+    """The share of rows meeting a condition, among all rows or those meeting another:
+    ``what share of orders were paid by card``
+    (``SUM(CASE WHEN c THEN 1 ELSE 0 END) * 1.0 / COUNT(*)``)."""
+    t = _table(scope, rng)
+    col = _pick(rng, scope.cols(t, "cat")) if t else None
+    cond = scope.filter_cond(col, rng) if col else None
+    if cond is None or cond.op != "eq":
+        return None
+    hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=exp.Literal.number(1))],
+                   default=exp.Literal.number(0))  # fmt: skip
+    node = exp.Div(
+        this=exp.Mul(this=exp.Sum(this=hit), expression=exp.Literal.number("1.0")),
+        expression=exp.Count(this=exp.Star()),
     )
-    slots.update(cols=[label], n=n)
-    return Built(q, "arith_top", "medium", ("projection", "order_by", "limit", "arithmetic"),
-                 (t,), slots)  # fmt: skip
+    q = _select(scope, t, node)
+    conds = []
+    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, col)):
+        conds = [other]
+        q = q.where(scope.where(conds))
+    slots = {"t": t, "share": cond, "where": conds}
+    feats = ("aggregate", "count", "case", "arithmetic") + (("filter",) if conds else ())
+    return Built(q, "share", "medium", feats, (t,), slots)
 
 
 # ---------------------------------------------------------------- families
@@ -1060,7 +1099,7 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     "compare_aggregate": (scalar_subquery,),
     "negation": (negation, negation, exists),
     "set_operation": (set_operation,),
-    "arithmetic": (arithmetic,),
+    "arithmetic": (arithmetic, arithmetic, share),
     "advanced": (case_label, window_top, date_month, date_year),
 }  # fmt: skip
 
