@@ -103,11 +103,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{wu}的{t2}的{agg}是多少？", "计算{w}的{t}的{agg}。", "{w}的{t}，{agg}是多少？"),
     },
     "group_top": {
-        "en": ("Which {n} {gs} have the {most} {bare}{ww}? Show each with its {bare}.",
-               "List the {n} {gs} with the {most} {bare}{ww}, together with that figure.",
-               "Show the top {n} {gs} by {bare}{ww} ({fromto})."),
-        "zh": ("{wz}{bare}{most}的{n}个{g}是哪些？同时列出{bare}。", "列出{wz}{bare}{most}的前{n}个{g}及其{bare}。",
-               "按{wz}{bare}{fromto}排列，前{n}个{g}是哪些？给出{bare}。"),
+        "en": ("Which {n} {gs} have the {most} {bare}{ww}? Show each with its {shown}.",
+               "List the {n} {gs} with the {most} {bare}{ww}, together with their {shown}.",
+               "Show the top {n} {gs} by {bare}{ww} ({fromto}), with their {shown}."),
+        "zh": ("{wz}{bare}{most}的{n}个{g}是哪些？同时列出{shown}。", "列出{wz}{bare}{most}的前{n}个{g}及其{shown}。",
+               "按{wz}{bare}{fromto}排列，前{n}个{g}是哪些？给出{shown}。"),
     },
     "argmax_row": {
         "en": ("Which {t} has the {most} {num}? Show its {cols}.", "Give the {cols} of the {t} with the {most} {num}.",
@@ -173,6 +173,20 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "For each {t}, give its {cols} and {expr}, largest first."),
         "zh": ("列出每个{t}的{cols}及其{expr}，按从高到低排列。", "查询所有{t}的{cols}和{expr}，按{expr}从高到低排序。",
                "给出全部{t}的{cols}与{expr}，数值大的在前。"),
+    },
+    "share_of": {
+        "en": ("What share of the total {c} of {ts}{ww} comes from those whose {sc}?",
+               "Of all {c} across {ts}{ww}, what proportion belongs to {ts} whose {sc}?",
+               "What fraction of the {ts}' total {c}{ww} is from those whose {sc}?"),
+        "zh": ("{wz}{t}的{c}总和中，{sc}的{t}占多大比例？", "在{wz}{t}的全部{c}里，{sc}的部分占比是多少？",
+               "{sc}的{t}的{c}占{wz}{t}{c}总和的比例是多少？"),
+    },
+    "group_having_plain": {
+        "en": ("Which {gs} have at least {k} {ts}? Show each with its number of {ts}.",
+               "List every {g} with {k} or more {ts}, and how many it has.",
+               "For each {g} that has at least {k} {ts}, how many {ts} does it have?"),
+        "zh": ("哪些{g}的{t}数量不少于{k}个？列出{g}及数量。", "按{g}统计{t}数量，只保留数量大于等于{k}的分组。",
+               "列出拥有至少{k}个{t}的{g}及对应数量。"),
     },
     "share": {
         "en": ("Among all {ts}{ww}, what share are those whose {sc}?",
@@ -427,6 +441,8 @@ class Phraser:
             f["wz"] = f"{f['wu']}的" if where else ""
         if "share" in s:
             f["sc"] = self.cond(s["share"], False)
+            if s.get("weight") is not None:
+                f["c"] = self.column(s["weight"])
         if "c2" in s:
             f["c2"] = self.column(s["c2"])
         for key in ("g", "num", "d"):
@@ -447,7 +463,11 @@ class Phraser:
                 f[key] = self.value(s[key]) if key in ("hi", "lo") else s[key].text
         if "agg" in s:
             f["agg"] = self.agg(s["agg"], qualify, t)
-            f["bare"] = self.bare(s["agg"], qualify, t)
+            f["bare"] = f["shown"] = self.bare(s["agg"], qualify, t)
+            if "agg2" in s:  # a second figure of the same rows: said wherever the first is
+                both = " and " if en else "和"
+                f["agg"] += both + self.agg(s["agg2"], qualify, t)
+                f["shown"] += both + self.bare(s["agg2"], qualify, t)
         desc = s["order"][1] if "order" in s else s.get("above", True)
         f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]
         if "agg" in s and s["agg"][0] in ("count", "count_distinct"):
@@ -467,7 +487,8 @@ class Phraser:
         f["sorted"] = ""
         if built.shape == "group_agg" and order is not None:
             f["sorted"] = (
-                f", from {self.words['fromto'][order[1]]}" if en
+                f", from {self.words['fromto'][order[1]]}" if en and "agg2" not in s
+                else f", sorted by {f['bare']} from {self.words['fromto'][order[1]]}" if en
                 else f"（按{f.get('bare', '')}{self.words['fromto'][order[1]]}排列）"
             )  # fmt: skip
         if "by" in s:  # a listing sorted by one of its columns
@@ -483,10 +504,14 @@ class Phraser:
             key = "not_exists"
         if key == "setop":
             key = s["setop"]
-        if key == "join_agg" and s["agg"][0] == "count":
+        if key == "join_agg" and s["agg"][0] == "count" and "agg2" not in s:
             key = "join_agg_count"
         if key == "scalar_sub":
             key = "scalar_sub_plain"
+        if key == "share" and s.get("weight") is not None:
+            key = "share_of"
+        if key == "group_having" and "order" not in s:
+            key = "group_having_plain"
         if key == "arith_sum" and s.get("fn") == "avg":
             key = "arith_avg"
         if key == "argmax_row" and where:

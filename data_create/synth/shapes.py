@@ -181,6 +181,8 @@ def _agg(
     return AGGS[func](this=scope.ref(num)), (func, num, t)
 
 
+# How often a question asks for a second figure of the same rows (``_second_agg``).
+_SECOND_AGG = 0.25
 # How often a grouped question's aggregate is one of the composed kinds of ``_extra_agg``.
 _EXTRA_AGG = 0.3
 
@@ -214,6 +216,20 @@ def _extra_agg(scope: Scope, rng: Random, t, alias: str | None, exclude: Col | N
         node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
         return AGGS[func](this=node), (func, (a, b, op), t)
     return None
+
+
+def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = None):
+    """A second figure for the same rows, of another kind than ``first``: the number of
+    rows next to a total, or a total / average next to a count (``the number of orders
+    and their total amount per city``); None when ``t`` has no measure for it."""
+    if first[0] != "count":
+        return exp.Count(this=exp.Star()), ("count", None, t)
+    num = _pick(rng, scope.cols(t, "num"))
+    if num is None:
+        return None
+    func = _func(scope, rng, num)
+    num = num.at(alias)
+    return AGGS[func](this=scope.ref(num)), (func, num, t)
 
 
 def _product(scope: Scope, rng: Random, t) -> tuple[Col, Col, str] | None:
@@ -250,6 +266,9 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
     alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
     q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
+    second = _second_agg(scope, rng, t, aslot) if rng.random() < _SECOND_AGG else None
+    if second is not None:
+        q.select(second[0].as_("other_value"), copy=False)
     conds = []
     if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
         conds = [other]
@@ -257,6 +276,8 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     feats += ["filter"] if conds else []
     slots = {"t": t, "g": g, "agg": aslot, "where": conds}
+    if second is not None:
+        slots["agg2"] = second[1]
     shape = "group_agg"
     if rng.random() < 0.5:  # sorted by the figure: every group, or the top N of them
         desc = rng.random() < 0.75
@@ -283,10 +304,13 @@ def group_having(scope: Scope, rng: Random) -> Built | None:
         _select(scope, t, scope.ref(g), exp.Count(this=exp.Star()).as_("total"))
         .group_by(scope.ref(g))
         .having(exp.GTE(this=exp.Count(this=exp.Star()), expression=kl.node))
-        .order_by(scope.ordered(exp.column("total"), True))
     )
     slots = {"t": t, "g": g, "agg": ("count", None, t), "k": kl}
-    feats = ("group_by", "having", "count", "aggregate", "order_by")
+    feats = ("group_by", "having", "count", "aggregate")
+    if rng.random() < 0.6:
+        q = q.order_by(scope.ordered(exp.column("total"), True))
+        slots["order"] = (None, True)
+        feats += ("order_by",)
     return Built(q, "group_having", "medium", feats, (t,), slots)
 
 
@@ -795,6 +819,9 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     q = j.select(agg).where(scope.where([cond]))
     feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
     slots = {"t": e.child, "t2": e.parent, "agg": aslot, "where": [cond]}
+    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, e.child, aslot, "t1")):
+        q.select(second[0], copy=False)
+        slots["agg2"] = second[1]
     return Built(q, "join_agg", "medium", tuple(feats), (e.child, e.parent), slots)
 
 
@@ -820,6 +847,9 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
     agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0])
     q = j.select(scope.ref(groups[0]), agg.as_("total")).group_by(*(scope.ref(g) for g in groups))
     slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "g_row": row}
+    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, e.child, aslot, "t1")):
+        q.select(second[0].as_("other_value"), copy=False)
+        slots["agg2"] = second[1]
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     conds = (
         _join_filter(scope, rng, j, (e.child, e.parent), groups[0]) if rng.random() < 0.3 else []
@@ -1064,19 +1094,26 @@ def share(scope: Scope, rng: Random) -> Built | None:
     cond = scope.filter_cond(col, rng) if col else None
     if cond is None or cond.op != "eq":
         return None
-    hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=exp.Literal.number(1))],
+    # Of the rows, or of an additive measure: "what share of revenue came from card payments".
+    weight = _pick(rng, scope.cols(t, "sum")) if rng.random() < 0.35 else None
+    one = scope.ref(weight) if weight is not None else exp.Literal.number(1)
+    hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=one)],
                    default=exp.Literal.number(0))  # fmt: skip
+    whole = exp.Sum(this=scope.ref(weight)) if weight is not None else exp.Count(this=exp.Star())
+    if weight is not None:  # a total of 0 has no shares
+        whole = exp.Nullif(this=whole, expression=exp.Literal.number(0))
     node = exp.Div(
         this=exp.Mul(this=exp.Sum(this=hit), expression=exp.Literal.number("1.0")),
-        expression=exp.Count(this=exp.Star()),
+        expression=whole,
     )
     q = _select(scope, t, node)
     conds = []
     if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, col)):
         conds = [other]
         q = q.where(scope.where(conds))
-    slots = {"t": t, "share": cond, "where": conds}
-    feats = ("aggregate", "count", "case", "arithmetic") + (("filter",) if conds else ())
+    slots = {"t": t, "share": cond, "where": conds, "weight": weight}
+    feats = ("aggregate", "case", "arithmetic") + (("filter",) if conds else ())
+    feats += () if weight is not None else ("count",)
     return Built(q, "share", "medium", feats, (t,), slots)
 
 
