@@ -45,9 +45,11 @@ _AGG = {
     "en": {"count": "the number of {ts}", "sum": "the total {c}", "avg": "the average {c}",
            "max": "the highest {c}", "min": "the lowest {c}",
            "count_distinct": "the number of different {c} values among {ts}",
+           "count_distinct_of": "the number of different {c} values",
            "share": "the share of {ts} whose {c}"},
     "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}",
-           "count_distinct": "{t}中不同{c}的数量", "share": "{c}的{t}所占比例"},
+           "count_distinct": "{t}中不同{c}的数量", "share": "{c}的{t}所占比例",
+           "count_distinct_of": "不同{c}的数量"},
 }  # fmt: skip
 
 _WORDS = {
@@ -144,11 +146,18 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "查询{num}{more}平均水平的{t}，显示{cols}。"),
     },
     "arith_top": {
-        "en": ("Which {n} {ts} have the largest {expr}? Show {cols} and that value.",
-               "List the {cols} of the {n} {ts} with the highest {expr}, with the value.",
-               "Show the top {n} {ts} by {expr}: their {cols} and {expr}."),
-        "zh": ("{expr}最大的{n}个{t}是哪些？列出{cols}和该值。", "按{expr}从高到低，列出前{n}个{t}的{cols}及该值。",
-               "查询{expr}最高的{n}个{t}的{cols}和{expr}。"),
+        "en": ("Which {n} {ts}{ww} have the largest {expr}? Show {cols} and that value.",
+               "List the {cols} of the {n} {ts}{ww} with the highest {expr}, with the value.",
+               "Show the top {n} {ts}{ww} by {expr}: their {cols} and {expr}."),
+        "zh": ("{wz}{t}中{expr}最大的{n}个是哪些？列出{cols}和该值。", "按{expr}从高到低，列出{wz}前{n}个{t}的{cols}及该值。",
+               "查询{wz}{expr}最高的{n}个{t}的{cols}和{expr}。"),
+    },
+    "arith_rows": {
+        "en": ("List the {cols} of every {t}{ww} together with its {expr}.",
+               "Show the {cols} and {expr} of all {ts}{ww}.",
+               "For each {t}{ww}, give its {cols} and {expr}."),
+        "zh": ("列出{wz}每个{t}的{cols}及其{expr}。", "查询{wz}所有{t}的{cols}和{expr}。",
+               "给出{wz}全部{t}的{cols}与{expr}。"),
     },
     "arith_sum": {
         "en": ("What is the total of {expr} over all {ts}{ww}?", "For all {ts}{ww}, sum up {expr}.",
@@ -161,18 +170,18 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{wz}{t}的{expr}平均是多少？", "计算{wz}{t}的{expr}的平均值。", "统计{wz}全部{t}的平均{expr}。"),
     },
     "arith_argmax": {
-        "en": ("Which {t} has the largest {expr}? Show its {cols} and that value.",
-               "Give the {cols} of the {t} with the highest {expr}, with the value.",
-               "Find the {t} whose {expr} is the highest: its {cols} and {expr}."),
-        "zh": ("{expr}最大的{t}是哪个？列出其{cols}和该值。", "查询{expr}最高的{t}的{cols}及该值。",
-               "找出{expr}最大的那个{t}，给出{cols}和{expr}。"),
+        "en": ("Which {t}{ww} has the largest {expr}? Show its {cols} and that value.",
+               "Give the {cols} of the {t}{ww} with the highest {expr}, with the value.",
+               "Among {ts}{ww}, find the one whose {expr} is the highest: its {cols} and {expr}."),
+        "zh": ("{wz}{t}中{expr}最大的是哪个？列出其{cols}和该值。", "查询{wz}{expr}最高的{t}的{cols}及该值。",
+               "找出{wz}{expr}最大的那个{t}，给出{cols}和{expr}。"),
     },
     "arith_list": {
-        "en": ("List every {t}'s {cols} with its {expr}, from highest to lowest.",
-               "Show the {cols} and {expr} of all {ts}, sorted by {expr} from highest to lowest.",
-               "For each {t}, give its {cols} and {expr}, largest first."),
-        "zh": ("列出每个{t}的{cols}及其{expr}，按从高到低排列。", "查询所有{t}的{cols}和{expr}，按{expr}从高到低排序。",
-               "给出全部{t}的{cols}与{expr}，数值大的在前。"),
+        "en": ("List the {cols} of every {t}{ww} with its {expr}, from highest to lowest.",
+               "Show the {cols} and {expr} of all {ts}{ww}, sorted by {expr} from highest to lowest.",
+               "For each {t}{ww}, give its {cols} and {expr}, largest first."),
+        "zh": ("列出{wz}每个{t}的{cols}及其{expr}，按{expr}从高到低排列。", "查询{wz}所有{t}的{cols}和{expr}，按{expr}从高到低排序。",
+               "给出{wz}全部{t}的{cols}与{expr}，{expr}大的在前。"),
     },
     "share_of": {
         "en": ("What share of the total {c} of {ts}{ww} comes from those whose {sc}?",
@@ -394,9 +403,10 @@ class Phraser:
             return self.words["op"][op].format(a=self.column(a), b=self.column(b))
         return self.column(col, qualify and col.table is not main)
 
-    def agg(self, slot: tuple, qualify: bool, main: Any) -> str:
+    def agg(self, slot: tuple, qualify: bool, main: Any, named: bool = False) -> str:
+        """``named``: the sentence names the rows already (``... of tracks whose ...``)."""
         func, col, table = slot
-        text = _AGG[self.language][func]
+        text = _AGG[self.language][func + "_of" if named and func == "count_distinct" else func]
         return text.format(
             ts=self.table(table, many=True), t=self.table(table),
             c=self._subject(col, qualify, main),
@@ -462,11 +472,11 @@ class Phraser:
             if key in s:
                 f[key] = self.value(s[key]) if key in ("hi", "lo") else s[key].text
         if "agg" in s:
-            f["agg"] = self.agg(s["agg"], qualify, t)
+            f["agg"] = self.agg(s["agg"], qualify, t, named=built.shape == "join_agg")
             f["bare"] = f["shown"] = self.bare(s["agg"], qualify, t)
             if "agg2" in s:  # a second figure of the same rows: said wherever the first is
                 both = " and " if en else "和"
-                f["agg"] += both + self.agg(s["agg2"], qualify, t)
+                f["agg"] += both + self.agg(s["agg2"], qualify, t, named=built.shape == "join_agg")
                 f["shown"] += both + self.bare(s["agg2"], qualify, t)
         desc = s["order"][1] if "order" in s else s.get("above", True)
         f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]

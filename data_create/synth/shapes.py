@@ -160,17 +160,19 @@ def _agg(
     *,
     extra: bool = False,
     exclude: Col | None = None,
+    kinds: tuple[str, ...] = ("count_distinct", "share", "product"),
 ):
     """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric).
 
     With ``extra`` (grouped questions, where each group gets its own figure) it may also be
     ``COUNT(DISTINCT category)``, the share of rows meeting a condition
     (``SUM(CASE WHEN c THEN 1 ELSE 0 END) * 1.0 / COUNT(*)``) or the total / average of a
-    product of two measures (``SUM(price * quantity)``); ``exclude`` is the grouping column,
-    never the subject of a distinct count or a share (one value per group says nothing).
+    product of two measures (``SUM(price * quantity)``), those of ``kinds``; ``exclude`` is
+    the grouping column, never the subject of a distinct count or a share (one value per
+    group says nothing).
     """
     if extra and rng.random() < _EXTRA_AGG:
-        made = _extra_agg(scope, rng, t, alias, exclude)
+        made = _extra_agg(scope, rng, t, alias, exclude, kinds)
         if made is not None:
             return made
     num = _pick(rng, scope.cols(t, "num"))
@@ -187,10 +189,10 @@ _SECOND_AGG = 0.25
 _EXTRA_AGG = 0.3
 
 
-def _extra_agg(scope: Scope, rng: Random, t, alias: str | None, exclude: Col | None):
+def _extra_agg(scope: Scope, rng: Random, t, alias: str | None, exclude: Col | None, kinds):
     others = [c for c in scope.cols(t, "cat") + scope.cols(t, "label")
               if exclude is None or c.column != exclude.column]  # fmt: skip
-    kind = rng.choice(("count_distinct", "share", "product"))
+    kind = rng.choice(kinds)
     if kind == "count_distinct" and others:
         col = rng.choice(others).at(alias)
         node = exp.Count(this=exp.Distinct(expressions=[scope.ref(col)]))
@@ -771,12 +773,24 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
         shown.append(j.at(extra))
     q = j.select(*(scope.ref(c) for c in shown)).where(scope.where([cond]))
     feats = ["join", "projection", "filter"]
+    sort = None
     if j.is_parent(shown_t):  # a parent row repeats once per matching child
         q = q.distinct()
         feats.append("distinct")
+    elif rng.random() < 0.3 and (col := _pick(rng, scope.cols(shown_t, "num"))) is not None:
+        desc = rng.random() < 0.6  # sorted by a measure of the listed rows
+        col = j.at(col)
+        if all(c.column != col.column for c in shown):
+            shown.append(col)
+            q.select(scope.ref(col), copy=False)
+        q = q.order_by(scope.ordered(scope.ref(col), desc))
+        feats.append("order_by")
+        sort = (col, desc)
     if len(j.edges) == 2:
         feats.append("multi_join")
     slots = {"t": shown_t, "t2": filter_t, "cols": shown, "where": [cond]}
+    if sort is not None:
+        slots["by"] = sort
     level = "hard" if len(j.edges) == 2 else "medium"
     return Built(q, "join_list", level, tuple(feats), tuple(j.tables), slots)
 
@@ -815,7 +829,8 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     if cond is None:
         return None
     cond = Cond(j.at(cond.col), cond.op, cond.values)
-    agg, aslot = _agg(scope, rng, e.child, "t1")
+    # A distinct count or a product (a share of one parent's rows may well be 0: trivial).
+    agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, kinds=("count_distinct", "product"))
     q = j.select(agg).where(scope.where([cond]))
     feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
     slots = {"t": e.child, "t2": e.parent, "agg": aslot, "where": [cond]}
@@ -1071,12 +1086,21 @@ def arithmetic(scope: Scope, rng: Random) -> Built | None:
         return Built(q, "arith_sum", "medium", feats, (t,), slots)
     # Highest first, a missing value last (NULLS LAST, written only where it is needed).
     order = exp.Ordered(this=node.copy(), desc=True, nulls_first=False)
-    q = _select(scope, t, scope.ref(label), node.as_("amount")).order_by(order)
-    slots.update(cols=[label])
-    kind = rng.choice(("top", "top", "one", "all"))
-    if kind == "all" and (t.row_count is None or t.row_count > 200):
+    q = _select(scope, t, scope.ref(label), node.as_("amount"))
+    slots.update(cols=[label], where=[])
+    kind = rng.choice(("top", "top", "one", "all", "plain"))
+    small = t.row_count is not None and t.row_count <= 200
+    if rng.random() < 0.3 and (cond := _other_filter(scope, rng, t)) is not None:
+        q = q.where(scope.where([cond]))
+        slots["where"] = [cond]
+        small = True  # a subset: listing it whole is what was asked
+    if kind in ("all", "plain") and not small:
         kind = "top"
-    feats = ["projection", "order_by", "arithmetic"]
+    feats = ["projection", "arithmetic"] + (["filter"] if slots["where"] else [])
+    if kind == "plain":  # every row with the computed value, in no particular order
+        return Built(q, "arith_rows", "medium", tuple(feats), (t,), slots)
+    q = q.order_by(order)
+    feats.append("order_by")
     if kind != "all":
         slots["n"] = _n(rng) if kind == "top" else Lit(exp.Literal.number(1), "1", False)
         q = q.limit(slots["n"].node)
