@@ -186,11 +186,15 @@ def _agg(
 # How often a question asks for a second figure of the same rows (``_second_agg``).
 _SECOND_AGG = 0.25
 # How often a grouped question's aggregate is one of the composed kinds of ``_extra_agg``.
-_EXTRA_AGG = 0.3
+_EXTRA_AGG = 0.4
 
 
 def _extra_agg(scope: Scope, rng: Random, t, alias: str | None, exclude: Col | None, kinds):
-    others = [c for c in scope.cols(t, "cat") + scope.cols(t, "label")
+    # Distinct values of a category or name, or of a link to another table ("how many
+    # different authors wrote for each venue").
+    links = [Col(t, c) for c in t.columns
+             if not c.sensitive and scope.role(t, c).role == "foreign_key"]  # fmt: skip
+    others = [c for c in scope.cols(t, "cat") + scope.cols(t, "label") + links
               if exclude is None or c.column != exclude.column]  # fmt: skip
     kind = rng.choice(kinds)
     if kind == "count_distinct" and others:
@@ -800,7 +804,7 @@ def _join_pairs(scope: Scope, rng: Random, j: _Join) -> Built | None:
     of its artist``; only over a child table small enough to list."""
     (e,) = j.edges
     names = scope.cols(e.parent, "label")  # a parent's key says nothing to a person
-    if e.child.row_count is None or e.child.row_count > 300 or not names:
+    if e.child.row_count is None or e.child.row_count > 1000 or not names:
         return None
     child, parent = j.at(scope.label_col(e.child)), j.at(rng.choice(names))
     q = j.select(scope.ref(child), scope.ref(parent))
@@ -1165,8 +1169,8 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
 }  # fmt: skip
 
 DEFAULT_SHAPE_MIX: dict[str, float] = {
-    "listing": 0.16, "join_listing": 0.13, "aggregate": 0.09, "join_aggregate": 0.08,
+    "listing": 0.14, "join_listing": 0.12, "aggregate": 0.09, "join_aggregate": 0.08,
     "count_distinct": 0.04, "group": 0.11, "argmax": 0.09, "top_n": 0.06, "having": 0.05,
-    "compare_aggregate": 0.04, "negation": 0.05, "set_operation": 0.03, "arithmetic": 0.03,
+    "compare_aggregate": 0.04, "negation": 0.05, "set_operation": 0.03, "arithmetic": 0.06,
     "advanced": 0.04,
 }  # fmt: skip
