@@ -339,6 +339,13 @@ def test_modifiers_compose_with_the_families_and_are_phrased(example):
         assert any({"group", "count", "agg"} <= t for t in tags)  # a second figure
         assert any({"join", "group", "filter", "order"} <= t for t in tags)
         assert any({"group", "having"} <= t and "order" not in t for t in tags)
+        for c in cands:  # never the distinct count of the link joined through (always 1)
+            tree = sqlglot.parse_one(c.sql, read="sqlite")
+            on = {col.sql() for j in tree.find_all(sqlglot.exp.Join) for col in
+                  j.args["on"].find_all(sqlglot.exp.Column)} if tree.find(sqlglot.exp.Join) else set()  # fmt: skip
+            for count in tree.find_all(sqlglot.exp.Count):
+                if isinstance(count.this, sqlglot.exp.Distinct):
+                    assert not {x.sql() for x in count.this.expressions} & on, c.sql
         for c in cands:  # "share" rows say the condition they count
             if "CASE WHEN" in c.sql and "ranked" not in c.sql:
                 value = re.search(r"= '([^']*)' THEN", c.sql)

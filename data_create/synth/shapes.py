@@ -161,6 +161,7 @@ def _agg(
     extra: bool = False,
     exclude: Col | None = None,
     kinds: tuple[str, ...] = ("count_distinct", "share", "product"),
+    joined: tuple[str, ...] = (),
 ):
     """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric).
 
@@ -172,7 +173,7 @@ def _agg(
     group says nothing).
     """
     if extra and rng.random() < _EXTRA_AGG:
-        made = _extra_agg(scope, rng, t, alias, exclude, kinds)
+        made = _extra_agg(scope, rng, t, alias, exclude, kinds, joined)
         if made is not None:
             return made
     num = _pick(rng, scope.cols(t, "num"))
@@ -189,11 +190,13 @@ _SECOND_AGG = 0.25
 _EXTRA_AGG = 0.4
 
 
-def _extra_agg(scope: Scope, rng: Random, t, alias: str | None, exclude: Col | None, kinds):
+def _extra_agg(scope: Scope, rng: Random, t, alias, exclude: Col | None, kinds, joined=()):
     # Distinct values of a category or name, or of a link to another table ("how many
-    # different authors wrote for each venue").
+    # different authors wrote for each venue") -- not the link the query joins through,
+    # which has one value per joined row.
     links = [Col(t, c) for c in t.columns
-             if not c.sensitive and scope.role(t, c).role == "foreign_key"]  # fmt: skip
+             if not c.sensitive and scope.role(t, c).role == "foreign_key"
+             and c.name not in joined]  # fmt: skip
     others = [c for c in scope.cols(t, "cat") + scope.cols(t, "label") + links
               if exclude is None or c.column != exclude.column]  # fmt: skip
     kind = rng.choice(kinds)
@@ -834,7 +837,9 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
         return None
     cond = Cond(j.at(cond.col), cond.op, cond.values)
     # A distinct count or a product (a share of one parent's rows may well be 0: trivial).
-    agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, kinds=("count_distinct", "product"))
+    agg, aslot = _agg(
+        scope, rng, e.child, "t1", extra=True, kinds=("count_distinct", "product"), joined=e.cols
+    )
     q = j.select(agg).where(scope.where([cond]))
     feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
     slots = {"t": e.child, "t2": e.parent, "agg": aslot, "where": [cond]}
@@ -863,7 +868,7 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         return None
     j = _Join(scope, (e,), e.child)
     groups, row = _group_of(scope, rng, j, e.parent)
-    agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0])
+    agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
     q = j.select(scope.ref(groups[0]), agg.as_("total")).group_by(*(scope.ref(g) for g in groups))
     slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "g_row": row}
     if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, e.child, aslot, "t1")):
@@ -933,7 +938,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
             return None
         j = _Join(scope, (e,), e.child)
         groups, row = _group_of(scope, rng, j, e.parent)
-        agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0])
+        agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
         q = (
             j.select(scope.ref(groups[0]))
             .group_by(*(scope.ref(g) for g in groups))
