@@ -279,7 +279,7 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     if second is not None:
         q.select(second[0].as_("other_value"), copy=False)
     conds = []
-    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
+    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, g)):
         conds = [other]
         q = q.where(scope.where(conds))
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
@@ -827,26 +827,44 @@ def _join_pairs(scope: Scope, rng: Random, j: _Join) -> Built | None:
 
 def join_agg(scope: Scope, rng: Random) -> Built | None:
     """An aggregate of child rows picked through their parent:
-    ``how many albums does the artist 'Metallica' have``."""
-    e = _edge(scope, rng)
-    if e is None:
-        return None
-    j = _Join(scope, (e,), e.child)
-    cond = _row_filter(scope, rng, e.parent)
+    ``how many albums does the artist 'Metallica' have``; or, over a two-edge path, through
+    a grandparent or a second parent (``how many tracks does the artist 'X' have``)."""
+    path = _path3(scope, rng) if rng.random() < 0.25 else None
+    if path is not None:
+        # Only a chain, from its leaf: each leaf row meets one row of each other table, so
+        # nothing is counted twice, and the middle join is needed to reach the far end (with
+        # two parents of one row, the unused parent's join would be a filter nobody said).
+        children = Counter(e.child.qualified_name for e in path)
+        parents = Counter(e.parent.qualified_name for e in path)
+        tables = {t.qualified_name: t for e in path for t in (e.child, e.parent)}
+        fact = tables[max(tables, key=lambda n: (children[n], -parents[n]))]
+        if parents[fact.qualified_name] or children[fact.qualified_name] != 1:
+            return None
+        j = _Join(scope, path, fact)
+        via = j.tables[-1]  # the far end of a chain, or the second parent
+        joined = tuple(c for e in path if e.child is fact for c in e.cols)
+    else:
+        e = _edge(scope, rng)
+        if e is None:
+            return None
+        fact, via, joined = e.child, e.parent, e.cols
+        j = _Join(scope, (e,), fact)
+    cond = _row_filter(scope, rng, via)
     if cond is None:
         return None
     cond = Cond(j.at(cond.col), cond.op, cond.values)
     # A distinct count or a product (a share of one parent's rows may well be 0: trivial).
     agg, aslot = _agg(
-        scope, rng, e.child, "t1", extra=True, kinds=("count_distinct", "product"), joined=e.cols
+        scope, rng, fact, "t1", extra=True, kinds=("count_distinct", "product"), joined=joined
     )
     q = j.select(agg).where(scope.where([cond]))
     feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
-    slots = {"t": e.child, "t2": e.parent, "agg": aslot, "where": [cond]}
-    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, e.child, aslot, "t1")):
+    feats += ["multi_join"] if path is not None else []
+    slots = {"t": fact, "t2": via, "agg": aslot, "where": [cond]}
+    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, fact, aslot, "t1")):
         q.select(second[0], copy=False)
         slots["agg2"] = second[1]
-    return Built(q, "join_agg", "medium", tuple(feats), (e.child, e.parent), slots)
+    return Built(q, "join_agg", "medium", tuple(feats), tuple(j.tables), slots)
 
 
 def _group_of(scope: Scope, rng: Random, j: _Join, table) -> tuple[list[Col], bool]:
