@@ -195,9 +195,14 @@ def _features(tree: exp.Expr) -> set[str]:
         for n in tree.find_all(exp.Not)
     ):
         found.add("negation")
-    # Arithmetic between columns (price * quantity, a - b), not inside a date function.
+
+    # Arithmetic between columns (price * quantity, a - b) or aggregates (a share:
+    # SUM(CASE ...) * 1.0 / COUNT(*)), not inside a date function.
+    def _operand(node: exp.Expr) -> bool:
+        return node.find(exp.Column, exp.AggFunc) is not None
+
     if any(
-        n.left.find(exp.Column) and n.right.find(exp.Column)
+        _operand(n.left) and _operand(n.right)
         for n in tree.find_all(exp.Mul, exp.Sub, exp.Add, exp.Div)
     ):
         found.add("arithmetic")

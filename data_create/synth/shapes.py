@@ -858,7 +858,7 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
         scope, rng, fact, "t1", extra=True, kinds=("count_distinct", "product"), joined=joined
     )
     q = j.select(agg).where(scope.where([cond]))
-    feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
+    feats = ["join", "filter", "count" if aslot[0] in ("count", "count_distinct") else "aggregate"]
     feats += ["multi_join"] if path is not None else []
     slots = {"t": fact, "t2": via, "agg": aslot, "where": [cond]}
     if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, fact, aslot, "t1")):
