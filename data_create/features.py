@@ -101,6 +101,8 @@ def literals(sql: str, dialect: str) -> list[str]:
     out: list[str] = []
     for node in tree.find_all(exp.Literal, exp.National, bfs=False):
         text = str(node.this)
+        if _structural_number(node):
+            continue
         if (isinstance(node, exp.Literal) and node.is_string) or isinstance(node, exp.National):
             if node.arg_key == "format" or text in FORMAT_LITERALS:
                 continue
@@ -108,6 +110,26 @@ def literals(sql: str, dialect: str) -> list[str]:
         if text and text not in out:
             out.append(text)
     return out
+
+
+def _structural_number(node: exp.Expr) -> bool:
+    """A number that is part of how a figure is computed, not a value a person states:
+    the 1 / 0 a conditional count adds up (``SUM(CASE WHEN c THEN 1 ELSE 0 END)``), the
+    ``* 1.0`` that keeps a ratio from integer division and the 0 of ``NULLIF(total, 0)``.
+
+    >>> literals("SELECT SUM(CASE WHEN s = 'x' THEN 1 ELSE 0 END) * 1.0 / COUNT(*) FROM t", "sqlite")
+    ['x']
+    """
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return False
+    parent = node.parent
+    if isinstance(parent, exp.If) and node.arg_key == "true" and parent.find_ancestor(exp.AggFunc):
+        return node.this in ("0", "1")
+    if isinstance(parent, exp.Case) and node.arg_key == "default":
+        return node.this in ("0", "1") and parent.find_ancestor(exp.AggFunc) is not None
+    if isinstance(parent, exp.Nullif) and node.arg_key == "expression":
+        return node.this == "0"  # NULLIF(total, 0): no division by zero
+    return isinstance(parent, exp.Mul) and node.this == "1.0"
 
 
 def missing_literal(question: str, sql: str, dialect: str) -> str | None:
@@ -173,9 +195,14 @@ def _features(tree: exp.Expr) -> set[str]:
         for n in tree.find_all(exp.Not)
     ):
         found.add("negation")
-    # Arithmetic between columns (price * quantity, a - b), not inside a date function.
+
+    # Arithmetic between columns (price * quantity, a - b) or aggregates (a share:
+    # SUM(CASE ...) * 1.0 / COUNT(*)), not inside a date function.
+    def _operand(node: exp.Expr) -> bool:
+        return node.find(exp.Column, exp.AggFunc) is not None
+
     if any(
-        n.left.find(exp.Column) and n.right.find(exp.Column)
+        _operand(n.left) and _operand(n.right)
         for n in tree.find_all(exp.Mul, exp.Sub, exp.Add, exp.Div)
     ):
         found.add("arithmetic")

@@ -317,3 +317,42 @@ def test_chinese_nouns_drop_table_suffixes_and_notes():
     assert label("订单主表", "orders", "zh", table=True) == "订单"
     assert label("用户姓名--例如张三", "name", "zh") == "用户姓名"
     assert label("状态（0正常 1停用）", "status", "zh") == "状态"
+
+
+def test_modifiers_compose_with_the_families_and_are_phrased(example):
+    """Grouped shapes take ORDER BY / LIMIT on their figure, distinct counts, shares and a
+    second figure; listings are sorted; joins are listed whole; the top row needs no filter.
+    Every composed shape still states its values, in English and Chinese."""
+    from data_create.quality.lint import lint_samples
+    from data_create.quality.shape import shape
+
+    for language in ("en", "zh"):
+        synth = Synthesizer(example.meta, dialect="sqlite", language=language, seed=4)
+        cands = sample(synth, example.meta, 900)
+        shapes = [shape(c.sql, "sqlite") for c in cands]
+        keys = {s.key for s in shapes}
+        for key in ("t1+argmax", "t2+join", "t1+filter+order", "t1+count+group+top"):
+            assert key in keys, (language, key, sorted(keys))
+        tags = [s.tags for s in shapes]
+        assert any({"group", "count_distinct"} <= t for t in tags)
+        assert any({"case", "arithmetic", "count"} <= t and "group" not in t for t in tags)
+        assert any({"group", "case", "arithmetic"} <= t for t in tags)  # a share per group
+        assert any({"group", "count", "agg"} <= t for t in tags)  # a second figure
+        assert any({"join", "group", "filter", "order"} <= t for t in tags)
+        assert any({"group", "having"} <= t and "order" not in t for t in tags)
+        for c in cands:  # never the distinct count of the link joined through (always 1)
+            tree = sqlglot.parse_one(c.sql, read="sqlite")
+            on = {col.sql() for j in tree.find_all(sqlglot.exp.Join) for col in
+                  j.args["on"].find_all(sqlglot.exp.Column)} if tree.find(sqlglot.exp.Join) else set()  # fmt: skip
+            for count in tree.find_all(sqlglot.exp.Count):
+                if isinstance(count.this, sqlglot.exp.Distinct):
+                    assert not {x.sql() for x in count.this.expressions} & on, c.sql
+        for c in cands:  # "share" rows say the condition they count
+            if "CASE WHEN" in c.sql and "ranked" not in c.sql:
+                value = re.search(r"= '([^']*)' THEN", c.sql)
+                assert value is None or value.group(1) in c.question, (c.question, c.sql)
+        report = lint_samples(
+            [{"id": str(i), "question": c.question, "sql": c.sql} for i, c in enumerate(cands)],
+            dialect="sqlite", metadata=example.meta,
+        )  # fmt: skip
+        assert not report.hits, report.by_rule

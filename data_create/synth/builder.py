@@ -214,7 +214,8 @@ class Scope:
                     and (text or r.meanings or r.role != "category" or len(vals) <= 12))
                 or (role == "text" and r.can_like and text)
                 or (role == "label" and r.role == "label" and text)
-                or (role == "date" and c.type in _DATES and any(_year(v.text) for v in vals))
+                or (role == "date" and c.type in _DATES and r.role not in _NOT_RANGED
+                    and any(_year(v.text) for v in vals))
                 or (role == "any" and r.can_filter)
             )  # fmt: skip
             if ok:
@@ -323,6 +324,9 @@ class Scope:
         if not vals:
             return None
         op = rng.choice(list(ops))
+        ranged = self.role(col.table, col.column).role not in _NOT_RANGED
+        if not ranged:
+            op = "in" if op == "in" else "eq"  # a code or flag is equal to a value, never above
         if self.numeric(col.table, col.column) and col.type not in _DATES:
             nums = sorted(vals, key=lambda x: Decimal(x.text))
             if op == "gt" and len(nums) >= 2:
@@ -334,9 +338,10 @@ class Scope:
                 j = rng.randrange(i + 1, len(nums))
                 if nums[i].text != nums[j].text:
                     return Cond(col, "between", (nums[i], nums[j]))
-            if col.type == "float" and len(nums) >= 2:
+            if col.type == "float":
                 # Equality on binary floating point misses on some engines (MySQL FLOAT).
-                return Cond(col, "gt", (rng.choice(nums[:-1]),))
+                ok = ranged and len(nums) >= 2
+                return Cond(col, "gt", (rng.choice(nums[:-1]),)) if ok else None
             return Cond(col, "eq", (rng.choice(vals[:_PICK]),))
         if op == "in" and len(vals) >= 2:
             return Cond(col, "in", tuple(rng.sample(list(vals[:_PICK]), 2)))
@@ -389,6 +394,13 @@ class Scope:
             "range",
             (Lit(exp.Literal.string(lo), lo, True), Lit(exp.Literal.string(hi), hi, True)),
         )
+
+
+# Roles whose values are names for things, not amounts: never above, below or between a value
+# (the lint's threshold_role rule, data_create.quality.lint, says the same).
+_NOT_RANGED = frozenset(
+    {"primary_key", "foreign_key", "identifier", "category", "flag", "sort_key"}
+)
 
 
 def _coerce(value: Any, type_: str) -> Any:

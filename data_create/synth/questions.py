@@ -35,14 +35,21 @@ _COND = {
 
 _BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
     "en": {"sum": "total {c}", "avg": "average {c}", "max": "maximum {c}", "min": "minimum {c}",
-           "count": "{ts}"},
-    "zh": {"sum": "{c}总和", "avg": "平均{c}", "max": "最大{c}", "min": "最小{c}", "count": "{t}数量"},
+           "count": "{ts}", "count_distinct": "different {c} values",
+           "share": "share of {ts} whose {c}"},
+    "zh": {"sum": "{c}总和", "avg": "平均{c}", "max": "最大{c}", "min": "最小{c}", "count": "{t}数量",
+           "count_distinct": "不同{c}的数量", "share": "{c}的{t}占比"},
 }  # fmt: skip
 
 _AGG = {
     "en": {"count": "the number of {ts}", "sum": "the total {c}", "avg": "the average {c}",
-           "max": "the highest {c}", "min": "the lowest {c}"},
-    "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}"},
+           "max": "the highest {c}", "min": "the lowest {c}",
+           "count_distinct": "the number of different {c} values among {ts}",
+           "count_distinct_of": "the number of different {c} values",
+           "share": "the share of {ts} whose {c}"},
+    "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}",
+           "count_distinct": "{t}中不同{c}的数量", "share": "{c}的{t}所占比例",
+           "count_distinct_of": "不同{c}的数量"},
 }  # fmt: skip
 
 _WORDS = {
@@ -59,14 +66,28 @@ _WORDS = {
 
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     "filter_list": {
-        "en": ("List the {cols} of {ts} whose {w}.", "Show the {cols} of all {ts} where {w}.",
-               "Give the {cols} of {ts} where {w}.", "What are the {cols} of the {ts} whose {w}?"),
-        "zh": ("列出{w}的{t}的{cols}。", "查询所有{w}的{t}，显示其{cols}。",
-               "{w}的{t}有哪些？请给出{cols}。", "{w}的{t}的{cols}是什么？"),
+        "en": ("List the {cols} of {ts} whose {w}{sorted}.", "Show the {cols} of all {ts} where {w}{sorted}.",
+               "Give the {cols} of {ts} where {w}{sorted}.", "What are the {cols} of the {ts} whose {w}{sorted}?"),
+        "zh": ("列出{w}的{t}的{cols}{sorted}。", "查询所有{w}的{t}，显示其{cols}{sorted}。",
+               "{w}的{t}有哪些？请给出{cols}{sorted}。", "{w}的{t}的{cols}是什么{sorted}？"),
     },
     "plain_list": {
         "en": ("List the {cols} of all {ts}.", "What are the {cols} of every {t}?", "Show the {cols} of each {t}."),
         "zh": ("列出所有{t}的{cols}。", "每个{t}的{cols}是什么？", "查询全部{t}的{cols}。"),
+    },
+    "join_pairs": {
+        "en": ("List the {cols} of every {t} together with the {c2} of its {t2}{sorted}.",
+               "Show each {t}'s {cols} and the {c2} of the {t2} it belongs to{sorted}.",
+               "For all {ts}, give their {cols} and their {t2}'s {c2}{sorted}."),
+        "zh": ("列出每个{t}的{cols}及其所属{t2}的{c2}{sorted}。", "查询所有{t}的{cols}和对应{t2}的{c2}{sorted}。",
+               "显示全部{t}的{cols}，以及它们所属{t2}的{c2}{sorted}。"),
+    },
+    "argmax_row_where": {
+        "en": ("Among {ts} whose {w}, which has the {most} {num}? Show its {cols}.",
+               "Give the {cols} of the {t} with the {most} {num} among those where {w}.",
+               "Of the {ts} where {w}, which one's {num} is the {most}? Show its {cols}."),
+        "zh": ("在{w}的{t}中，{num}{most}的是哪个？列出其{cols}。", "查询{w}的{t}中{num}{most}的那个的{cols}。",
+               "{w}的{t}里，哪个{t}的{num}{most}？给出{cols}。"),
     },
     "select_star": {
         "en": ("Show all information about the {ts} whose {w}.", "Give every detail of the {ts} where {w}.",
@@ -84,11 +105,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{wu}的{t2}的{agg}是多少？", "计算{w}的{t}的{agg}。", "{w}的{t}，{agg}是多少？"),
     },
     "group_top": {
-        "en": ("Which {n} {gs} have the {most} {bare}? Show each with its {bare}.",
-               "List the {n} {gs} with the {most} {bare}, together with that figure.",
-               "Show the top {n} {gs} by {bare} ({fromto})."),
-        "zh": ("{bare}{most}的{n}个{g}是哪些？同时列出{bare}。", "列出{bare}{most}的前{n}个{g}及其{bare}。",
-               "按{bare}{fromto}排列，前{n}个{g}是哪些？给出{bare}。"),
+        "en": ("Which {n} {gs} have the {most} {bare}{ww}? Show each with its {shown}.",
+               "List the {n} {gs} with the {most} {bare}{ww}, together with their {shown}.",
+               "Show the top {n} {gs} by {bare}{ww} ({fromto}), with their {shown}."),
+        "zh": ("{wz}{bare}{most}的{n}个{g}是哪些？同时列出{shown}。", "列出{wz}{bare}{most}的前{n}个{g}及其{shown}。",
+               "按{wz}{bare}{fromto}排列，前{n}个{g}是哪些？给出{shown}。"),
     },
     "argmax_row": {
         "en": ("Which {t} has the {most} {num}? Show its {cols}.", "Give the {cols} of the {t} with the {most} {num}.",
@@ -103,9 +124,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "查询{num}{most}的全部{t}（含并列）的{cols}。"),
     },
     "argmax_group": {
-        "en": ("Which {g} has the {most} {bare}?", "Find the {g} with the {most} {bare}.",
-               "Name the {g} with the {most} {bare}."),
-        "zh": ("哪个{g}的{bare}{most}？", "找出{bare}{most}的{g}。", "{bare}{most}的{g}是什么？"),
+        "en": ("Which {g} has the {most} {bare}{ww}?", "Find the {g} with the {most} {bare}{ww}.",
+               "Name the {g} with the {most} {bare}{ww}."),
+        "zh": ("哪个{g}的{wz}{bare}{most}？", "找出{wz}{bare}{most}的{g}。", "{wz}{bare}{most}的{g}是什么？"),
     },
     "join_having": {
         "en": ("Which {gs} have at least {k} {ts}?", "List the {gs} with {k} or more {ts}.",
@@ -125,16 +146,63 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "查询{num}{more}平均水平的{t}，显示{cols}。"),
     },
     "arith_top": {
-        "en": ("Which {n} {ts} have the largest {expr}? Show {cols} and that value.",
-               "List the {cols} of the {n} {ts} with the highest {expr}, with the value.",
-               "Show the top {n} {ts} by {expr}: their {cols} and {expr}."),
-        "zh": ("{expr}最大的{n}个{t}是哪些？列出{cols}和该值。", "按{expr}从高到低，列出前{n}个{t}的{cols}及该值。",
-               "查询{expr}最高的{n}个{t}的{cols}和{expr}。"),
+        "en": ("Which {n} {ts}{ww} have the largest {expr}? Show {cols} and that value.",
+               "List the {cols} of the {n} {ts}{ww} with the highest {expr}, with the value.",
+               "Show the top {n} {ts}{ww} by {expr}: their {cols} and {expr}."),
+        "zh": ("{wz}{t}中{expr}最大的{n}个是哪些？列出{cols}和该值。", "按{expr}从高到低，列出{wz}前{n}个{t}的{cols}及该值。",
+               "查询{wz}{expr}最高的{n}个{t}的{cols}和{expr}。"),
+    },
+    "arith_rows": {
+        "en": ("List the {cols} of every {t}{ww} together with its {expr}.",
+               "Show the {cols} and {expr} of all {ts}{ww}.",
+               "For each {t}{ww}, give its {cols} and {expr}."),
+        "zh": ("列出{wz}每个{t}的{cols}及其{expr}。", "查询{wz}所有{t}的{cols}和{expr}。",
+               "给出{wz}全部{t}的{cols}与{expr}。"),
     },
     "arith_sum": {
-        "en": ("What is the total of {expr} over {ts} whose {w}?", "For {ts} where {w}, sum up {expr}.",
-               "Add up {expr} across the {ts} whose {w}."),
-        "zh": ("{w}的{t}的{expr}总和是多少？", "计算{w}的{t}的{expr}之和。", "统计{w}的{t}的{expr}合计。"),
+        "en": ("What is the total of {expr} over all {ts}{ww}?", "For all {ts}{ww}, sum up {expr}.",
+               "Add up {expr} across every {t}{ww}."),
+        "zh": ("{wz}{t}的{expr}总和是多少？", "计算{wz}{t}的{expr}之和。", "统计{wz}全部{t}的{expr}合计。"),
+    },
+    "arith_avg": {
+        "en": ("What is the average of {expr} over all {ts}{ww}?", "For all {ts}{ww}, what is {expr} on average?",
+               "Compute the mean of {expr} across every {t}{ww}."),
+        "zh": ("{wz}{t}的{expr}平均是多少？", "计算{wz}{t}的{expr}的平均值。", "统计{wz}全部{t}的平均{expr}。"),
+    },
+    "arith_argmax": {
+        "en": ("Which {t}{ww} has the largest {expr}? Show its {cols} and that value.",
+               "Give the {cols} of the {t}{ww} with the highest {expr}, with the value.",
+               "Among {ts}{ww}, find the one whose {expr} is the highest: its {cols} and {expr}."),
+        "zh": ("{wz}{t}中{expr}最大的是哪个？列出其{cols}和该值。", "查询{wz}{expr}最高的{t}的{cols}及该值。",
+               "找出{wz}{expr}最大的那个{t}，给出{cols}和{expr}。"),
+    },
+    "arith_list": {
+        "en": ("List the {cols} of every {t}{ww} with its {expr}, from highest to lowest.",
+               "Show the {cols} and {expr} of all {ts}{ww}, sorted by {expr} from highest to lowest.",
+               "For each {t}{ww}, give its {cols} and {expr}, largest first."),
+        "zh": ("列出{wz}每个{t}的{cols}及其{expr}，按{expr}从高到低排列。", "查询{wz}所有{t}的{cols}和{expr}，按{expr}从高到低排序。",
+               "给出{wz}全部{t}的{cols}与{expr}，{expr}大的在前。"),
+    },
+    "share_of": {
+        "en": ("What share of the total {c} of {ts}{ww} comes from those whose {sc}?",
+               "Of all {c} across {ts}{ww}, what proportion belongs to {ts} whose {sc}?",
+               "What fraction of the {ts}' total {c}{ww} is from those whose {sc}?"),
+        "zh": ("{wz}{t}的{c}总和中，{sc}的{t}占多大比例？", "在{wz}{t}的全部{c}里，{sc}的部分占比是多少？",
+               "{sc}的{t}的{c}占{wz}{t}{c}总和的比例是多少？"),
+    },
+    "group_having_plain": {
+        "en": ("Which {gs} have at least {k} {ts}? Show each with its number of {ts}.",
+               "List every {g} with {k} or more {ts}, and how many it has.",
+               "For each {g} that has at least {k} {ts}, how many {ts} does it have?"),
+        "zh": ("哪些{g}的{t}数量不少于{k}个？列出{g}及数量。", "按{g}统计{t}数量，只保留数量大于等于{k}的分组。",
+               "列出拥有至少{k}个{t}的{g}及对应数量。"),
+    },
+    "share": {
+        "en": ("Among all {ts}{ww}, what share are those whose {sc}?",
+               "What proportion of {ts}{ww} is made up of those whose {sc}?",
+               "What is the share of {ts} whose {sc} among all {ts}{ww}?"),
+        "zh": ("{wz}{t}中，{sc}的占比是多少？", "在{wz}{t}里，{sc}的{t}所占比例是多少？",
+               "{sc}的{t}占{wz}全部{t}的比例是多少？"),
     },
     "top_n": {
         "en": ("List the {cols} of the {n} {ts} with the {most} {oc}.",
@@ -323,19 +391,32 @@ class Phraser:
     def conds(self, conds: list[Cond], qualify: bool) -> str:
         return self.words["and"].join(self.cond(c, qualify) for c in conds)
 
-    def agg(self, slot: tuple, qualify: bool, main: Any) -> str:
+    def _subject(self, col: Any, qualify: bool, main: Any) -> str:
+        """What an aggregate is taken of: a column, a condition (a share of rows) or a
+        product / difference of two columns (``unit price times quantity``)."""
+        if col is None:
+            return ""
+        if isinstance(col, Cond):
+            return self.cond(col, qualify and col.col.table is not main)
+        if isinstance(col, tuple):
+            a, b, op = col
+            return self.words["op"][op].format(a=self.column(a), b=self.column(b))
+        return self.column(col, qualify and col.table is not main)
+
+    def agg(self, slot: tuple, qualify: bool, main: Any, named: bool = False) -> str:
+        """``named``: the sentence names the rows already (``... of tracks whose ...``)."""
         func, col, table = slot
-        text = _AGG[self.language][func]
+        text = _AGG[self.language][func + "_of" if named and func == "count_distinct" else func]
         return text.format(
             ts=self.table(table, many=True), t=self.table(table),
-            c=self.column(col, qualify and col.table is not main) if col is not None else "",
+            c=self._subject(col, qualify, main),
         )  # fmt: skip
 
     def bare(self, slot: tuple, qualify: bool, main: Any) -> str:
         func, col, table = slot
         return _BARE[self.language][func].format(
             ts=self.table(table, many=True), t=self.table(table),
-            c=self.column(col, qualify and col.table is not main) if col is not None else "",
+            c=self._subject(col, qualify, main),
         )  # fmt: skip
 
     def question(self, built: Built, rng: Random) -> str:
@@ -368,6 +449,12 @@ class Phraser:
         if built.shape == "negation":  # conditions on the missing rows, said without owner
             f["ww"] = f" whose {f['wu']}" if where else ""
             f["wz"] = f"{f['wu']}的" if where else ""
+        if "share" in s:
+            f["sc"] = self.cond(s["share"], False)
+            if s.get("weight") is not None:
+                f["c"] = self.column(s["weight"])
+        if "c2" in s:
+            f["c2"] = self.column(s["c2"])
         for key in ("g", "num", "d"):
             if key in s:
                 f[key] = self.column(s[key], qualify)
@@ -385,11 +472,15 @@ class Phraser:
             if key in s:
                 f[key] = self.value(s[key]) if key in ("hi", "lo") else s[key].text
         if "agg" in s:
-            f["agg"] = self.agg(s["agg"], qualify, t)
-            f["bare"] = self.bare(s["agg"], qualify, t)
+            f["agg"] = self.agg(s["agg"], qualify, t, named=built.shape == "join_agg")
+            f["bare"] = f["shown"] = self.bare(s["agg"], qualify, t)
+            if "agg2" in s:  # a second figure of the same rows: said wherever the first is
+                both = " and " if en else "和"
+                f["agg"] += both + self.agg(s["agg2"], qualify, t, named=built.shape == "join_agg")
+                f["shown"] += both + self.bare(s["agg2"], qualify, t)
         desc = s["order"][1] if "order" in s else s.get("above", True)
         f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]
-        if "agg" in s and s["agg"][0] == "count":
+        if "agg" in s and s["agg"][0] in ("count", "count_distinct"):
             f["most"] = self.words["many"][desc]
         elif "num" in s and s["num"].type in ("date", "datetime"):
             f["most"] = self.words["late"][desc]
@@ -406,18 +497,35 @@ class Phraser:
         f["sorted"] = ""
         if built.shape == "group_agg" and order is not None:
             f["sorted"] = (
-                f", from {self.words['fromto'][order[1]]}" if en
+                f", from {self.words['fromto'][order[1]]}" if en and "agg2" not in s
+                else f", sorted by {f['bare']} from {self.words['fromto'][order[1]]}" if en
                 else f"（按{f.get('bare', '')}{self.words['fromto'][order[1]]}排列）"
+            )  # fmt: skip
+        if "by" in s:  # a listing sorted by one of its columns
+            col, desc = s["by"]
+            name = self.column(col, qualify and col.table is not t)
+            words = self.words["late" if col.type in ("date", "datetime") else "most"]
+            f["sorted"] = (
+                f", sorted by {name} from {words[desc]} to {words[not desc]}" if en
+                else f"，按{name}从{words[desc][1:]}到{words[not desc][1:]}排列"
             )  # fmt: skip
         key = _TEMPLATE_OF.get(built.shape, built.shape)
         if key == "exists" and s.get("negate"):
             key = "not_exists"
         if key == "setop":
             key = s["setop"]
-        if key == "join_agg" and s["agg"][0] == "count":
+        if key == "join_agg" and s["agg"][0] == "count" and "agg2" not in s:
             key = "join_agg_count"
         if key == "scalar_sub":
             key = "scalar_sub_plain"
+        if key == "share" and s.get("weight") is not None:
+            key = "share_of"
+        if key == "group_having" and "order" not in s:
+            key = "group_having_plain"
+        if key == "arith_sum" and s.get("fn") == "avg":
+            key = "arith_avg"
+        if key == "argmax_row" and where:
+            key = "argmax_row_where"
         if key == "scalar_sub_top":
             key = "scalar_sub"
         return rng.choice(TEMPLATES[key][self.language]).format(**f)

@@ -69,7 +69,26 @@ def filter_list(scope: Scope, rng: Random) -> Built | None:
     q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where(conds))
     slots = {"t": t, "cols": shown, "where": conds}
     feats = ["projection", "filter"]
+    _sort_listing(scope, rng, q, t, slots, feats, [c.column for c in shown])
     return Built(q, "filter_list", "easy", tuple(feats), (t,), slots)
+
+
+def _sort_listing(scope: Scope, rng: Random, q: exp.Select, t, slots: dict, feats: list,
+                  shown: list) -> None:  # fmt: skip
+    """Sometimes sort a listing by a measure or date of ``t`` (``... sorted by price, highest
+    first``), in place; the column is shown too, so that the order can be seen."""
+    if rng.random() >= 0.3:
+        return
+    col = _pick(rng, scope.cols(t, "num") + scope.cols(t, "date"))
+    if col is None:
+        return
+    desc = rng.random() < 0.6
+    if col.column not in shown:
+        q.select(scope.ref(col), copy=False)
+        slots["cols"] = [*slots["cols"], col]
+    q.order_by(scope.ordered(scope.ref(col), desc), copy=False)
+    slots["by"] = (col, desc)
+    feats.append("order_by")
 
 
 def count_in(scope: Scope, rng: Random) -> Built | None:
@@ -133,14 +152,111 @@ def top_n(scope: Scope, rng: Random) -> Built | None:
 # ---------------------------------------------------------------- medium
 
 
-def _agg(scope: Scope, rng: Random, t, alias: str | None = None):
-    """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric)."""
+def _agg(
+    scope: Scope,
+    rng: Random,
+    t,
+    alias: str | None = None,
+    *,
+    extra: bool = False,
+    exclude: Col | None = None,
+    kinds: tuple[str, ...] = ("count_distinct", "share", "product"),
+    joined: tuple[str, ...] = (),
+):
+    """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric).
+
+    With ``extra`` (grouped questions, where each group gets its own figure) it may also be
+    ``COUNT(DISTINCT category)``, the share of rows meeting a condition
+    (``SUM(CASE WHEN c THEN 1 ELSE 0 END) * 1.0 / COUNT(*)``) or the total / average of a
+    product of two measures (``SUM(price * quantity)``), those of ``kinds``; ``exclude`` is
+    the grouping column, never the subject of a distinct count or a share (one value per
+    group says nothing).
+    """
+    if extra and rng.random() < _EXTRA_AGG:
+        made = _extra_agg(scope, rng, t, alias, exclude, kinds, joined)
+        if made is not None:
+            return made
     num = _pick(rng, scope.cols(t, "num"))
     if num is None or rng.random() < 0.3:
         return exp.Count(this=exp.Star()), ("count", None, t)
     func = _func(scope, rng, num)
     num = num.at(alias)
     return AGGS[func](this=scope.ref(num)), (func, num, t)
+
+
+# How often a question asks for a second figure of the same rows (``_second_agg``).
+_SECOND_AGG = 0.25
+# How often a grouped question's aggregate is one of the composed kinds of ``_extra_agg``.
+_EXTRA_AGG = 0.4
+
+
+def _extra_agg(scope: Scope, rng: Random, t, alias, exclude: Col | None, kinds, joined=()):
+    # Distinct values of a category or name, or of a link to another table ("how many
+    # different authors wrote for each venue") -- not the link the query joins through,
+    # which has one value per joined row.
+    links = [Col(t, c) for c in t.columns
+             if not c.sensitive and scope.role(t, c).role == "foreign_key"
+             and c.name not in joined]  # fmt: skip
+    others = [c for c in scope.cols(t, "cat") + scope.cols(t, "label") + links
+              if exclude is None or c.column != exclude.column]  # fmt: skip
+    kind = rng.choice(kinds)
+    if kind == "count_distinct" and others:
+        col = rng.choice(others).at(alias)
+        node = exp.Count(this=exp.Distinct(expressions=[scope.ref(col)]))
+        return node, ("count_distinct", col, t)
+    if kind == "share":
+        cats = [c for c in scope.cols(t, "cat") if exclude is None or c.column != exclude.column]
+        cond = scope.filter_cond(rng.choice(cats), rng) if cats else None
+        if cond is None or cond.op != "eq":
+            return None
+        cond = Cond(cond.col.at(alias), cond.op, cond.values)
+        hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=exp.Literal.number(1))],
+                       default=exp.Literal.number(0))  # fmt: skip
+        # * 1.0: integer division would make every share 0 or 1.
+        share = exp.Div(
+            this=exp.Mul(this=exp.Sum(this=hit), expression=exp.Literal.number("1.0")),
+            expression=exp.Count(this=exp.Star()),
+        )
+        return share, ("share", cond, t)
+    if kind == "product" and (pair := _product(scope, rng, t)) is not None:
+        a, b, op = pair
+        a, b = a.at(alias), b.at(alias)
+        func = rng.choice(("sum", "avg") if op == "times" else ("sum", "avg", "max"))
+        node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
+        return AGGS[func](this=node), (func, (a, b, op), t)
+    return None
+
+
+def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = None):
+    """A second figure for the same rows, of another kind than ``first``: the number of
+    rows next to a total, or a total / average next to a count (``the number of orders
+    and their total amount per city``); None when ``t`` has no measure for it."""
+    if first[0] != "count":
+        return exp.Count(this=exp.Star()), ("count", None, t)
+    num = _pick(rng, scope.cols(t, "num"))
+    if num is None:
+        return None
+    func = _func(scope, rng, num)
+    num = num.at(alias)
+    return AGGS[func](this=scope.ref(num)), (func, num, t)
+
+
+def _product(scope: Scope, rng: Random, t) -> tuple[Col, Col, str] | None:
+    """Two measures of ``t`` whose product or difference means something: a price or rate
+    times a whole count (``unit price * quantity``), else two additive measures of one
+    type (``amount - discount``)."""
+    nums = scope.cols(t, "num")
+    adds = scope.cols(t, "sum")
+    rates = [c for c in nums if all(c.column != a.column for a in adds)]
+    # A count of things is additive and whole: price x quantity, never price x amount.
+    counts = [c for c in adds if c.type == "integer"]
+    if rates and counts:
+        return rng.choice(rates), rng.choice(counts), "times"
+    pairs = [(x, y) for x in adds for y in adds if x.column != y.column and x.type == y.type]
+    if not pairs:
+        return None
+    a, b = rng.choice(pairs)
+    return a, b, "minus"
 
 
 def _func(scope: Scope, rng: Random, num: Col) -> str:
@@ -156,23 +272,33 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     g = _pick(rng, scope.cols(t, "cat")) if t else None
     if g is None:
         return None
-    agg, aslot = _agg(scope, rng, t)
+    agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
     alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
     q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
-    order = None
-    if rng.random() < 0.4:
-        order = (None, rng.random() < 0.7)
-        q = q.order_by(scope.ordered(exp.column(alias), order[1]))
+    second = _second_agg(scope, rng, t, aslot) if rng.random() < _SECOND_AGG else None
+    if second is not None:
+        q.select(second[0].as_("other_value"), copy=False)
     conds = []
-    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
+    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, g)):
         conds = [other]
         q = q.where(scope.where(conds))
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
-    feats += (["filter"] if conds else []) + (["order_by"] if order else [])
+    feats += ["filter"] if conds else []
     slots = {"t": t, "g": g, "agg": aslot, "where": conds}
-    if order:
-        slots["order"] = order
-    return Built(q, "group_agg", "medium", tuple(feats), (t,), slots)
+    if second is not None:
+        slots["agg2"] = second[1]
+    shape = "group_agg"
+    if rng.random() < 0.5:  # sorted by the figure: every group, or the top N of them
+        desc = rng.random() < 0.75
+        q = q.order_by(scope.ordered(exp.column(alias), desc))
+        slots["order"] = (None, desc)
+        feats.append("order_by")
+        if rng.random() < 0.4:
+            slots["n"] = _n(rng)
+            q = q.limit(slots["n"].node)
+            feats.append("limit")
+            shape = "group_top"
+    return Built(q, shape, "medium", tuple(feats), (t,), slots)
 
 
 def group_having(scope: Scope, rng: Random) -> Built | None:
@@ -187,10 +313,13 @@ def group_having(scope: Scope, rng: Random) -> Built | None:
         _select(scope, t, scope.ref(g), exp.Count(this=exp.Star()).as_("total"))
         .group_by(scope.ref(g))
         .having(exp.GTE(this=exp.Count(this=exp.Star()), expression=kl.node))
-        .order_by(scope.ordered(exp.column("total"), True))
     )
     slots = {"t": t, "g": g, "agg": ("count", None, t), "k": kl}
-    feats = ("group_by", "having", "count", "aggregate", "order_by")
+    feats = ("group_by", "having", "count", "aggregate")
+    if rng.random() < 0.6:
+        q = q.order_by(scope.ordered(exp.column("total"), True))
+        slots["order"] = (None, True)
+        feats += ("order_by",)
     return Built(q, "group_having", "medium", feats, (t,), slots)
 
 
@@ -638,6 +767,8 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
     if j is None:
         return None
     shown_t, filter_t = rng.sample(j.tables, 2)
+    if len(j.edges) == 1 and rng.random() < 0.3:
+        return _join_pairs(scope, rng, j)
     cond = _row_filter(scope, rng, filter_t)
     if cond is None:
         return None
@@ -649,32 +780,91 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
         shown.append(j.at(extra))
     q = j.select(*(scope.ref(c) for c in shown)).where(scope.where([cond]))
     feats = ["join", "projection", "filter"]
+    sort = None
     if j.is_parent(shown_t):  # a parent row repeats once per matching child
         q = q.distinct()
         feats.append("distinct")
+    elif rng.random() < 0.3 and (col := _pick(rng, scope.cols(shown_t, "num"))) is not None:
+        desc = rng.random() < 0.6  # sorted by a measure of the listed rows
+        col = j.at(col)
+        if all(c.column != col.column for c in shown):
+            shown.append(col)
+            q.select(scope.ref(col), copy=False)
+        q = q.order_by(scope.ordered(scope.ref(col), desc))
+        feats.append("order_by")
+        sort = (col, desc)
     if len(j.edges) == 2:
         feats.append("multi_join")
     slots = {"t": shown_t, "t2": filter_t, "cols": shown, "where": [cond]}
+    if sort is not None:
+        slots["by"] = sort
     level = "hard" if len(j.edges) == 2 else "medium"
     return Built(q, "join_list", level, tuple(feats), tuple(j.tables), slots)
 
 
+def _join_pairs(scope: Scope, rng: Random, j: _Join) -> Built | None:
+    """Every child row with its parent's name, no filter: ``each album's title and the name
+    of its artist``; only over a child table small enough to list."""
+    (e,) = j.edges
+    names = scope.cols(e.parent, "label")  # a parent's key says nothing to a person
+    if e.child.row_count is None or e.child.row_count > 1000 or not names:
+        return None
+    child, parent = j.at(scope.label_col(e.child)), j.at(rng.choice(names))
+    q = j.select(scope.ref(child), scope.ref(parent))
+    slots = {"t": e.child, "t2": e.parent, "cols": [child], "c2": parent}
+    feats = ["join", "projection"]
+    if rng.random() < 0.3 and (num := _pick(rng, scope.cols(e.child, "num"))) is not None:
+        desc = rng.random() < 0.6
+        q = q.order_by(scope.ordered(scope.ref(j.at(num)), desc))
+        slots["by"] = (j.at(num), desc)
+        slots["cols"] = [child, j.at(num)]
+        q = j.select(*(scope.ref(c) for c in slots["cols"]), scope.ref(parent)).order_by(
+            scope.ordered(scope.ref(j.at(num)), desc)
+        )
+        feats.append("order_by")
+    return Built(q, "join_pairs", "medium", tuple(feats), (e.child, e.parent), slots)
+
+
 def join_agg(scope: Scope, rng: Random) -> Built | None:
     """An aggregate of child rows picked through their parent:
-    ``how many albums does the artist 'Metallica' have``."""
-    e = _edge(scope, rng)
-    if e is None:
-        return None
-    j = _Join(scope, (e,), e.child)
-    cond = _row_filter(scope, rng, e.parent)
+    ``how many albums does the artist 'Metallica' have``; or, over a two-edge path, through
+    a grandparent or a second parent (``how many tracks does the artist 'X' have``)."""
+    path = _path3(scope, rng) if rng.random() < 0.25 else None
+    if path is not None:
+        # Only a chain, from its leaf: each leaf row meets one row of each other table, so
+        # nothing is counted twice, and the middle join is needed to reach the far end (with
+        # two parents of one row, the unused parent's join would be a filter nobody said).
+        children = Counter(e.child.qualified_name for e in path)
+        parents = Counter(e.parent.qualified_name for e in path)
+        tables = {t.qualified_name: t for e in path for t in (e.child, e.parent)}
+        fact = tables[max(tables, key=lambda n: (children[n], -parents[n]))]
+        if parents[fact.qualified_name] or children[fact.qualified_name] != 1:
+            return None
+        j = _Join(scope, path, fact)
+        via = j.tables[-1]  # the far end of a chain, or the second parent
+        joined = tuple(c for e in path if e.child is fact for c in e.cols)
+    else:
+        e = _edge(scope, rng)
+        if e is None:
+            return None
+        fact, via, joined = e.child, e.parent, e.cols
+        j = _Join(scope, (e,), fact)
+    cond = _row_filter(scope, rng, via)
     if cond is None:
         return None
     cond = Cond(j.at(cond.col), cond.op, cond.values)
-    agg, aslot = _agg(scope, rng, e.child, "t1")
+    # A distinct count or a product (a share of one parent's rows may well be 0: trivial).
+    agg, aslot = _agg(
+        scope, rng, fact, "t1", extra=True, kinds=("count_distinct", "product"), joined=joined
+    )
     q = j.select(agg).where(scope.where([cond]))
-    feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
-    slots = {"t": e.child, "t2": e.parent, "agg": aslot, "where": [cond]}
-    return Built(q, "join_agg", "medium", tuple(feats), (e.child, e.parent), slots)
+    feats = ["join", "filter", "count" if aslot[0] in ("count", "count_distinct") else "aggregate"]
+    feats += ["multi_join"] if path is not None else []
+    slots = {"t": fact, "t2": via, "agg": aslot, "where": [cond]}
+    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, fact, aslot, "t1")):
+        q.select(second[0], copy=False)
+        slots["agg2"] = second[1]
+    return Built(q, "join_agg", "medium", tuple(feats), tuple(j.tables), slots)
 
 
 def _group_of(scope: Scope, rng: Random, j: _Join, table) -> tuple[list[Col], bool]:
@@ -696,19 +886,41 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         return None
     j = _Join(scope, (e,), e.child)
     groups, row = _group_of(scope, rng, j, e.parent)
-    agg, aslot = _agg(scope, rng, e.child, "t1")
+    agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
     q = j.select(scope.ref(groups[0]), agg.as_("total")).group_by(*(scope.ref(g) for g in groups))
     slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "g_row": row}
+    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, e.child, aslot, "t1")):
+        q.select(second[0].as_("other_value"), copy=False)
+        slots["agg2"] = second[1]
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
+    conds = (
+        _join_filter(scope, rng, j, (e.child, e.parent), groups[0]) if rng.random() < 0.3 else []
+    )
+    if conds:
+        q = q.where(scope.where(conds))
+        slots["where"] = conds
+        feats.append("filter")
     shape = "group_agg"
-    if rng.random() < 0.35:
+    if rng.random() < 0.55:  # sorted by the figure: every group, or the top N of them
         desc = rng.random() < 0.8
-        n = _n(rng)
-        q = q.order_by(scope.ordered(exp.column("total"), desc)).limit(n.node)
-        slots.update(order=(None, desc), n=n)
-        feats += ["order_by", "limit"]
-        shape = "group_top"
+        q = q.order_by(scope.ordered(exp.column("total"), desc))
+        slots["order"] = (None, desc)
+        feats.append("order_by")
+        if rng.random() < 0.6:
+            slots["n"] = _n(rng)
+            q = q.limit(slots["n"].node)
+            feats.append("limit")
+            shape = "group_top"
     return Built(q, shape, "medium", tuple(feats), (e.child, e.parent), slots)
+
+
+def _join_filter(scope: Scope, rng: Random, j: _Join, tables, exclude: Col | None) -> list[Cond]:
+    """A category condition on one of ``tables`` of a join (not on the grouping column)."""
+    table = rng.choice(tables)
+    cands = [c for c in scope.cols(table, "cat") if exclude is None or c.column != exclude.column]
+    col = _pick(rng, cands)
+    cond = scope.filter_cond(col, rng) if col else None
+    return [Cond(j.at(cond.col), cond.op, cond.values)] if cond else []
 
 
 def join_having(scope: Scope, rng: Random) -> Built | None:
@@ -744,7 +956,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
             return None
         j = _Join(scope, (e,), e.child)
         groups, row = _group_of(scope, rng, j, e.parent)
-        agg, aslot = _agg(scope, rng, e.child, "t1")
+        agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
         q = (
             j.select(scope.ref(groups[0]))
             .group_by(*(scope.ref(g) for g in groups))
@@ -753,8 +965,12 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         )
         slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "order": (None, most)}
         slots["g_row"] = row
-        feats = ("join", "group_by", "aggregate", "order_by", "limit")
-        return Built(q, "argmax_group", "medium", feats, (e.child, e.parent), slots)
+        feats = ["join", "group_by", "aggregate", "order_by", "limit"]
+        if rng.random() < 0.3 and (conds := _join_filter(scope, rng, j, (e.child,), groups[0])):
+            q = q.where(scope.where(conds))
+            slots["where"] = conds
+            feats.append("filter")
+        return Built(q, "argmax_group", "medium", tuple(feats), (e.child, e.parent), slots)
     t = _table(scope, rng)
     if t is None:
         return None
@@ -762,7 +978,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         g = _pick(rng, scope.cols(t, "cat"))
         if g is None:
             return None
-        agg, aslot = _agg(scope, rng, t)
+        agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
         q = (
             _select(scope, t, scope.ref(g))
             .group_by(scope.ref(g))
@@ -770,8 +986,12 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
             .limit(one.node)
         )
         slots = {"t": t, "g": g, "agg": aslot, "order": (None, most)}
-        feats = ("group_by", "aggregate", "order_by", "limit")
-        return Built(q, "argmax_group", "medium", feats, (t,), slots)
+        feats = ["group_by", "aggregate", "order_by", "limit"]
+        if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
+            q = q.where(scope.where([other]))
+            slots["where"] = [other]
+            feats.append("filter")
+        return Built(q, "argmax_group", "medium", tuple(feats), (t,), slots)
     num = _pick(rng, scope.cols(t, "num") + scope.cols(t, "date"))
     if num is None:
         return None
@@ -786,13 +1006,27 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         )
         feats = ("projection", "scalar_subquery", "aggregate")
         return Built(q, "argmax_ties", "hard", feats, (t,), slots)
-    q = (
-        _select(scope, t, *(scope.ref(c) for c in shown))
-        .where(exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null())))
-        .order_by(scope.ordered(scope.ref(num), most))
-        .limit(one.node)
-    )
-    return Built(q, "argmax_row", "easy", ("projection", "order_by", "limit"), (t,), slots)
+    q = _select(scope, t, *(scope.ref(c) for c in shown))
+    conds = []
+    if rng.random() < 0.35 and (other := _other_filter(scope, rng, t)):
+        conds = [other]  # "the most expensive product in category X"
+        slots["where"] = conds
+    not_null = exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null()))
+    if most or scope.dialect in _NULLS_LAST_SYNTAX:
+        # NULLS LAST (written only where the dialect needs it) keeps a missing value from
+        # being "the highest", as a NOT NULL filter would, without a condition to say.
+        order = exp.Ordered(this=scope.ref(num), desc=most, nulls_first=False)
+        q = q.where(scope.where(conds)) if conds else q
+    else:
+        order = scope.ordered(scope.ref(num), most)
+        q = q.where(exp.and_(not_null, *(scope.cond(c) for c in conds)))
+    q = q.order_by(order).limit(one.node)
+    feats = ("projection", "order_by", "limit") + (("filter",) if conds else ())
+    return Built(q, "argmax_row", "easy", feats, (t,), slots)
+
+
+# Dialects that write ``ASC NULLS LAST`` as such; the others emulate it with a CASE.
+_NULLS_LAST_SYNTAX = frozenset({"postgres", "sqlite"})
 
 
 def _child_filter(scope: Scope, rng: Random, e: Edge, alias: str | None) -> list[Cond]:
@@ -850,42 +1084,88 @@ def negation(scope: Scope, rng: Random) -> Built | None:
 
 
 def arithmetic(scope: Scope, rng: Random) -> Built | None:
-    """Simple arithmetic on two measures of a row: ``unit price * quantity``, ``a - b``."""
+    """Simple arithmetic on two measures of a row: ``unit price * quantity``, ``a - b``;
+    summed or averaged (over every row or the rows meeting a condition), or per row: the
+    top N, the top one, or every row sorted by it."""
     t = _table(scope, rng)
     if t is None:
         return None
-    nums = scope.cols(t, "num")
-    adds = scope.cols(t, "sum")
-    rates = [c for c in nums if all(c.column != a.column for a in adds)]
-    # A count of things is additive and whole: price x quantity, never price x amount.
-    counts = [c for c in adds if c.type == "integer"]
-    if rates and counts:  # price x quantity
-        a, b = rng.choice(rates), rng.choice(counts)
-        op, node = "times", exp.Mul(this=scope.ref(a), expression=scope.ref(b))
-    else:  # two additive measures in one unit: amount - discount
-        pairs = [(x, y) for x in adds for y in adds if x.column != y.column and x.type == y.type]
-        if not pairs:
-            return None
-        a, b = rng.choice(pairs)
-        op, node = "minus", exp.Sub(this=scope.ref(a), expression=scope.ref(b))
+    pair = _product(scope, rng, t)
+    if pair is None:
+        return None
+    a, b, op = pair
+    node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
     label = scope.label_col(t)
     slots = {"t": t, "a": a, "b": b, "op": op}
     if rng.random() < 0.5:
-        cond = _other_filter(scope, rng, t)
-        if cond is None:
-            return None
-        q = _select(scope, t, exp.Sum(this=node)).where(scope.where([cond]))
-        slots.update(where=[cond])
-        return Built(q, "arith_sum", "medium", ("aggregate", "filter", "arithmetic"), (t,), slots)
-    n = _n(rng)
-    q = (
-        _select(scope, t, scope.ref(label), node.as_("amount"))
-        .order_by(scope.ordered(node.copy(), True))
-        .limit(n.node)
+        conds = []
+        if rng.random() < 0.6:
+            cond = _other_filter(scope, rng, t)
+            if cond is None:
+                return None
+            conds = [cond]
+        func = rng.choice(("sum", "sum", "avg"))
+        q = _select(scope, t, AGGS[func](this=node))
+        if conds:
+            q = q.where(scope.where(conds))
+        slots.update(where=conds, fn=func)
+        feats = ("aggregate", "arithmetic") + (("filter",) if conds else ())
+        return Built(q, "arith_sum", "medium", feats, (t,), slots)
+    # Highest first, a missing value last (NULLS LAST, written only where it is needed).
+    order = exp.Ordered(this=node.copy(), desc=True, nulls_first=False)
+    q = _select(scope, t, scope.ref(label), node.as_("amount"))
+    slots.update(cols=[label], where=[])
+    kind = rng.choice(("top", "top", "one", "all", "plain"))
+    small = t.row_count is not None and t.row_count <= 200
+    if rng.random() < 0.3 and (cond := _other_filter(scope, rng, t)) is not None:
+        q = q.where(scope.where([cond]))
+        slots["where"] = [cond]
+        small = True  # a subset: listing it whole is what was asked
+    if kind in ("all", "plain") and not small:
+        kind = "top"
+    feats = ["projection", "arithmetic"] + (["filter"] if slots["where"] else [])
+    if kind == "plain":  # every row with the computed value, in no particular order
+        return Built(q, "arith_rows", "medium", tuple(feats), (t,), slots)
+    q = q.order_by(order)
+    feats.append("order_by")
+    if kind != "all":
+        slots["n"] = _n(rng) if kind == "top" else Lit(exp.Literal.number(1), "1", False)
+        q = q.limit(slots["n"].node)
+        feats.append("limit")
+    shape = {"top": "arith_top", "one": "arith_argmax", "all": "arith_list"}[kind]
+    return Built(q, shape, "medium", tuple(feats), (t,), slots)
+
+
+def share(scope: Scope, rng: Random) -> Built | None:
+    """The share of rows meeting a condition, among all rows or those meeting another:
+    ``what share of orders were paid by card``
+    (``SUM(CASE WHEN c THEN 1 ELSE 0 END) * 1.0 / COUNT(*)``)."""
+    t = _table(scope, rng)
+    col = _pick(rng, scope.cols(t, "cat")) if t else None
+    cond = scope.filter_cond(col, rng) if col else None
+    if cond is None or cond.op != "eq":
+        return None
+    # Of the rows, or of an additive measure: "what share of revenue came from card payments".
+    weight = _pick(rng, scope.cols(t, "sum")) if rng.random() < 0.35 else None
+    one = scope.ref(weight) if weight is not None else exp.Literal.number(1)
+    hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=one)],
+                   default=exp.Literal.number(0))  # fmt: skip
+    whole = exp.Sum(this=scope.ref(weight)) if weight is not None else exp.Count(this=exp.Star())
+    if weight is not None:  # a total of 0 has no shares
+        whole = exp.Nullif(this=whole, expression=exp.Literal.number(0))
+    node = exp.Div(
+        this=exp.Mul(this=exp.Sum(this=hit), expression=exp.Literal.number("1.0")),
+        expression=whole,
     )
-    slots.update(cols=[label], n=n)
-    return Built(q, "arith_top", "medium", ("projection", "order_by", "limit", "arithmetic"),
-                 (t,), slots)  # fmt: skip
+    q = _select(scope, t, node)
+    conds = []
+    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, col)):
+        conds = [other]
+        q = q.where(scope.where(conds))
+    slots = {"t": t, "share": cond, "where": conds, "weight": weight}
+    feats = ("aggregate", "case", "arithmetic") + (("filter",) if conds else ())
+    feats += () if weight is not None else ("count",)
+    return Built(q, "share", "medium", feats, (t,), slots)
 
 
 # ---------------------------------------------------------------- families
@@ -907,13 +1187,13 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     "compare_aggregate": (scalar_subquery,),
     "negation": (negation, negation, exists),
     "set_operation": (set_operation,),
-    "arithmetic": (arithmetic,),
+    "arithmetic": (arithmetic, arithmetic, share),
     "advanced": (case_label, window_top, date_month, date_year),
 }  # fmt: skip
 
 DEFAULT_SHAPE_MIX: dict[str, float] = {
-    "listing": 0.16, "join_listing": 0.13, "aggregate": 0.09, "join_aggregate": 0.08,
+    "listing": 0.14, "join_listing": 0.12, "aggregate": 0.09, "join_aggregate": 0.08,
     "count_distinct": 0.04, "group": 0.11, "argmax": 0.09, "top_n": 0.06, "having": 0.05,
-    "compare_aggregate": 0.04, "negation": 0.05, "set_operation": 0.03, "arithmetic": 0.03,
+    "compare_aggregate": 0.04, "negation": 0.05, "set_operation": 0.03, "arithmetic": 0.06,
     "advanced": 0.04,
 }  # fmt: skip

@@ -36,7 +36,7 @@ def check_shape_mix(mix: dict[str, float] | None) -> dict[str, float]:
     :class:`ConfigError` for unknown families or weights that are not numbers >= 0.
 
     >>> check_shape_mix({"negation": 0.2})["negation"], check_shape_mix(None)["listing"]
-    (0.2, 0.16)
+    (0.2, 0.14)
     """
     given = dict(mix or {})
     unknown = sorted(set(given) - set(SHAPE_FAMILIES))
