@@ -129,6 +129,7 @@ def year_of(column: exp.Expr) -> exp.Expr:
 
 
 PROFILE = EngineProfile(
+    nulls_last_syntax=True,
     name="postgresql",
     display_name="PostgreSQL",
     sqlglot_dialect="postgres",

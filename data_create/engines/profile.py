@@ -276,6 +276,8 @@ class EngineProfile:
     # ------------------------------------------------------------ synthesis (data_create/synth)
     # The type numbers stored as text are CAST to before comparing, sorting or aggregating.
     numeric_text_type: str = "NUMERIC"
+    # ``ORDER BY x DESC NULLS LAST`` is written as such (elsewhere it is emulated).
+    nulls_last_syntax: bool = False
     # Non-ASCII string literals must be national (N'...') to keep their characters.
     national_strings: bool = False
     # Date buckets, built per engine rather than transpiled (sqlglot's transpilation of

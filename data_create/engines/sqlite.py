@@ -52,6 +52,7 @@ def year_of(column: exp.Expr) -> exp.Expr:
 
 
 PROFILE = EngineProfile(
+    nulls_last_syntax=True,
     name="sqlite",
     display_name="SQLite",
     sqlglot_dialect="sqlite",

@@ -15,6 +15,7 @@ from random import Random
 import sqlglot
 from sqlglot import exp
 
+from .. import engines
 from . import dialects
 from .builder import _LIMITS, _PICK, Built, Col, Cond, Edge, Lit, Scope
 
@@ -1012,7 +1013,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         conds = [other]  # "the most expensive product in category X"
         slots["where"] = conds
     not_null = exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null()))
-    if most or scope.dialect in _NULLS_LAST_SYNTAX:
+    if most or engines.get(scope.dialect).nulls_last_syntax:
         # NULLS LAST (written only where the dialect needs it) keeps a missing value from
         # being "the highest", as a NOT NULL filter would, without a condition to say.
         order = exp.Ordered(this=scope.ref(num), desc=most, nulls_first=False)
@@ -1023,10 +1024,6 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
     q = q.order_by(order).limit(one.node)
     feats = ("projection", "order_by", "limit") + (("filter",) if conds else ())
     return Built(q, "argmax_row", "easy", feats, (t,), slots)
-
-
-# Dialects that write ``ASC NULLS LAST`` as such; the others emulate it with a CASE.
-_NULLS_LAST_SYNTAX = frozenset({"postgres", "sqlite"})
 
 
 def _child_filter(scope: Scope, rng: Random, e: Edge, alias: str | None) -> list[Cond]:
