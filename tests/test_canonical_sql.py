@@ -46,8 +46,13 @@ def _ordered(sql: str, dialect: str) -> bool:
     return tree.args.get("order") is not None
 
 
+def _value(v: object) -> str:
+    # psycopg2 returns bytea as memoryview, whose repr is its address: compare the bytes.
+    return repr(bytes(v)) if isinstance(v, memoryview) else repr(v)
+
+
 def _rows(result: ExecResult, ordered: bool) -> list:
-    rows = [tuple(repr(v) for v in row) for row in result.rows]
+    rows = [tuple(_value(v) for v in row) for row in result.rows]
     return rows if ordered else sorted(rows)
 
 

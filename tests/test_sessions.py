@@ -300,7 +300,7 @@ def test_validate_rejects_carry_no_values(pg_db, tmp_path):
 
 _RSS_SCRIPT = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, sys, time
     from data_create import connect
     from data_create.executor import Executor
     db = connect.connect(sys.argv[1])
@@ -311,8 +311,11 @@ _RSS_SCRIPT = textwrap.dedent(
             r = ex.execute(sql)
             out.append([r.ok, r.error_kind, round(time.perf_counter() - t, 2)])
         out.append(ex.execute("SELECT 1").ok)
-    print(json.dumps({"results": out,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    # VmHWM is this process image's own peak. getrusage's ru_maxrss is not: Linux carries
+    # the parent's size over fork + exec, so a big pytest process made it read ~1.6 GB.
+    with open("/proc/self/status") as f:
+        hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    print(json.dumps({"results": out, "peak_rss_mb": hwm / 1024}))
     """
 )
 _WIDE_ROW = ", ".join(f"REPEAT('x', 16000000) AS c{i}" for i in range(50))  # 800 MB, one row
