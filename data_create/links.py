@@ -54,8 +54,23 @@ class Guess:
 
 
 def _prefixes(tables: Sequence[Table]) -> set[str]:
-    heads = [t.name.lower().partition("_")[0] for t in tables if "_" in t.name]
+    names = [snake(t.name) for t in tables]
+    heads = [n.partition("_")[0] for n in names if "_" in n]
     return {h + "_" for h in heads if heads.count(h) >= 2}
+
+
+def _common_head(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _strip_prefix(name: str, prefixes: set[str]) -> str:
+    for p in prefixes:
+        if name.startswith(p):
+            return name[len(p) :]
+    return name
 
 
 def _stems(table: Table, prefixes: set[str]) -> set[str]:
@@ -166,9 +181,31 @@ def propose(tables: Sequence[Table]) -> list[Guess]:
                     by_stem = bool(
                         stem
                         and (stem in stems or stem.replace("_", "") in stems)
-                        and snake(key) in ("id", name, f"{stem}_id")
+                        and snake(key) in ("id", name, f"{stem}_id", f"{stem[:1]}id")
                     )
-                    if same_name or by_stem:
+                    # "<schema prefix><entity>_id" keys (sbCustomer.sbCustId) are referred to
+                    # with the child's own prefix in front (sbTransaction.sbTxCustId).
+                    bare = _strip_prefix(snake(key), prefixes)
+                    by_suffix = bool(
+                        bare != snake(key)
+                        and "_" in bare
+                        and _REF_SUFFIX.match(bare)
+                        and name.endswith("_" + bare)
+                    )
+                    # The same, folded to lower case with no separators left (PostgreSQL
+                    # folds sbTxCustId to sbtxcustid): after the shared head, the key's
+                    # rest ends the child's name.
+                    flat_key, flat = snake(key).replace("_", ""), name.replace("_", "")
+                    head = _common_head(flat, flat_key)
+                    rest = flat_key[len(head) :]
+                    by_suffix = by_suffix or bool(
+                        len(head) >= 2
+                        and len(rest) >= 4
+                        and rest.endswith("id")
+                        and flat.endswith(rest)
+                        and flat != flat_key
+                    )
+                    if same_name or by_stem or by_suffix:
                         out.append(
                             Guess(
                                 child.qualified_name,

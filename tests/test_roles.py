@@ -162,3 +162,30 @@ def test_links_confirmed_by_data(engine, request, tmp_path):
     assert md.table("sale").column("goods_id").role.role == "identifier"
     assert md.table("sale").column("amount").role.can_sum
     assert md.table("goods").row_count == 4  # counted, whatever the catalogue says
+
+
+def test_prefixed_and_initial_keys_are_proposed():
+    """sbTransaction.sbTxCustId -> sbCustomer.sbCustId (a schema-wide prefix on both
+    sides), and wallet.user_id -> users.uid (the entity's initial + id)."""
+
+    def tbl(name, *cols, pk=None):
+        return Table(name, columns=tuple(Column(c, "varchar(20)", "text") for c in cols),
+                     primary_key=(pk,) if pk else ())  # fmt: skip
+
+    tables = [
+        tbl("sbCustomer", "sbCustId", "sbCustName", pk="sbCustId"),
+        tbl("sbTicker", "sbTickerId", "sbTickerSymbol", pk="sbTickerId"),
+        tbl("sbTransaction", "sbTxId", "sbTxCustId", "sbTxTickerId", pk="sbTxId"),
+        tbl("users", "uid", "username", pk="uid"),
+        tbl("wallet", "wid", "user_id", pk="wid"),
+    ]
+    got = {(g.table, g.columns[0], g.ref_table, g.ref_columns[0]) for g in links.propose(tables)}
+    assert ("sbTransaction", "sbTxCustId", "sbCustomer", "sbCustId") in got
+    assert ("sbTransaction", "sbTxTickerId", "sbTicker", "sbTickerId") in got
+    assert ("wallet", "user_id", "users", "uid") in got
+    folded = [
+        tbl("sbcustomer", "sbcustid", "sbcustname", pk="sbcustid"),
+        tbl("sbtransaction", "sbtxid", "sbtxcustid", pk="sbtxid"),
+    ]
+    got = {(g.table, g.columns[0], g.ref_table) for g in links.propose(folded)}
+    assert ("sbtransaction", "sbtxcustid", "sbcustomer") in got
