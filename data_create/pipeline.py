@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-import json
 import os
 import sys
 import time
@@ -31,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import hygiene
+from . import hygiene, rundir
 from .errors import ConfigError
 from .records import DIFFICULTIES, Candidate, Column, Rejected, Sample, Table
+from .rundir import JsonlAppender, read_jsonl
 
-RUN_FORMAT = "nl2sql-factory/run"
 # Candidates validated together (their queries run in parallel on the worker pool).
 _BATCH_MAX = 64
 _BATCH_SLACK = 8
@@ -243,54 +242,6 @@ class Progress:
         return f"{text} {note}".rstrip()
 
 
-# ---------------------------------------------------------------- line-atomic JSONL
-
-
-class JsonlAppender:
-    """Appends one whole JSON line per ``os.write`` to an ``O_APPEND`` file."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def write(self, record: dict[str, Any]) -> None:
-        # backslashreplace: a lone surrogate (from an LLM reply) becomes its \\udXXX
-        # escape, which inside a JSON string reads back as the same text.
-        text = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        data = text.encode("utf-8", "backslashreplace")
-        view = memoryview(data)
-        while view:  # a regular file takes it in one go; loop for the pedantic case
-            view = view[os.write(self.fd, view) :]
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def read_jsonl(path: Path, repair: bool = False) -> list[dict[str, Any]]:
-    """Records of a JSONL file; with ``repair``, a torn last line is cut off the file."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    records = []
-    good_end = 0
-    offset = 0
-    for raw in data.splitlines(keepends=True):
-        offset += len(raw)
-        if not raw.endswith(b"\n"):
-            break  # torn tail: the write that made it never finished
-        try:
-            records.append(json.loads(raw))
-        except ValueError:
-            break
-        good_end = offset
-    if good_end < len(data):
-        if not repair:
-            raise ConfigError(f"{path} has a damaged line at byte {good_end}")
-        with open(path, "r+b") as f:
-            f.truncate(good_end)
-    return records
-
-
 # ---------------------------------------------------------------- values for filters
 
 
@@ -432,20 +383,20 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             warnings += plan_warnings
         else:
             plan = planner.plan(meta, config.samples, language=config.language)
-        _write_json(out / "plan.json", plan.to_dict())
+        rundir.write_json(out / rundir.PLAN, plan.to_dict())
         progress.finish(note=f"{len(plan.topics)} topics")
         timed("plan", t0)
 
-        _write_json(
-            out / "run.json",
-            {
-                "format": RUN_FORMAT,
-                "version": 1,
-                "database": db.display,
-                "fingerprint": meta.fingerprint,
-                "config": {k: v for k, v in config.to_dict().items() if k in _REPLAY_KEYS},
-                "started_at": state.get("started_at") or _now(),
-            },
+        rundir.write_json(
+            out / rundir.RUN_FILE,
+            rundir.run_record(
+                url=db.url,
+                display=db.display,
+                password_env=config.password_env,
+                fingerprint=meta.fingerprint,
+                config={k: v for k, v in config.to_dict().items() if k in _REPLAY_KEYS},
+                started_at=state.get("started_at") or _now(),
+            ),
         )
 
         executor = Executor(
@@ -513,7 +464,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         progress.start("export")
         samples = [
             Sample.from_dict({k: v for k, v in r.items() if k != "seq"})
-            for r in read_jsonl(out / "samples.jsonl")
+            for r in read_jsonl(out / rundir.SAMPLES)
         ]
         summary = export.export(
             samples,
@@ -616,42 +567,33 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _prepare_dir(out: Path, config: RunConfig, display: str) -> dict[str, Any]:
     """Check the run directory against --resume/--overwrite; the previous run's state."""
-    run_file = out / "run.json"
-    has_run = run_file.exists() or (out / "samples.jsonl").exists()
+    run_file = out / rundir.RUN_FILE
+    has_run = run_file.exists() or (out / rundir.SAMPLES).exists()
     if has_run and not (config.resume or config.overwrite):
         raise ConfigError(
             f"{out} already holds a run",
             "pass --resume to continue it, --overwrite to start it again, or choose another --out",
         )
     if config.overwrite and not config.resume:
-        for name in ("samples.jsonl", "rejects.jsonl", "run.json"):
+        for name in (rundir.SAMPLES, rundir.REJECTS, rundir.RUN_FILE):
             (out / name).unlink(missing_ok=True)
         return {}
     out.mkdir(parents=True, exist_ok=True)
-    if not (config.resume and run_file.exists()):
+    state = rundir.read_run(out) if config.resume else None
+    if state is None:
         return {}
-    state = json.loads(run_file.read_text(encoding="utf-8"))
-    if state.get("format") != RUN_FORMAT:
-        raise ConfigError(f"{run_file} is not an nl2sql-factory run file")
-    before = state.get("config", {})
     now = {k: v for k, v in config.to_dict().items() if k in _REPLAY_KEYS}
-    changed = sorted(k for k in _REPLAY_KEYS if k in before and before[k] != now[k])
+    changed = sorted(k for k in _REPLAY_KEYS if k in state.config and state.config[k] != now[k])
     if changed:
         raise ConfigError(
             f"cannot resume {out}: {', '.join(changed)} differ from the interrupted run",
             "resume with the same settings, or start a new run with another --out",
         )
-    if state.get("database") != display:
-        raise ConfigError(f"cannot resume {out}: it was made from {state.get('database')}")
-    return state
+    if state.database != display:
+        raise ConfigError(f"cannot resume {out}: it was made from {state.database}")
+    return {"fingerprint": state.fingerprint, "started_at": state.started_at}
 
 
 class _TopicProgress:
@@ -680,7 +622,7 @@ class _Generation:
         self.validator, self.synth, self.deduper = validator, synth, deduper
         self.reason_kind, self.progress = reason_kind, progress
         self.topic_progress = topic_progress
-        self.samples_path, self.rejects_path = out / "samples.jsonl", out / "rejects.jsonl"
+        self.samples_path, self.rejects_path = out / rundir.SAMPLES, out / rundir.REJECTS
         # Replay what is on disk (resume): seq -> accepted?
         self.replay: dict[int, bool] = {}
         done_samples = read_jsonl(self.samples_path, repair=True)

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import rundir
 from .links import summary as links_summary
 from .records import DIFFICULTIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
 
@@ -389,6 +390,4 @@ def write_reports(out_dir: str | os.PathLike[str], stats: Mapping[str, Any]) -> 
         "report.html": render_html(stats),
     }
     for name, text in texts.items():
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
+        rundir.write_text(out / name, text)

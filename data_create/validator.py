@@ -45,7 +45,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from . import engines
+from . import engines, rundir
 from .errors import ConfigError
 from .hygiene import text_problem
 from .safety import allowed_extra_functions, check_safety, check_tokens
@@ -521,9 +521,7 @@ def validate_file(
         outputs={name: str(path) for name, path in paths.items()},
     )
     summary_path = out / "summary.json"
-    tmp = summary_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary.to_dict(), ensure_ascii=False, indent=1) + "\n", "utf-8")
-    os.replace(tmp, summary_path)
+    rundir.write_json(summary_path, summary.to_dict())
     return summary
 
 

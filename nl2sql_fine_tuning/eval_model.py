@@ -26,7 +26,6 @@ and what passes runs as the validator's canonical SQL, not as the raw text.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -41,7 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "nl2sql_fine_tuning"
 
-from data_create import engines, prompt
+from data_create import engines, prompt, rundir
 from data_create.cli import run_command
 from data_create.errors import ConfigError
 from nl2sql_fine_tuning import eval_report, metrics
@@ -71,7 +70,8 @@ class GoldItem:
 class Gold:
     items: tuple[GoldItem, ...]
     dialect: str | None = None  # from the samples, when they say
-    dsn: str | None = None  # from a data_create run's run.json
+    dsn: str | None = None  # from a data_create run's run.json, without its password
+    password_env: str | None = None  # the variable the run read the password from
     kind: str = "samples"  # "run" | "samples" | "spider"
 
 
@@ -123,21 +123,7 @@ class EvalResult:
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
     """A JSON list or JSONL file of objects."""
-    if not path.is_file():
-        raise ConfigError(f"file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("["):
-            records = json.loads(stripped)
-        else:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not JSON or JSONL ({exc.msg} at line {exc.lineno})") from None
-    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise ConfigError(f"{path}: record {bad + 1} is not a JSON object")
-    return records
+    return rundir.read_records(path)
 
 
 def _sample_item(r: dict[str, Any], messages: tuple | None = None) -> GoldItem:
@@ -153,37 +139,27 @@ def _sample_item(r: dict[str, Any], messages: tuple | None = None) -> GoldItem:
     )
 
 
-def _run_dsn(run_dir: Path) -> str | None:
-    run_file = run_dir / "run.json"
-    if not run_file.is_file():
-        return None
-    dsn = json.loads(run_file.read_text(encoding="utf-8")).get("database")
-    # The run records a masked DSN; the password then comes from NL2SQL_DB_PASSWORD.
-    return dsn.replace(":***@", "@") if dsn else None
+def _run_database(run_dir: Path) -> tuple[str | None, str | None]:
+    """The run's database as ``(dsn without password, password variable)``, if it names one.
+
+    The password itself is read from that variable only when execution connects."""
+    info = rundir.read_run(run_dir)
+    if info is None or not info.dsn:
+        return None, None
+    return info.dsn, info.password_env
 
 
 def _load_run(run_dir: Path, split: str = "dev") -> Gold:
-    samples_file, split_file = run_dir / "samples.jsonl", run_dir / "split.json"
-    for f in (samples_file, split_file):
-        if not f.is_file():
-            raise ConfigError(f"{run_dir} is not a data_create run directory ({f.name} missing)")
-    by_id = {str(r["id"]): r for r in _read_records(samples_file)}
-    ids = json.loads(split_file.read_text(encoding="utf-8")).get(split, [])
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise ConfigError(f"{split_file} names {len(missing)} ids not in samples.jsonl")
-    alpaca_file = run_dir / f"{split}_alpaca.jsonl"
-    alpaca = _read_records(alpaca_file) if alpaca_file.is_file() else []
+    entries = rundir.split_items(run_dir, split)
     items = []
-    for i, sid in enumerate(ids):
+    for entry in entries:
         messages = None
-        if len(alpaca) == len(ids):  # the exact prompt the model was trained on
-            a = alpaca[i]
-            user = a["instruction"] + ("\n" + a["input"] if a.get("input") else "")
-            messages = (("system", a.get("system") or ""), ("user", user))
-        items.append(_sample_item(by_id[sid], messages))
-    dialect = by_id[ids[0]].get("dialect") if ids else None
-    return Gold(tuple(items), dialect=dialect, dsn=_run_dsn(run_dir), kind="run")
+        if entry.trained is not None:  # the exact prompt the model was trained on
+            messages = tuple((m["role"], m["content"]) for m in entry.trained)
+        items.append(_sample_item(entry.sample, messages))
+    dialect = entries[0].sample.get("dialect") if entries else None
+    dsn, password_env = _run_database(run_dir)
+    return Gold(tuple(items), dialect=dialect, dsn=dsn, password_env=password_env, kind="run")
 
 
 def load_gold(path: str | os.PathLike[str]) -> Gold:
@@ -219,8 +195,8 @@ def load_gold(path: str | os.PathLike[str]) -> Gold:
             "pass a data_create run directory, samples.jsonl or a Spider/BIRD file with db_id",
         ) from None
     dialect = records[0].get("dialect") if records else None
-    dsn = _run_dsn(p.parent) if (p.parent / "run.json").is_file() else None
-    return Gold(tuple(items), dialect=dialect, dsn=dsn, kind="samples")
+    dsn, password_env = _run_database(p.parent)
+    return Gold(tuple(items), dialect=dialect, dsn=dsn, password_env=password_env, kind="samples")
 
 
 def load_predictions(path: str | os.PathLike[str]) -> list[Prediction]:
@@ -393,6 +369,7 @@ def _execute_all(
     options: ExecOptions,
     default_dsn: str | None,
     gold_cache: dict[tuple[str, str], Any] | None = None,
+    default_password_env: str | None = None,
 ) -> list[_Outcome]:
     """Judge every (gold, predicted SQL) pair; one pool per database, each gold SQL and
     each distinct prediction checked and executed once.
@@ -419,7 +396,10 @@ def _execute_all(
         by_db[_dsn_for(item.database, options, default_dsn)].append(i)
     outcomes: list[_Outcome] = [_NOT_RUN] * len(pairs)
     for dsn, indices in by_db.items():
-        db = connect(dsn)
+        password_env = None
+        if dsn == default_dsn and default_password_env:  # the run's own database
+            password_env = rundir.require_password_env(default_password_env, dsn)
+        db = connect(dsn, password_env=password_env)
         validator = Validator.for_database(db, dialect, allow_functions=options.allow_functions)
         checked: dict[str, Any] = {}
 
@@ -572,6 +552,7 @@ def evaluate(
             options,
             gold.dsn if gold.kind != "spider" else None,
             gold_cache,
+            default_password_env=gold.password_env if gold.kind != "spider" else None,
         )
 
     samples = []

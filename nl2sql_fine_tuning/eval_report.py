@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from data_create import rundir
 from data_create.errors import ConfigError
 from data_create.report import _CSS, _md_table, svg_bar_chart
 
@@ -246,11 +247,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     # A lone surrogate in a model's answer cannot be encoded as UTF-8; written as its
     # \\udXXX escape it stays readable (and is the same string again inside JSON).
-    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
-    os.replace(tmp, path)
+    rundir.write_text(path, text, errors="backslashreplace")
 
 
 def _csv_value(value: Any) -> Any:
@@ -277,13 +276,11 @@ def write(
     _atomic_write(files["md"], render_markdown(report))
     _atomic_write(files["html"], render_html(report))
     _atomic_write(files["jsonl"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp = files["csv"].with_name("eval_samples.csv.tmp")
-    with tmp.open("w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+    with rundir.atomic_open(files["csv"], errors="backslashreplace", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=SAMPLE_COLUMNS)
         writer.writeheader()
         for r in rows:
             writer.writerow({k: _csv_value(r.get(k)) for k in SAMPLE_COLUMNS})
-    os.replace(tmp, files["csv"])
     return {k: str(v) for k, v in files.items()}
 
 

@@ -29,7 +29,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from data_create import rundir
 from data_create.errors import ConfigError
 from data_create.hygiene import storable_text
 
@@ -349,17 +349,10 @@ class _DiskCache:
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            # backslashreplace: a lone surrogate in a reply is stored as its \\udXXX
-            # escape, which json reads back as the same reply (so --resume replays it).
-            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-                json.dump({"key": key, **entry}, fh, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # backslashreplace: a lone surrogate in a reply is stored as its \\udXXX
+        # escape, which json reads back as the same reply (so --resume replays it).
+        with rundir.atomic_open(path, errors="backslashreplace") as fh:
+            json.dump({"key": key, **entry}, fh, ensure_ascii=False)
 
 
 def _estimate_tokens(text: str) -> int:
