@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from . import hygiene, rundir
+from .config import defaults, typed_values
+from .connect import DEFAULT_CONNECT_TIMEOUT
 from .errors import ConfigError
+from .llm.client import LLMSettings
 from .records import DIFFICULTIES, Candidate, Column, Rejected, Sample, Table
 from .rundir import JsonlAppender, read_jsonl
 
@@ -46,8 +49,19 @@ _REPLAY_KEYS = (
 )  # fmt: skip
 
 
+# The LLM transport's defaults are the client's own (one copy of each number).
+_LLM = defaults(LLMSettings)
+
+
 @dataclass(frozen=True)
 class RunConfig:
+    """Every setting of a run, and the one place their defaults live.
+
+    The command line passes only what the user typed (``None`` otherwise) and a YAML
+    file's values are type-checked against these annotations, so the order is always
+    defaults < YAML < command line (:meth:`from_sources`).
+    """
+
     dsn: str | None = None  # None: the bundled example database
     out: str | None = None  # None: runs/<database name>
     samples: int = 1000
@@ -61,7 +75,7 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     password_env: str | None = None
-    connect_timeout: int = 10
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
     schemas: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -83,11 +97,11 @@ class RunConfig:
     model: str | None = None
     base_url: str | None = None  # default: $OPENAI_BASE_URL
     api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never from a file
-    concurrency: int = 8
-    temperature: float = 0.7
-    top_p: float = 0.95
-    llm_timeout: float = 60.0
-    max_retries: int = 4
+    concurrency: int = _LLM["concurrency"]
+    temperature: float = _LLM["temperature"]
+    top_p: float = _LLM["top_p"]
+    llm_timeout: float = _LLM["timeout_s"]
+    max_retries: int = _LLM["max_retries"]
     max_requests: int | None = None
     max_total_tokens: int | None = None
     prices: dict[str, float] | None = None  # {"input": $ per 1M tokens, "output": ...}
@@ -103,6 +117,7 @@ class RunConfig:
     allow_functions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        typed_values(RunConfig, dataclasses.asdict(self), "RunConfig")  # wrong types: one line each
         problems = []
         if self.samples < 1:
             problems.append("--samples must be at least 1")
@@ -139,10 +154,25 @@ class RunConfig:
         if yaml_path:
             values.update(load_yaml(yaml_path))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("schemas", "include", "exclude", "allow_functions"):
-            if key in values:
-                values[key] = _as_tuple(values[key])
         return cls(**values)
+
+    def llm_settings(self, out: Path) -> LLMSettings:
+        """The LLM client's settings for ``--llm openai``; the key comes from the environment."""
+        return LLMSettings(
+            model=self.model or "",
+            base_url=self.base_url or os.environ.get("OPENAI_BASE_URL") or _LLM["base_url"],
+            # Local servers (vLLM, Ollama, llamafactory-cli api) accept any key.
+            api_key=os.environ.get(self.api_key_env) or "EMPTY",
+            timeout_s=self.llm_timeout,
+            max_retries=self.max_retries,
+            concurrency=self.concurrency,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_requests=self.max_requests,
+            max_total_tokens=self.max_total_tokens,
+            prices=self.prices,
+            cache_dir=Path(self.cache_dir) if self.cache_dir else out / "llm_cache",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,15 +201,7 @@ def load_yaml(path: str) -> dict[str, Any]:
             f"config file {path}: unknown option(s) {', '.join(unknown)}",
             f"known options: {', '.join(sorted(allowed))}",
         )
-    return data
-
-
-def _as_tuple(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(str(v).strip() for v in value if str(v).strip())
+    return typed_values(RunConfig, data, f"config file {path}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -541,26 +563,10 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
 
 
 def _llm_client(config: RunConfig, out: Path) -> Any:
-    """The LLM client for ``--llm openai``; the API key comes from the environment only."""
-    from .llm.client import LLMClient, LLMSettings
+    """The LLM client for ``--llm openai``."""
+    from .llm.client import LLMClient
 
-    base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
-    settings = LLMSettings(
-        model=config.model,
-        base_url=base_url,
-        # Local servers (vLLM, Ollama, llamafactory-cli api) accept any key.
-        api_key=os.environ.get(config.api_key_env) or "EMPTY",
-        timeout_s=config.llm_timeout,
-        max_retries=config.max_retries,
-        concurrency=config.concurrency,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        max_requests=config.max_requests,
-        max_total_tokens=config.max_total_tokens,
-        prices=config.prices,
-        cache_dir=Path(config.cache_dir) if config.cache_dir else out / "llm_cache",
-    )
-    return LLMClient(settings)
+    return LLMClient(config.llm_settings(out))
 
 
 def _now() -> str:
