@@ -285,7 +285,13 @@ def generate_config(args: argparse.Namespace) -> Any:
 def cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import Progress, run, summary_lines
 
-    result = run(generate_config(args), Progress(enabled=not args.quiet))
+    try:
+        result = run(generate_config(args), Progress(enabled=not args.quiet))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            "interrupted — the samples made so far are kept; continue with the same command "
+            "and --resume"
+        ) from None
     print(f"{result.out_dir}: {result.accepted} samples")
     for line in summary_lines(result):
         print(line)
@@ -516,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="response cache, so a repeated or resumed run does not pay twice (default <out>/llm_cache)",
     )
     p.set_defaults(func=cmd_generate)
+    parser.generate_parser = p  # type: ignore[attr-defined]  # its options go in the top --help
 
     p = sub.add_parser(
         "inspect",
@@ -661,7 +668,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `python -m data_create [--dsn ...]` means generate; global flags stay in front.
     first = next((a for a in argv if a not in ("-v", "--verbose", "--debug")), None)
-    if first is None or (first not in COMMANDS and first not in ("-h", "--help", "--version")):
+    if first in ("-h", "--help"):
+        # generate is the default command: its options are the ones people look for.
+        print(parser.format_help())
+        print("Options of the default command, generate:\n")
+        print(parser.generate_parser.format_help().split("\n\n", 1)[1])
+        return 0
+    if first is None or (first not in COMMANDS and first != "--version"):
         position = argv.index(first) if first is not None else len(argv)
         argv.insert(position, "generate")
     args = parser.parse_args(argv)
@@ -690,8 +703,10 @@ def run_command(call: Callable[[], int], *, debug: bool = False) -> int:
             sys.stderr.write("\r\x1b[K")  # clear a progress line left half-drawn
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")
+        print(exc.args[0] if exc.args else "interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if debug:

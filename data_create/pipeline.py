@@ -363,6 +363,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
     out = Path(config.out or Path("runs") / db.name)
     try:
         state = _prepare_dir(out, config, db.display)
+        client = _llm_client(config, out) if config.llm else None
+        if client is not None:  # an endpoint that is down ends the run here, in one line,
+            client.preflight()  # before the schema is read and minutes of retries begin
 
         t0 = time.perf_counter()
         progress.start("metadata")
@@ -393,7 +396,6 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         )
         timed("cards", t0)
 
-        client = _llm_client(config, out) if config.llm else None
         t0 = time.perf_counter()
         progress.start("plan")
         if client is not None and config.llm_plan:
@@ -476,7 +478,14 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             if client is not None:
                 llm_accounting = client.accounting()
                 client.close()
-        if gen.accepted < config.samples:
+        llm_failed = llm_accounting.get("failures_by_kind", {}) if client is not None else {}
+        if gen.accepted < config.samples and llm_failed:  # not the schema's fault
+            kinds = ", ".join(f"{k} {n}" for k, n in llm_failed.items())
+            warnings.append(
+                f"made {gen.accepted} of {config.samples} samples: "
+                f"{sum(llm_failed.values())} LLM requests failed ({kinds}); see rejects.jsonl"
+            )
+        elif gen.accepted < config.samples:
             warnings.append(
                 f"made {gen.accepted} of {config.samples} samples: the schema offers too few "
                 "distinct valid queries (see rejects.jsonl)"

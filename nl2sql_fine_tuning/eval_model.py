@@ -302,6 +302,7 @@ def generate(
         for item in items
     ]
     with LLMClient(settings) as client:
+        client.preflight()  # a server that is down: one line now, not after every retry
         replies = client.run_many(requests)
     if replies and all(isinstance(r, LLMFailure) and r.kind == "connection" for r in replies):
         raise ConfigError(
@@ -309,12 +310,19 @@ def generate(
             "start the server (vllm serve / llamafactory-cli api) or fix --base-url",
         )
     out = []
+    failed: dict[tuple[str, str], list[str]] = defaultdict(list)
     for item, reply in zip(items, replies, strict=True):
         if isinstance(reply, LLMFailure):
-            log.warning("generation failed for %s: %s: %s", item.id, reply.kind, reply.message)
+            failed[reply.kind, reply.message].append(item.id)
             out.append(Prediction(text="", id=item.id))
         else:
             out.append(Prediction(text=reply.text, id=item.id))
+    for (kind, message), ids in failed.items():  # one line per distinct failure, not per item
+        more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+        log.warning(
+            "generation failed for %d item(s) (%s%s): %s: %s",
+            len(ids), ", ".join(ids[:3]), more, kind, message,
+        )  # fmt: skip
     return out
 
 

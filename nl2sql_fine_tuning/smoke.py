@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from data_create import prompt, rundir
+from data_create.cli import run_command as run_cli_command
 from data_create.errors import Nl2SqlError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,11 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="also print the result as JSON")
     args = parser.parse_args(argv)
-    try:
-        result = run(args.workdir, samples=args.samples, config_dir=args.configs, echo=True)
-    except Nl2SqlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # A user error (no training stack, a failed step) is one line and exit 2, as in every
+    # other command of the project.
+    return run_cli_command(lambda: _report(args))
+
+
+def _report(args: argparse.Namespace) -> int:
+    result = run(args.workdir, samples=args.samples, config_dir=args.configs, echo=True)
     print(result.table())
     if result.api is not None:
         print(f"api: {result.api.base_url} models={list(result.api.models)}")

@@ -235,6 +235,7 @@ def load_test(
         import openai  # noqa: F401 - imported here so its ~1 s import is not the first latency
     except ImportError:
         raise ConfigError("the load test needs the openai package", INSTALL_HINT) from None
+    LLMClient(settings).preflight()  # nobody answering: one line now, not a table of errors
     judge = _Judge(dsn, prompts, semantics, password_env) if dsn else None
     results = []
     try:

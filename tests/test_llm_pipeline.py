@@ -184,10 +184,13 @@ def test_exact_count_despite_faults_and_a_free_rerun_from_cache(retail, model, t
         assert again.stats["run"]["llm"]["requests"] == 0
 
 
-def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path):
-    # Nothing listens on this port: every request fails as a connection error, the LLM
-    # planner falls back to the offline plan, and the run ends short with a warning.
+def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path, monkeypatch):
+    # Nothing listens on this port.  The preflight (GET /models) ends the run at once,
+    # before the schema is read: no minutes of retries, no empty run blamed on the schema.
     import socket
+
+    from data_create.errors import LLMUnavailable
+    from data_create.llm.client import LLMClient
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -196,6 +199,13 @@ def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path)
         dsn=retail, out=str(tmp_path / "x"), samples=5, llm="openai", model="m",
         base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=0.5, max_retries=1, max_rounds=2,
     )  # fmt: skip
+    with pytest.raises(LLMUnavailable, match="no server answers"):
+        run(config)
+    assert not (tmp_path / "x" / "metadata.json").exists()
+    # An endpoint that goes away after the preflight: every request fails as a connection
+    # error, the LLM planner falls back to the offline plan, and the run ends short with
+    # a warning.
+    monkeypatch.setattr(LLMClient, "preflight", lambda self: [])
     result = run(config)
     assert result.accepted < 5
     assert any("LLM plan unusable" in w or "offline" in w for w in result.warnings)
