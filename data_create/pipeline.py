@@ -24,7 +24,7 @@ import itertools
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,8 @@ from .llm.client import LLMSettings
 from .records import DIFFICULTIES, Candidate, Column, Rejected, Sample, Table
 from .rundir import JsonlAppender, read_jsonl
 
+# The reject reason of a pair that failed validation and went back to its generator.
+_BEFORE_REPAIR = "before repair: "
 # Candidates validated together (their queries run in parallel on the worker pool).
 _BATCH_MAX = 64
 _BATCH_SLACK = 8
@@ -462,7 +464,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
 
                 source = LLMGenerator(
                     client, gen_meta, dialect=meta.dialect, language=config.language,
-                    seed=config.seed, validator=validator, modes=config.modes, synth=synth,
+                    seed=config.seed, modes=config.modes, synth=synth,
                     repair=config.repair, max_rounds=config.max_rounds, progress=progress_of,
                 )  # fmt: skip
             t0 = time.perf_counter()
@@ -638,14 +640,21 @@ class _Generation:
         self.reason_kind, self.progress = reason_kind, progress
         self.topic_progress = topic_progress
         self.samples_path, self.rejects_path = out / rundir.SAMPLES, out / rundir.REJECTS
-        # Replay what is on disk (resume): seq -> accepted?
+        # Replay what is on disk (resume): seq -> accepted?  For a reject, the record too
+        # (a repair it asked for is asked again, answered from the LLM cache).
         self.replay: dict[int, bool] = {}
+        self.replayed_rejects: dict[int, dict[str, Any]] = {}
         done_samples = read_jsonl(self.samples_path, repair=True)
         done_rejects = read_jsonl(self.rejects_path, repair=True)
         for r in done_samples:
             self.replay[int(r["seq"])] = True
         for r in done_rejects:
             self.replay[int(r["seq"])] = False
+            self.replayed_rejects[int(r["seq"])] = r
+        # A generator that repairs what fails validation (the LLM's question-first pairs)
+        # gets the failures back from here: each candidate is validated once, here.
+        self.repairer = synth if hasattr(synth, "repair_many") else None
+        self.topics = {t.name: t for t in plan.topics}
         self.resumed_from = len(done_samples)
         self.rejects_by_layer: Counter[str] = Counter(r["layer"] for r in done_rejects)
         self.rejects_by_reason: Counter[str] = Counter(
@@ -692,18 +701,37 @@ class _Generation:
             if not batch:
                 exhausted.add(topic)
                 break
-            verdicts = self._validate(batch)
-            for candidate, verdict in zip(batch, verdicts, strict=True):
-                if got >= want:
-                    break  # looked at, never tried: not logged, and replay skips it the same way
-                self.seq += 1
-                self.attempts += 1
-                if self._attempt(candidate, verdict, samples_out, rejects_out):
-                    got += 1
-                    self.accepted += 1
-                    self.topic_progress.accepted[topic] += 1
-                    self.topic_progress.wanted[topic] = want - got
-                    self.progress.update(self.accepted, f"({self.attempts} tried)")
+            # Validated in chunks of what is still wanted: every candidate validated is
+            # then tried and logged (the rest of a batch is looked at, never tried, and
+            # replay skips it the same way).  Repairs join the front of the queue.
+            queue = deque((c, True) for c in batch)
+            while queue and got < want:
+                chunk = [queue.popleft() for _ in range(min(len(queue), want - got))]
+                verdicts = self._validate([c for c, _ in chunk])
+                failures: list[tuple[Candidate, str, str]] = []
+                for (candidate, may_repair), verdict in zip(chunk, verdicts, strict=True):
+                    self.seq += 1
+                    self.attempts += 1
+                    repairable = (
+                        may_repair
+                        and self.repairer is not None
+                        and not isinstance(candidate, Rejected)
+                        and self.repairer.can_repair(candidate)
+                    )
+                    outcome = self._attempt(
+                        candidate, verdict, samples_out, rejects_out, repairable
+                    )
+                    if outcome is True:
+                        got += 1
+                        self.accepted += 1
+                        self.topic_progress.accepted[topic] += 1
+                        self.topic_progress.wanted[topic] = want - got
+                        self.progress.update(self.accepted, f"({self.attempts} tried)")
+                    elif outcome:  # (layer, reason): the generator may repair it
+                        failures.append((candidate, *outcome))
+                if failures and got < want:
+                    repaired = self.repairer.repair_many(self.topics[topic], failures)
+                    queue.extendleft((c, False) for c in reversed(repaired))
         self.topic_progress.wanted[topic] = 0
         return got
 
@@ -729,8 +757,15 @@ class _Generation:
         return verdicts
 
     def _attempt(
-        self, c: Candidate, verdict: Any, samples_out: JsonlAppender, rejects_out: JsonlAppender
-    ) -> bool:
+        self,
+        c: Candidate,
+        verdict: Any,
+        samples_out: JsonlAppender,
+        rejects_out: JsonlAppender,
+        repairable: bool = False,
+    ) -> bool | tuple[str, str]:
+        """True when ``c`` becomes a sample; False when it is rejected; ``(layer, reason)``
+        when it failed validation and goes back to its generator for repair."""
         # The synthesizer is deterministic: a repeat is the same text, caught before it
         # costs a validation; the Deduper then compares normalized forms.
         key = c.sql
@@ -741,14 +776,22 @@ class _Generation:
             self.seen_sql.add(key)
             if replayed:
                 self.deduper.check(c.question, c.sql)
-            return replayed
+                return True
+            record = self.replayed_rejects[self.seq]
+            if repairable and record["reason"].startswith(_BEFORE_REPAIR):
+                return record["layer"], record["reason"].removeprefix(_BEFORE_REPAIR)
+            return False
         if isinstance(c, Rejected):
             return self._reject(c, rejects_out, c.layer, c.reason)
         if key in self.seen_sql:
             return self._reject(c, rejects_out, "dedupe", "exact duplicate SQL")
         self.seen_sql.add(key)
         if not verdict.ok:
-            return self._reject(c, rejects_out, verdict.layer or "syntax", verdict.reason or "")
+            layer, reason = verdict.layer or "syntax", verdict.reason or ""
+            if repairable:  # logged now; the repaired pair is a new attempt of its own
+                self._reject(c, rejects_out, layer, _BEFORE_REPAIR + reason)
+                return layer, reason
+            return self._reject(c, rejects_out, layer, reason)
         problem = hygiene.sample_problem(c.question, c.sql)
         if problem:  # control tokens, injection markers: never into the training files
             return self._reject(c, rejects_out, "hygiene", problem)

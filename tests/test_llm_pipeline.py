@@ -241,3 +241,46 @@ def test_the_cli_against_the_fake_server(retail, model, tmp_path):
     # All three modes delivered samples.
     for mode in ("question-first", "sql-first", "paraphrase"):
         assert f"llm:fake-model:{mode}" in generators, generators
+
+
+def test_each_accepted_llm_sample_is_executed_once_and_every_execution_is_logged(
+    retail, model, tmp_path, monkeypatch
+):
+    # Count, per SQL text, how often the validator sent it to the database: the LLM
+    # generator no longer validates for its own repairs (the pipeline validates each
+    # candidate once and hands failures back to it), and nothing runs that is not logged.
+    executed: Counter[str] = Counter()
+    real = Validator.validate_many
+
+    def counting(self, sqls):
+        sqls = list(sqls)
+        verdicts = real(self, sqls)
+        for sql, verdict in zip(sqls, verdicts, strict=True):
+            if verdict.ok or verdict.layer == "execution":
+                executed[sql] += 1
+        return verdicts
+
+    monkeypatch.setattr(Validator, "validate_many", counting)
+    config = RunConfig(
+        dsn=retail, out=str(tmp_path / "run"), samples=60, seed=9, llm="openai",
+        model="fake-model", llm_timeout=2, max_retries=4, concurrency=8,
+        cache_dir=str(tmp_path / "cache"),
+        modes={"question-first": 0.6, "sql-first": 0.2, "paraphrase": 0.2},
+    )  # fmt: skip
+    with FakeLLM(model) as fake:
+        result = run(replace_base_url(config, fake.base_url))
+    assert result.accepted == 60
+    samples = read_jsonl(tmp_path / "run" / "samples.jsonl")
+    rejects = read_jsonl(tmp_path / "run" / "rejects.jsonl")
+    runs = Counter(executed[s["sql"]] for s in samples)
+    assert runs == {1: 60}, runs  # exactly one execution per accepted sample
+    logged = {r["sql"] for r in samples} | {r["sql"] for r in rejects}
+    assert set(executed) <= logged, set(executed) - logged
+    repaired = [r for r in rejects if r["reason"].startswith("before repair: ")]
+    assert repaired  # the fake's invented columns went back to the model
+
+
+def replace_base_url(config: RunConfig, base_url: str) -> RunConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, base_url=base_url)
