@@ -23,6 +23,7 @@ kept with the reason, for the report.
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,8 +55,8 @@ class Guess:
 
 
 def _prefixes(tables: Sequence[Table]) -> set[str]:
-    heads = [t.name.lower().partition("_")[0] for t in tables if "_" in t.name]
-    return {h + "_" for h in heads if heads.count(h) >= 2}
+    heads = Counter(t.name.lower().partition("_")[0] for t in tables if "_" in t.name)
+    return {h + "_" for h, n in heads.items() if n >= 2}
 
 
 def _stems(table: Table, prefixes: set[str]) -> set[str]:
@@ -131,44 +132,72 @@ def by_stem_of(stem: str | None, stems: set[str]) -> bool:
 
 
 def propose(tables: Sequence[Table]) -> list[Guess]:
-    """Every name-implied link not already declared, strongest first per child column."""
+    """Every name-implied link not already declared, strongest first per child column.
+
+    A parent can match a child column only through a key whose name is the column's,
+    a same-named column with distinct values, or the column's stem among the parent's
+    stems; indexes on those three find the few parents to look at, so a schema of
+    thousands of tables is not a (columns x tables) scan.
+    """
     prefixes = _prefixes(tables)
-    parents = [(t, _stems(t, prefixes), _keyish(t)) for t in tables if t.kind == "table"]
+    parents = []
+    by_key: dict[str, list[int]] = defaultdict(list)  # snake(key) -> parents
+    by_unique: dict[str, list[int]] = defaultdict(list)  # column name -> parents
+    by_stem: dict[str, list[int]] = defaultdict(list)  # stem -> parents
+    for t in tables:
+        if t.kind != "table":
+            continue
+        i = len(parents)
+        stems, keys = _stems(t, prefixes), _keyish(t)
+        columns = {c.name: c for c in reversed(t.columns)}  # the first of a name, as column()
+        parents.append((t, stems, keys, frozenset(keys), columns))
+        for key in keys:
+            by_key[snake(key)].append(i)
+        for c in columns.values():
+            if c.stats is not None and c.stats.unique:
+                by_unique[c.name].append(i)
+        for st in stems:
+            by_stem[st].append(i)
     out: list[Guess] = []
     for child in tables:
         declared = {c for fk in child.foreign_keys for c in fk.columns}
+        child_key = own_key(child)
         for column in child.columns:
             if column.name in declared or column.type not in _NUMERIC | _TEXTUAL:
                 continue
-            if column.name == own_key(child):
+            if column.name == child_key:
                 continue  # a row's own key points nowhere (1:1 extensions declare theirs)
             name = snake(column.name)
             m = _REF_SUFFIX.match(name)
             stem = m.group("stem").rstrip("_") if m else None
-            for parent, stems, keys in parents:
+            candidates = {*by_key.get(name, ()), *by_unique.get(column.name, ())}
+            if stem:
+                candidates.update(by_stem.get(stem, ()), by_stem.get(stem.replace("_", ""), ()))
+            for i in sorted(candidates):  # in table order, as a full scan would find them
+                parent, stems, keys, own_keys, columns = parents[i]
                 if parent is child:
                     continue
                 # The parent's own column of the same name is a candidate too when its
                 # values are distinct (jsh_user.tenant_id -> jsh_tenant.tenant_id, not .id).
-                same = parent.column(column.name)
+                same = columns.get(column.name)
                 if same is not None and same.stats is not None and same.stats.unique:
                     keys = [*keys, same.name] if same.name not in keys else keys
                 for key in keys:
-                    kcol = parent.column(key)
+                    kcol = columns.get(key)
                     if kcol is None:
                         continue
                     same_name = (
                         snake(key) == name
                         and name not in ("id", "code", "name")
                         and (m is not None or parent.primary_key == (key,))
-                        and (key in _keyish(parent) or by_stem_of(stem, stems))
+                        and (key in own_keys or by_stem_of(stem, stems))
                     )
-                    by_stem = bool(
+                    by_stem_match = bool(
                         stem
                         and (stem in stems or stem.replace("_", "") in stems)
                         and snake(key) in ("id", name, f"{stem}_id")
                     )
-                    if same_name or by_stem:
+                    if same_name or by_stem_match:
                         out.append(
                             Guess(
                                 child.qualified_name,

@@ -578,7 +578,8 @@ def evaluate(
                 pred_sql=sql,
                 exact_match=metrics.exact_match(sql, g.sql, sql_dialect) if text_match else None,
                 token_f1=metrics.token_f1(sql, g.sql) if text_match else None,
-                syntax_valid=metrics.syntax_valid(sql, sql_dialect) and static.layer != "syntax",
+                # The static verdict above already parsed it: not parsed a second time.
+                syntax_valid=metrics.parses(static),
                 **_verdict_fields(o),
             )
         )
