@@ -44,6 +44,7 @@ from data_create import engines, prompt, rundir
 from data_create.cli import run_command
 from data_create.errors import ConfigError
 from nl2sql_fine_tuning import eval_report, metrics
+from nl2sql_fine_tuning.eval_report import SampleResult  # the report's row; re-exported
 
 log = logging.getLogger("nl2sql_fine_tuning.eval")
 
@@ -80,35 +81,6 @@ class Prediction:
     text: str
     id: str | None = None
     label: str | None = None
-
-
-@dataclass(frozen=True)
-class SampleResult:
-    """Everything known about one evaluated sample; one line of the per-sample files."""
-
-    id: str
-    database: str
-    difficulty: str
-    topic: str
-    features: tuple[str, ...]
-    question: str
-    gold_sql: str
-    prediction: str  # the model's raw answer
-    pred_sql: str  # the SQL extracted from it
-    exact_match: bool | None  # None: text match not evaluated
-    token_f1: float | None
-    syntax_valid: bool
-    executed: bool | None = None  # None: execution not evaluated
-    exec_success: bool | None = None
-    correct: bool | None = None
-    gold_empty: bool | None = None
-    verdict: str | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d["features"] = list(self.features)
-        return d
 
 
 @dataclass
