@@ -2,6 +2,7 @@
 
     python bench/bench_generate.py                       # all targets, 1,000 samples each
     python bench/bench_generate.py --targets retail,northwind --samples 300
+    python bench/bench_generate.py --sizes 500,2000,8000,20000   # throughput vs size, retail
 
 Targets: the bundled example database (SQLite), Northwind (SQLite), Sakila (MariaDB
 and PostgreSQL) and mall (MariaDB, Chinese comments, --language zh); the server ones
@@ -168,12 +169,81 @@ def bench_target(name: str, n: int, seed: int, tmp: Path) -> dict:
     }
 
 
+def _one_size(target: str, n: int, seed: int) -> dict:
+    """One run of ``n`` samples in this (fresh) process: speed, candidates, disk, memory."""
+    import resource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        loader, language = TARGETS[target]
+        dsn, cleanup = loader(Path(tmp))
+        try:
+            out = Path(tmp) / "run"
+            result = run(RunConfig(dsn=dsn, out=str(out), samples=n, language=language, seed=seed))
+            rejects_mb = (out / "rejects.jsonl").stat().st_size / 2**20
+        finally:
+            cleanup()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "n": n,
+        "accepted": result.accepted,
+        "samples_per_s": result.samples_per_s,
+        "tried_per_kept": result.attempts / max(result.accepted, 1),
+        "repeats": result.stats["run"].get("synth_repeats", 0),
+        "rejects_mb": rejects_mb,
+        "rss_mb": rss_mb,
+        "warnings": [w for w in result.warnings if w.startswith("made ")],
+    }
+
+
+def bench_sizes(target: str, sizes: list[int], seed: int) -> int:
+    """samples/s at each size, each in its own process (so peak memory is its own), and
+    the ratio of the fastest to the slowest: the target is <= 2."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    rows = []
+    for n in sizes:
+        print(f"[{target}] {n} samples ...", file=sys.stderr, flush=True)
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            rows.append(pool.submit(_one_size, target, n, seed).result())
+    head = (
+        f"{'samples':>8} {'kept':>7} {'samples/s':>9} {'tried/kept':>10} {'repeats':>8} "
+        f"{'rejects MB':>10} {'peak RSS MB':>11}"
+    )
+    print(f"target: {target}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(
+            f"{r['n']:>8} {r['accepted']:>7} {r['samples_per_s']:>9.0f} "
+            f"{r['tried_per_kept']:>10.2f} {r['repeats']:>8} {r['rejects_mb']:>10.2f} "
+            f"{r['rss_mb']:>11.0f}"
+        )
+        for w in r["warnings"]:
+            print(f"         {w}")
+    speeds = [r["samples_per_s"] for r in rows]
+    ratio = max(speeds) / max(min(speeds), 1e-9)
+    print(
+        f"samples/s max/min = {ratio:.2f} (target <= 2); repeats: exact repeats the "
+        "synthesizer dropped before phrasing; tried/kept: validated candidates per kept sample"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated targets")
     parser.add_argument("--samples", type=int, default=1000, help="samples per target")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--sizes", help="comma-separated sample counts: throughput at each size (first target)"
+    )
     args = parser.parse_args(argv)
+    if args.sizes:
+        target = (args.targets.split(",")[0] if "," not in args.targets else "retail").strip()
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        return bench_sizes(target, sizes, args.seed)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in [t.strip() for t in args.targets.split(",") if t.strip()]:

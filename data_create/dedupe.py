@@ -268,6 +268,21 @@ class Deduper:
         self._record(k, grams)
         return None
 
+    def duplicate(self, question: str, sql: str) -> str | None:
+        """Why ``(question, sql)`` duplicates an accepted item, or None; records nothing, so a
+        caller can skip validating what would be rejected anyway.
+
+        >>> d = Deduper("sqlite"); d.check("How many orders?", "SELECT COUNT(*) FROM orders")
+        >>> d.duplicate("q", "SELECT COUNT(*) FROM orders"), len(d)
+        ('exact duplicate SQL', 1)
+        """
+        k = keys(sql, self.dialect)
+        if k.normalized in self._normalized:
+            return EXACT
+        if k.structural in self._structural:
+            return STRUCTURAL
+        return NEAR_QUESTION if self._near(question_grams(question), k.skeleton) else None
+
     def add_existing(self, question: str, sql: str) -> None:
         """Record an item accepted earlier (e.g. when resuming) without checking it."""
         self._record(keys(sql, self.dialect), question_grams(question))

@@ -43,10 +43,12 @@ _BEFORE_REPAIR = "before repair: "
 # Candidates validated together (their queries run in parallel on the worker pool).
 _BATCH_MAX = 64
 _BATCH_SLACK = 8
+# At most this share of the requested samples may have a trivial answer (a single 0 or NULL).
+_TRIVIAL_SHARE = 0.02
 # Settings a resumed run must share with the run it continues: they decide the plan
 # and the candidate streams.
 _REPLAY_KEYS = (
-    "samples", "language", "seed", "mix", "keep_empty", "max_result_rows", "execute",
+    "samples", "language", "seed", "mix", "shape_mix", "keep_empty", "max_result_rows", "execute",
     "llm", "model", "modes", "repair", "llm_plan", "temperature", "top_p", "max_rounds",
 )  # fmt: skip
 
@@ -85,6 +87,9 @@ class RunConfig:
     mix: dict[str, float] = field(
         default_factory=lambda: {"easy": 0.35, "medium": 0.4, "hard": 0.25}
     )
+    # Weights of the synthesizer's question shapes (data_create.synth.DEFAULT_SHAPE_MIX for
+    # the ones not given), e.g. {"negation": 0.1, "advanced": 0}.
+    shape_mix: dict[str, float] | None = None
     keep_empty: bool = False  # keep queries whose result is empty
     max_result_rows: int = 1000  # a larger result is "huge" and not kept
     max_result_bytes: int = 32 * 1024 * 1024  # a larger result is refused while fetching
@@ -133,6 +138,16 @@ class RunConfig:
             problems.append("retrieval_k and retrieval_tokens must be positive")
         if set(self.mix) - set(DIFFICULTIES) or not any(v > 0 for v in self.mix.values()):
             problems.append(f"mix must weigh some of {', '.join(DIFFICULTIES)}")
+        if self.shape_mix is not None:
+            from .synth import check_shape_mix
+
+            if not isinstance(self.shape_mix, dict):
+                problems.append("shape_mix must map shape families to weights")
+            else:
+                try:
+                    check_shape_mix(self.shape_mix)
+                except ConfigError as exc:
+                    problems.append(exc.message)
         if self.llm not in (None, "openai"):
             problems.append("--llm must be openai (any OpenAI-compatible endpoint)")
         if self.llm and not self.model:
@@ -304,6 +319,11 @@ def value_source(
     return values
 
 
+def _value_limit(samples: int) -> int:
+    """Real values fetched per filterable column for a request of ``samples``."""
+    return max(30, min(400, samples // 50))
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -455,7 +475,12 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 language=config.language,
                 seed=config.seed,
                 mix=config.mix,
-                values=value_source(executor, meta.dialect) if config.execute else None,
+                # A larger request needs more distinct questions, hence more real values to
+                # ask about (30 per column at 1,000 samples, 400 at 20,000).
+                values=value_source(executor, meta.dialect, limit=_value_limit(config.samples))
+                if config.execute
+                else None,
+                shape_mix=config.shape_mix,
             )
             source: Any = synth
             progress_of = _TopicProgress()
@@ -470,7 +495,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             t0 = time.perf_counter()
             gen = _Generation(
                 out, config, plan, meta, db.name, validator, source, Deduper(meta.dialect),
-                reason_kind, progress, progress_of,
+                reason_kind, progress, progress_of, pool if config.execute else None,
             )  # fmt: skip
             gen.run()
             timed("generate", t0)
@@ -489,8 +514,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             )
         elif gen.accepted < config.samples:
             warnings.append(
-                f"made {gen.accepted} of {config.samples} samples: the schema offers too few "
-                "distinct valid queries (see rejects.jsonl)"
+                f"made {gen.accepted} of {config.samples} samples: the schema has no more "
+                "distinct questions the generator can ask (every topic ran out of new queries; "
+                "see rejects.jsonl and report.md)"
             )
 
         t0 = time.perf_counter()
@@ -522,6 +548,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
             plan=plan,
             metadata=meta,
             timings=dict(timings),
+            shape_mix=getattr(synth, "shape_mix", None),
             run_info={
                 "database": db.display,
                 "engine": meta.engine,
@@ -532,6 +559,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
                 "samples_accepted": len(samples),
                 "attempts": gen.attempts,
                 "resumed_from": gen.resumed_from,
+                # Exact repeats the synthesizer dropped before phrasing them (not attempts).
+                "synth_repeats": sum(getattr(source, "repeats", {}).values()),
+                "trivial_kept": gen.trivial,
                 "elapsed_s": round(elapsed, 3),
                 "samples_per_s": round(
                     (len(samples) - gen.resumed_from) / max(timings["generate"], 1e-9), 1
@@ -633,12 +663,14 @@ class _Generation:
 
     def __init__(
         self, out, config, plan, meta, database, validator, synth, deduper, reason_kind,
-        progress, topic_progress,
+        progress, topic_progress, pool=None,
     ):  # fmt: skip
         self.config, self.plan, self.meta, self.database = config, plan, meta, database
         self.validator, self.synth, self.deduper = validator, synth, deduper
         self.reason_kind, self.progress = reason_kind, progress
         self.topic_progress = topic_progress
+        self.pool = pool
+        self.trivial_sql: set[str] = set()  # one-row answers that are a single 0 or NULL
         self.samples_path, self.rejects_path = out / rundir.SAMPLES, out / rundir.REJECTS
         # Replay what is on disk (resume): seq -> accepted?  For a reject, the record too
         # (a repair it asked for is asked again, answered from the LLM cache).
@@ -656,6 +688,9 @@ class _Generation:
         self.repairer = synth if hasattr(synth, "repair_many") else None
         self.topics = {t.name: t for t in plan.topics}
         self.resumed_from = len(done_samples)
+        self.trivial = sum(1 for r in done_samples if r.get("validation", {}).get("trivial"))
+        # A single 0 or NULL answers little: such samples stay a small share of the set.
+        self.trivial_cap = int(_TRIVIAL_SHARE * config.samples)
         self.rejects_by_layer: Counter[str] = Counter(r["layer"] for r in done_rejects)
         self.rejects_by_reason: Counter[str] = Counter(
             reason_kind(r["layer"], r["reason"]) for r in done_rejects
@@ -748,12 +783,21 @@ class _Generation:
                 continue
             if self.seq + i + 1 in self.replay or c.sql in self.seen_sql or c.sql in fresh:
                 continue
+            # A duplicate of an accepted sample stays one (the accepted set only grows):
+            # no need to run it.
+            if self.deduper.duplicate(c.question, c.sql):
+                continue
             fresh.add(c.sql)
             todo.append(i)
         verdicts: list[Any] = [None] * len(batch)
         found = self.validator.validate_many([batch[i].sql for i in todo])
         for i, verdict in zip(todo, found, strict=True):
             verdicts[i] = verdict
+        # Which one-row answers are a single 0 or NULL (COUNT of nothing, SUM of no rows):
+        # the verdict of the one execution says; only one-value aggregates count.
+        for i in todo:
+            if verdicts[i].trivial and {"aggregate", "count"} & set(batch[i].features):
+                self.trivial_sql.add(batch[i].sql)
         return verdicts
 
     def _attempt(
@@ -786,6 +830,9 @@ class _Generation:
         if key in self.seen_sql:
             return self._reject(c, rejects_out, "dedupe", "exact duplicate SQL")
         self.seen_sql.add(key)
+        if verdict is None:  # skipped by _validate: a duplicate of an accepted sample
+            reason = self.deduper.duplicate(c.question, c.sql) or "duplicate"
+            return self._reject(c, rejects_out, "dedupe", reason)
         if not verdict.ok:
             layer, reason = verdict.layer or "syntax", verdict.reason or ""
             if repairable:  # logged now; the repaired pair is a new attempt of its own
@@ -802,15 +849,21 @@ class _Generation:
             )  # fmt: skip
         if verdict.empty and not self.config.keep_empty:
             return self._reject(c, rejects_out, "execution", "empty result")
+        trivial = c.sql in self.trivial_sql
+        if trivial and self.trivial >= self.trivial_cap:
+            return self._reject(c, rejects_out, "execution", "trivial result (a single 0 or NULL)")
         duplicate = self.deduper.check(c.question, c.sql)
-        if duplicate:
-            return self._reject(c, rejects_out, "dedupe", duplicate)
+        if duplicate:  # it ran: logged with its text, as every executed query is
+            return self._reject(c, rejects_out, "dedupe", duplicate, ran=True)
         validation = (
             {"rows": verdict.rows, "elapsed_ms": verdict.elapsed_ms, "empty": verdict.empty,
              "truncated": verdict.truncated}
             if verdict.rows is not None
             else {"executed": False}
         )  # fmt: skip
+        if trivial:
+            validation["trivial"] = True
+            self.trivial += 1
         sample = Sample(
             id=f"{self.database}-{self.seq:06d}",
             question=c.question,
@@ -825,23 +878,29 @@ class _Generation:
             generator=c.generator,
             validation=validation,
             created_at=_now(),
+            shape=getattr(c, "shape", None),
         )
         samples_out.write({"seq": self.seq, **sample.to_dict()})
         return True
 
-    def _reject(self, c: Candidate, out: JsonlAppender, layer: str, reason: str) -> bool:
-        out.write(
-            {
-                "seq": self.seq,
-                "question": c.question,
-                "sql": c.sql,
-                "topic": c.topic,
-                "difficulty": getattr(c, "difficulty", None),
-                "generator": c.generator,
-                "layer": layer,
-                "reason": reason,
-            }
-        )
+    def _reject(
+        self, c: Candidate, out: JsonlAppender, layer: str, reason: str, ran: bool = False
+    ) -> bool:
+        record = {
+            "seq": self.seq,
+            "question": c.question,
+            "sql": c.sql,
+            "topic": c.topic,
+            "difficulty": getattr(c, "difficulty", None),
+            "generator": c.generator,
+            "layer": layer,
+            "reason": reason,
+        }
+        if layer == "dedupe" and not ran:
+            # A repeat of a kept sample, never run: counted, and written without its text
+            # (the kept sample has it), so a large run's rejects file stays small.
+            del record["question"], record["sql"], record["difficulty"]
+        out.write(record)
         self.rejects_by_layer[layer] += 1
         self.rejects_by_reason[self.reason_kind(layer, reason)] += 1
         return False

@@ -244,3 +244,28 @@ def extract_sql(text: str) -> str:
         if start:
             text = text[start.start() :]
     return sql_target(_cut_at_statement_end(text.strip()))
+
+
+_REPAIR = {
+    "en": (
+        "### Problem with the query above\n{problem}\n\n"
+        "Write a corrected query for the same question. Output only the SQL."
+    ),
+    "zh": "### 上面的查询有问题\n{problem}\n\n请为同一个问题写出修正后的查询。只输出 SQL。",
+}
+
+
+def repair_prompt(problem: str, language: str = "en") -> str:
+    """The user turn that asks for a corrected query after a rejected or failed one.
+
+    ``problem`` is the validator's or the database's one-line reason with data values
+    already removed; it is the only new information the model gets.
+
+    >>> print(repair_prompt("unknown column 'nme' in table users — did you mean name?"))
+    ### Problem with the query above
+    unknown column 'nme' in table users — did you mean name?
+    <BLANKLINE>
+    Write a corrected query for the same question. Output only the SQL.
+    """
+    _text(language)  # validate the language
+    return _REPAIR[language].format(problem=" ".join(problem.split()))

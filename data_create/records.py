@@ -503,7 +503,15 @@ SQL_FEATURES = (
     "projection", "filter", "count", "distinct", "order_by", "limit", "aggregate",
     "group_by", "having", "between", "like", "is_null", "join", "multi_join",
     "subquery_in", "exists", "scalar_subquery", "set_operation", "case", "window",
-    "date_bucket",
+    "date_bucket", "negation", "arithmetic",
+)  # fmt: skip
+
+# The families of question shapes the offline synthesizer draws from (its ``shape_mix``);
+# a sample records its family in ``Sample.shape`` and the report shows the mix achieved.
+SHAPE_FAMILIES = (
+    "listing", "join_listing", "aggregate", "join_aggregate", "count_distinct", "group",
+    "argmax", "top_n", "having", "compare_aggregate", "negation", "set_operation",
+    "arithmetic", "advanced",
 )  # fmt: skip
 
 
@@ -570,6 +578,7 @@ class Candidate:
     features: tuple[str, ...]  # from SQL_FEATURES
     language: str  # "zh" | "en"
     generator: str  # e.g. "synth/1" or "llm:<model>"
+    shape: str | None = None  # the synthesizer's shape family (SHAPE_FAMILIES), if known
 
 
 @dataclass(frozen=True)
@@ -607,6 +616,7 @@ class Sample:
         str, Any
     ]  # {"rows", "elapsed_ms", "empty", "truncated"} or {"executed": False}
     created_at: str
+    shape: str | None = None  # the synthesizer's shape family (SHAPE_FAMILIES), if known
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -19,9 +19,17 @@ The pipeline calls :func:`build_stats` once at the end and hands the result to
       "rejects":    {"by_layer": {layer: n}, "by_reason": {reason: n}},
       "timings":    {stage: seconds},
       "skeletons":  {"distinct": n, "samples": m, "ratio": n / m},
+      "shapes":     {"achieved": {family: n}, "share": {family: n / samples with a family},
+                     "target": {family: weight share} (when the synthesizer's mix is known)},
       "links":      {"declared": n, "verified": [{"link", "coverage"}],
                      "rejected": [{"link", "reason"}]}   (see data_create.links)
+      "quality":    {"shapes": {"distinct": n, "mix": {shape key: samples}},
+                     "lint": {"hits", "flagged_samples", "by_rule", "roles_checked", ...}}
     }
+
+``quality`` comes from :func:`quality_stats` (:mod:`data_create.quality`): the mix of
+query shapes and the lint of the samples; ``bench/bench_shapes.py`` compares the mix
+with human question sets.
 
 Rates are fractions in [0, 1] (None when undefined).  ``report.html`` is one
 self-contained file: inline CSS and hand-drawn SVG bar charts, no scripts, no
@@ -41,7 +49,7 @@ from typing import Any
 
 from . import rundir
 from .links import summary as links_summary
-from .records import DIFFICULTIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
+from .records import DIFFICULTIES, SHAPE_FAMILIES, SQL_FEATURES, Plan, Sample, SchemaMetadata
 
 # The pieces eval_report shares live in report_parts; the names this module has always
 # had stay importable from here.
@@ -70,11 +78,13 @@ def build_stats(
     run_info: Mapping[str, Any],
     *,
     skeleton: Callable[[str, str], str] | None = None,
+    shape_mix: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The stats dict described in the module docstring.
 
     ``run_info`` is copied into ``stats["run"]`` with any ``dsn`` masked; ``skeleton``
-    defaults to :func:`data_create.dedupe.skeleton`.
+    defaults to :func:`data_create.dedupe.skeleton`; ``shape_mix`` (the synthesizer's
+    weights per shape family) gives the target the achieved shape mix is shown against.
     """
     run = dict(run_info)
     if run.get("dsn"):
@@ -92,7 +102,10 @@ def build_stats(
     run.setdefault("samples_per_s", round(len(samples) / elapsed, 1) if elapsed else None)
 
     per_table = Counter(t for s in samples for t in s.tables)
-    non_empty = [t.qualified_name for t in metadata.tables if (t.row_count or 0) > 0]
+    # Base tables only: views repeat their tables' rows, and the planner skips them.
+    non_empty = [
+        t.qualified_name for t in metadata.tables if t.kind == "table" and (t.row_count or 0) > 0
+    ]
     covered_names = set(per_table)
 
     def is_covered(t: str) -> bool:
@@ -111,6 +124,9 @@ def build_stats(
     rejected = sum(rejects_by_layer.values())
     features = Counter(f for s in samples for f in s.features)
     difficulty = Counter(s.difficulty for s in samples)
+    shapes = Counter(s.shape for s in samples if s.shape)
+    shaped = sum(shapes.values())
+    weight = sum(shape_mix.values()) if shape_mix else 0
 
     return {
         "run": run,
@@ -146,7 +162,32 @@ def build_stats(
             "samples": len(samples),
             "ratio": _rate(len(skeletons), len(samples)),
         },
+        "shapes": {
+            "achieved": {**dict.fromkeys(SHAPE_FAMILIES, 0), **_sorted_counts(shapes)}
+            if shaped
+            else {},
+            "share": {f: round(shapes[f] / shaped, 4) for f in SHAPE_FAMILIES} if shaped else {},
+            "target": {f: round(shape_mix.get(f, 0) / weight, 4) for f in SHAPE_FAMILIES}
+            if weight
+            else {},
+        },
         "links": links_summary(metadata),
+        "quality": quality_stats(samples, metadata),
+    }
+
+
+def quality_stats(samples: Sequence[Sample], metadata: SchemaMetadata) -> dict[str, Any]:
+    """The shape mix and the lint of ``samples`` (see :mod:`data_create.quality`).
+
+    Lint examples name sample ids, rules and columns, never values from the database.
+    """
+    from .quality import coverage, lint
+
+    mix = coverage.shape_counts((s.sql for s in samples), metadata.dialect)
+    found = lint.lint_samples(samples, dialect=metadata.dialect, metadata=metadata)
+    return {
+        "shapes": {"distinct": len(mix), "mix": _sorted_counts(mix)},
+        "lint": found.to_dict(max_hits=20),
     }
 
 
@@ -183,12 +224,25 @@ CHARTS: tuple[tuple[str, Callable[[Mapping[str, Any]], Mapping[str, float]], str
     ("Samples per topic", lambda s: s.get("topics", {}), "{:,.0f}"),
     ("Samples per difficulty", lambda s: s.get("difficulty", {}), "{:,.0f}"),
     ("SQL features", lambda s: s.get("features", {}), "{:,.0f}"),
+    (
+        "Question shapes (samples per family)",
+        lambda s: s.get("shapes", {}).get("achieved", {}),
+        "{:,.0f}",
+    ),
     ("Samples per table (non-empty tables, covered or not)", _table_counts, "{:,.0f}"),
     ("Validity, emptiness, coverage, diversity", _validity_rates, "{:.1%}"),
     ("Rejects by layer", lambda s: s.get("rejects", {}).get("by_layer", {}), "{:,.0f}"),
     ("Rejects by reason", lambda s: s.get("rejects", {}).get("by_reason", {}), "{:,.0f}"),
     ("Stage timings (seconds)", lambda s: s.get("timings", {}), "{:,.2f}"),
 )
+
+# The shape mix and the lint (quality_stats): one chart each, after the others.
+CHARTS += (
+    ("Query shapes (data_create.quality.shape)",
+     lambda s: s.get("quality", {}).get("shapes", {}).get("mix", {}), "{:,.0f}"),
+    ("Lint hits by rule (data_create.quality.lint)",
+     lambda s: s.get("quality", {}).get("lint", {}).get("by_rule", {}), "{:,.0f}"),
+)  # fmt: skip
 
 # ---------------------------------------------------------------- markdown
 
@@ -238,6 +292,22 @@ def render_markdown(stats: Mapping[str, Any]) -> str:
         else:
             out.append("(none)")
         out.append("")
+    shapes = stats.get("shapes", {})
+    if shapes.get("share"):
+        target = shapes.get("target", {})
+        out += [
+            "## Shape mix: achieved vs target",
+            "",
+            *_md_table(
+                ("family", "samples", "share", "target"),
+                (
+                    (f, shapes["achieved"].get(f, 0), f"{share:.1%}",
+                     f"{target[f]:.1%}" if f in target else "")
+                    for f, share in shapes["share"].items()
+                ),
+            ),
+            "",
+        ]  # fmt: skip
     tables = stats.get("tables", {})
     if tables:
         uncovered = [t for t in tables.get("non_empty", []) if t not in tables.get("covered", [])]

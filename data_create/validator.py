@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,9 +90,14 @@ class Verdict:
     # The canonical statement (regenerated from the validated tree) when ok: what the
     # execution layer ran, and what any other caller must run.
     sql: str | None = None
+    # Executed, and the answer is one row of nothing but 0 / NULL (COUNT of nothing, SUM
+    # of no rows): known from the one execution, so nobody runs the query again to see.
+    trivial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        del d["trivial"]  # an internal judgement, not part of the written verdict
+        return d
 
 
 def _reject(layer: str, reason: str) -> Verdict:
@@ -344,6 +350,14 @@ def _double_quoted(
     )
 
 
+def trivial_rows(rows: Any) -> bool:
+    """A single row of nothing but 0 / NULL: an answer that teaches little."""
+    return len(rows) == 1 and all(
+        v is None or (isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) and v == 0)
+        for v in rows[0]
+    )
+
+
 def _execution_verdict(result: ExecResult, sql: str | None = None) -> Verdict:
     if result.ok:
         return Verdict(
@@ -355,6 +369,7 @@ def _execution_verdict(result: ExecResult, sql: str | None = None) -> Verdict:
             empty=result.empty,
             truncated=result.truncated,
             sql=sql,
+            trivial=trivial_rows(result.rows),
         )
     return Verdict(
         ok=False,

@@ -49,7 +49,7 @@ $PY -m pip install -c "$constraints" \
   omegaconf pyyaml numpy pandas safetensors sentencepiece tiktoken protobuf packaging \
   fastapi sse-starlette uvicorn pydantic \
   jieba nltk rouge-chinese \
-  tokenizers "openai>=1.40,<4"
+  tokenizers "openai>=1.40,<4" "gguf>=0.19"
 
 say "step 3/4: torchaudio as pure Python (drop its CUDA-linked native libs)"
 ta_dir="$($PY -c 'import importlib.util as u, os; s = u.find_spec("torchaudio"); print(os.path.dirname(s.origin) if s else "")')"

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -249,3 +250,47 @@ def litemall_mysql(request, mysql_server) -> Iterator[str]:
         mysql_source(name, data)
 
     yield from _loaded_database(request, "mysql", "litemall", load)
+
+
+# ---------------------------------------------------------------- defog (human questions)
+
+
+def _defog_module():
+    """bench/defog.py: the one loader of the defog databases, shared with the benches."""
+    import importlib.util
+
+    path = ROOT / "bench" / "defog.py"
+    spec = importlib.util.spec_from_file_location("nl2sql_bench_defog", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def defog():
+    """The defog loader module (skips where ../shared/data/defog is absent)."""
+    shared_file("defog", "questions")
+    return _defog_module()
+
+
+@pytest.fixture(scope="session")
+def defog_db(pg_server, defog) -> Iterator[Callable[[str], str]]:
+    """``defog_db("broker")`` loads that defog database (column descriptions as comments)
+    once per session into a uniquely named PostgreSQL database; yields its DSN.  All are
+    dropped at the end of the session."""
+    loaded: dict[str, str] = {}
+    names: list[str] = []
+
+    def load(db: str) -> str:
+        if db not in loaded:
+            name = unique_name(f"defog_{db}")
+            names.append(name)
+            loaded[db] = defog.load_database(db, name)
+        return loaded[db]
+
+    try:
+        yield load
+    finally:
+        for name in names:
+            drop_pg_database(name)

@@ -79,8 +79,9 @@ def test_build_stats_shape_and_numbers():
     s = stats()
     assert set(s) == {
         "run", "plan", "topics", "difficulty", "features", "languages", "generators",
-        "tables", "validity", "rejects", "timings", "skeletons", "links",
+        "tables", "validity", "rejects", "timings", "skeletons", "links", "quality", "shapes",
     }  # fmt: skip
+    assert s["shapes"] == {"achieved": {}, "share": {}, "target": {}}  # no shape recorded
     assert "s3cret" not in json.dumps(s) and s["run"]["dsn"].startswith("postgresql://bob:")
     assert s["run"]["seed"] == 7 and s["run"]["samples_accepted"] == 5
     assert s["run"]["elapsed_s"] == 2.0 and s["run"]["samples_per_s"] == 2.5
@@ -101,6 +102,8 @@ def test_build_stats_shape_and_numbers():
     }  # fmt: skip
     assert list(s["rejects"]["by_layer"]) == ["static", "dedupe", "execute"]  # largest first
     assert s["skeletons"] == {"distinct": 4, "samples": 5, "ratio": 0.8}
+    assert s["quality"]["shapes"] == {"distinct": 1, "mix": {"t1": 5}}
+    assert s["quality"]["lint"]["hits"] == 0 and s["quality"]["lint"]["samples"] == 5
     json.dumps(s)  # serialisable as is
 
 
@@ -166,7 +169,7 @@ def test_html_is_well_formed_self_contained_and_escaped(tmp_path):
     parser.close()
     assert parser.errors == []
     assert parser.stack == []  # every element closed
-    assert parser.tags.count("svg") == len(report.CHARTS) == 8
+    assert parser.tags.count("svg") == len(report.CHARTS) == 11
     assert "script" not in parser.tags  # the hostile topic name stayed text
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert any(HOSTILE in t for t in parser.text)  # ... and reads back as itself
@@ -188,3 +191,24 @@ def test_chart_bars_scale_to_the_largest_value_and_cap_their_number():
     assert widths == [report._BAR_W, report._BAR_W / 2, 0.0]
     many = report.svg_bar_chart("t", {f"k{i}": i for i in range(report.MAX_BARS + 5)})
     assert many.count("<rect ") == report.MAX_BARS and "5 more in report.json" in many
+
+
+def test_shape_mix_achieved_against_target():
+    from dataclasses import replace
+
+    from data_create.records import SHAPE_FAMILIES
+
+    samples = [
+        replace(sample(i, "sales", ("orders",), "easy", ("projection",)), shape=shape)
+        for i, shape in enumerate(["listing", "listing", "argmax", "negation"])
+    ]
+    s = report.build_stats(
+        samples, {}, {}, None, METADATA, {}, {}, skeleton=literal_skeleton,
+        shape_mix={"listing": 2, "argmax": 1, "negation": 1},
+    )  # fmt: skip
+    assert list(s["shapes"]["achieved"]) == list(SHAPE_FAMILIES)
+    assert s["shapes"]["achieved"]["listing"] == 2 and s["shapes"]["share"]["argmax"] == 0.25
+    assert s["shapes"]["target"]["listing"] == 0.5 and s["shapes"]["target"]["group"] == 0
+    md = report.render_markdown(s)
+    assert "## Shape mix: achieved vs target" in md and "| listing | 2 | 50.0% | 50.0% |" in md
+    assert "Question shapes" in report.render_html(s)

@@ -30,7 +30,20 @@ HARD = frozenset(
     {"multi_join", "subquery_in", "exists", "scalar_subquery", "set_operation", "case", "window",
      "date_bucket"}
 )  # fmt: skip
-MEDIUM = frozenset({"group_by", "having", "between", "like", "is_null", "aggregate", "join"})
+MEDIUM = frozenset(
+    {"group_by", "having", "between", "like", "is_null", "aggregate", "join", "arithmetic"}
+)
+
+
+def level(features: set[str] | frozenset[str] | tuple[str, ...]) -> str:
+    """The difficulty of a query with these features (the synthesizer's ladder).
+
+    >>> level({"join", "filter"}), level({"filter"}), level({"join", "multi_join"})
+    ('medium', 'easy', 'hard')
+    """
+    found = set(features)
+    return "hard" if found & HARD else "medium" if found & MEDIUM else "easy"
+
 
 # Functions that bucket dates, as sqlglot parses them (typed) or keeps them (anonymous).
 _DATE_NODES = (
@@ -67,7 +80,7 @@ def tag(sql: str, dialect: str, metadata: SchemaMetadata | None = None) -> SqlTa
     features = _features(tree)
     # A CTE or a derived table is a subquery by another name: hard, like the synthesizer's.
     hard = bool(features & HARD) or tree.find(exp.With) is not None or _from_subquery(tree)
-    difficulty = "hard" if hard else "medium" if features & MEDIUM else "easy"
+    difficulty = "hard" if hard else level(features)
     known = tuple(sorted(f for f in features if f in SQL_FEATURES))
     return SqlTags(_tables(tree, metadata), difficulty, known)
 
@@ -153,6 +166,19 @@ def _features(tree: exp.Expr) -> set[str]:
         found.add("scalar_subquery")
     if tree.find(exp.SetOperation):
         found.add("set_operation")
+    # Rows that lack something: NOT IN (subquery), NOT EXISTS, EXCEPT.
+    if tree.find(exp.Except) or any(
+        isinstance(n.this, exp.Exists)
+        or (isinstance(n.this, exp.In) and n.this.args.get("query") is not None)
+        for n in tree.find_all(exp.Not)
+    ):
+        found.add("negation")
+    # Arithmetic between columns (price * quantity, a - b), not inside a date function.
+    if any(
+        n.left.find(exp.Column) and n.right.find(exp.Column)
+        for n in tree.find_all(exp.Mul, exp.Sub, exp.Add, exp.Div)
+    ):
+        found.add("arithmetic")
     if tree.find(exp.Case, exp.If):
         found.add("case")
     if tree.find(exp.Window):

@@ -380,15 +380,15 @@ class LLMGenerator:
         """Validate the round's question-first pairs; send each failure back once, all
         repairs of the round in one batch."""
         self._check(pending)
-        failed: list[_Pair] = []
+        failed = [p for p in pending if not (p.verdict is not None and p.verdict.ok)]
+        # Faults first: a caller that stops pulling once it has enough still logs every
+        # pair the model got wrong (the first verdicts do not depend on the repairs).
+        for pair in failed:
+            yield self._failed(topic, pair, "before repair: " if self.repair else "")
         for pair in pending:
             if pair.verdict is not None and pair.verdict.ok:
                 yield self._candidate(topic, pair)
-            elif self.repair:
-                failed.append(pair)
-            else:
-                yield self._failed(topic, pair)
-        if not failed:
+        if not failed or not self.repair:
             return
         requests = [self._repair_request(topic, p) for p in failed]
         outcomes = [
@@ -396,8 +396,7 @@ class LLMGenerator:
             for p, r in zip(failed, self.client.run_many(requests), strict=True)
         ]
         self._check([o for o in outcomes if isinstance(o, _Pair)])
-        for pair, outcome in zip(failed, outcomes, strict=True):
-            yield self._failed(topic, pair, "before repair: ")
+        for outcome in outcomes:
             if isinstance(outcome, Rejected):
                 yield outcome
             elif outcome.verdict is not None and outcome.verdict.ok:

@@ -12,6 +12,14 @@ gives e.g. ``列出所在城市为'上海'的门店的门店名称、门店类�
 
 from __future__ import annotations
 
-from .synthesizer import DEFAULT_MIX, GENERATOR, Synthesizer
+from .shapes import DEFAULT_SHAPE_MIX, FAMILIES
+from .synthesizer import DEFAULT_MIX, GENERATOR, Synthesizer, check_shape_mix
 
-__all__ = ["DEFAULT_MIX", "GENERATOR", "Synthesizer"]
+__all__ = [
+    "DEFAULT_MIX",
+    "DEFAULT_SHAPE_MIX",
+    "FAMILIES",
+    "GENERATOR",
+    "Synthesizer",
+    "check_shape_mix",
+]

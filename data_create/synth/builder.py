@@ -19,20 +19,19 @@ from typing import Any
 from sqlglot import exp
 
 from ..records import Column, SchemaMetadata, Table
+from ..roles import ColumnRole, role_of
 from . import dialects
 
 _NUMERIC = frozenset({"integer", "decimal", "float"})
 _DATES = frozenset({"date", "datetime"})
 _SKIP = frozenset({"binary", "json", "array", "uuid", "interval", "time", "boolean"})
-_LABELISH = re.compile(r"name|title|description|desc$|label", re.I)
-_CATEGORICAL = re.compile(
-    r"status|state|type|kind|category|city|country|region|gender|level|tier|method|channel|"
-    r"brand|carrier|reason|rating|language|class|group|grade|currency|title",
-    re.I,
-)
-_KEYISH = re.compile(r"(^id$|_id$|[a-z]Id$|ID$|_no$|_code$|^code$|sku|zip|postal)", re.I)
 _LIMITS = (3, 5, 10, 20)
+# Filters draw from this many of a column's most frequent values (the pipeline fetches
+# more of them for larger requests): more distinct questions at large sizes.
+_PICK = 400
 
+
+# ---------------------------------------------------------------- column roles
 
 # ---------------------------------------------------------------- what shapes work with
 
@@ -91,7 +90,7 @@ class Cond:
     """One condition of a WHERE/HAVING clause, as the question will state it."""
 
     col: Col
-    op: str  # eq gt lt ge in between like_prefix like_contains is_null not_null year
+    op: str  # eq gt lt ge in between range like_prefix like_contains is_null not_null year
     values: tuple[Lit, ...] = ()
 
 
@@ -130,6 +129,7 @@ class Scope:
         self.language = language
         self._values = values
         self._cache: dict[tuple[str, str], tuple[Lit, ...]] = {}
+        self._roles: dict[tuple[str, str], ColumnRole] = {}
         by_name = {t.qualified_name: t for t in metadata.tables}
         self.tables: list[Table] = []
         for name in table_names:
@@ -160,8 +160,9 @@ class Scope:
             if not column.sensitive and column.type not in _SKIP:
                 raw = self._values(table, column) if self._values else column.samples
                 out = []
+                numeric_text = self.role(table, column).numeric_text
                 for value in raw or ():
-                    lit = literal(_coerce(value, column.type))
+                    lit = literal(_coerce(value, "decimal" if numeric_text else column.type))
                     fits = lit is not None and (lit.is_string or self.numeric(table, column))
                     if fits and all(o.text != lit.text for o in out):
                         out.append(lit)
@@ -169,18 +170,21 @@ class Scope:
             self._cache[key] = lits
         return self._cache[key]
 
+    def role(self, table: Table, column: Column) -> ColumnRole:
+        """The column's role (:mod:`data_create.roles`): what a question may do with it."""
+        key = (table.qualified_name, column.name)
+        if key not in self._roles:
+            self._roles[key] = role_of(table, column)
+        return self._roles[key]
+
     def is_key(self, table: Table, column: Column) -> bool:
-        if column.name in table.primary_key:
-            return True
-        if any(column.name in fk.columns for fk in table.foreign_keys):
-            return True
-        return bool(_KEYISH.search(column.name))
+        return self.role(table, column).role in ("primary_key", "foreign_key", "identifier")
 
     def numeric(self, table: Table, column: Column) -> bool:
         if column.type in _NUMERIC:
             return True
-        if "bool" in column.raw_type.lower() or re.match(r"(is|has)_", column.name, re.I):
-            return False
+        if self.role(table, column).numeric_text:
+            return True
         if column.type == "other" and column.samples:
             return all(
                 isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
@@ -189,45 +193,51 @@ class Scope:
         return False
 
     def cols(self, table: Table, role: str) -> list[Col]:
+        """The columns of ``table`` fit for a use: ``num`` (aggregate, rank, threshold),
+        ``sum`` (additive measures), ``cat`` (group by, filter by equality), ``text`` (names
+        and free text: show, LIKE), ``label``, ``date``, ``any`` (filter)."""
         out = []
         for c in table.columns:
             if c.sensitive or c.type in _SKIP:
                 continue
+            r = self.role(table, c)
+            if r.role == "contact":
+                continue
             vals = self.values(table, c)
-            key = self.is_key(table, c)
-            if (role == "num" and not key and self.numeric(table, c) and len(vals) >= 2) or (
-                role == "text" and not key and vals and vals[0].is_string and c.type not in _DATES
-            ):
-                out.append(Col(table, c))
-            elif role == "cat" and not key and vals and vals[0].is_string and c.type not in _DATES:
-                if self.low_cardinality(c, vals):
-                    out.append(Col(table, c))
-            elif (role == "date" and c.type in _DATES and any(_year(v.text) for v in vals)) or (
-                role == "any" and vals
-            ):
+            if not vals:
+                continue
+            text = vals[0].is_string and c.type not in _DATES
+            ok = (
+                (role == "num" and r.can_aggregate and self.numeric(table, c) and len(vals) >= 2)
+                or (role == "sum" and r.can_sum and self.numeric(table, c) and len(vals) >= 2)
+                or (role == "cat" and r.role in ("category", "flag", "year") and not r.unique
+                    and (text or r.meanings or r.role != "category" or len(vals) <= 12))
+                or (role == "text" and r.can_like and text)
+                or (role == "label" and r.role == "label" and text)
+                or (role == "date" and c.type in _DATES and any(_year(v.text) for v in vals))
+                or (role == "any" and r.can_filter)
+            )  # fmt: skip
+            if ok:
                 out.append(Col(table, c))
         return out
 
-    def low_cardinality(self, column: Column, vals: tuple[Lit, ...]) -> bool:
-        if column.type != "enum" and _LABELISH.search(column.name):
-            return False
-        if column.type == "enum" or _CATEGORICAL.search(column.name):
-            return True
-        comment = column.comment or ""
-        return ":" in comment or "：" in comment or 1 < len(column.samples) < 5
-
     def label_col(self, table: Table) -> Col:
-        """The column a person would show for a row: a name or title, else the first text column."""
-        texts = self.cols(table, "text")
-        for col in texts:
-            if _LABELISH.search(col.column.name) and not _CATEGORICAL.fullmatch(col.column.name):
-                return col
-        if texts:
-            return texts[0]
+        """The column a person would show for a row: its name or title; a table without one
+        is shown by its key (``order id``), and only failing that by a text column."""
+        found = self.cols(table, "label")
+        if found:
+            return found[0]
         for c in table.columns:
             if c.name in table.primary_key and not c.sensitive:
                 return Col(table, c)
-        return Col(table, table.columns[0])
+        found = self.cols(table, "text")
+        return found[0] if found else Col(table, table.columns[0])
+
+    def key_col(self, table: Table) -> Col | None:
+        """The table's single-column primary key, to group rows that may share a label."""
+        if len(table.primary_key) == 1 and (c := table.column(table.primary_key[0])):
+            return Col(table, c)
+        return None
 
     def big(self, table: Table) -> bool:
         return table.row_count is None or table.row_count > 50
@@ -244,11 +254,16 @@ class Scope:
             alias=exp.TableAlias(this=exp.to_identifier(alias)) if alias else None,
         )
 
-    def ref(self, col: Col) -> exp.Column:
-        return exp.Column(
+    def ref(self, col: Col) -> exp.Expr:
+        """The column in an expression; numbers stored as text are CAST, so that they compare,
+        sort and aggregate as numbers ('10' > '9')."""
+        node = exp.Column(
             this=self.ident(col.column.name),
             table=exp.to_identifier(col.alias) if col.alias else None,
         )
+        if self.role(col.table, col.column).numeric_text:
+            return exp.Cast(this=node, to=exp.DataType.build(dialects.NUMERIC[self.dialect]))
+        return node
 
     def ordered(self, expression: exp.Expr, desc: bool) -> exp.Ordered:
         return dialects.ordered(expression, desc, self.dialect)
@@ -268,6 +283,10 @@ class Scope:
             return exp.In(this=ref, expressions=v)
         if c.op == "between":
             return exp.Between(this=ref, low=v[0], high=v[1])
+        if c.op == "range":  # half-open: [v0, v1)
+            return exp.and_(
+                exp.GTE(this=ref, expression=v[0]), exp.LT(this=self.ref(c.col), expression=v[1])
+            )
         if c.op == "like_prefix":
             return exp.Like(this=ref, expression=exp.Literal.string(c.values[0].text + "%"))
         if c.op == "like_contains":
@@ -318,11 +337,11 @@ class Scope:
             if col.type == "float" and len(nums) >= 2:
                 # Equality on binary floating point misses on some engines (MySQL FLOAT).
                 return Cond(col, "gt", (rng.choice(nums[:-1]),))
-            return Cond(col, "eq", (rng.choice(vals[:8]),))
+            return Cond(col, "eq", (rng.choice(vals[:_PICK]),))
         if op == "in" and len(vals) >= 2:
-            return Cond(col, "in", tuple(rng.sample(list(vals[:8]), 2)))
+            return Cond(col, "in", tuple(rng.sample(list(vals[:_PICK]), 2)))
         if op in ("like_prefix", "like_contains"):
-            text = rng.choice(vals[:8]).text
+            text = rng.choice(vals[:_PICK]).text
             if "%" in text or "_" in text or "'" in text:
                 return None
             if op == "like_prefix":
@@ -338,7 +357,7 @@ class Scope:
             if not piece.strip() or piece != piece.strip():
                 return None
             return Cond(col, op, (Lit(exp.Literal.string(piece), piece, True),))
-        return Cond(col, "eq", (rng.choice(vals[:8]),))
+        return Cond(col, "eq", (rng.choice(vals[:_PICK]),))
 
     def year_cond(self, col: Col, rng: Random) -> Cond | None:
         years = sorted({y for v in self.values(col.table, col.column) if (y := _year(v.text))})
@@ -348,15 +367,26 @@ class Scope:
         return Cond(col, "year", (Lit(exp.Literal.number(year), str(year), False),))
 
     def date_range(self, col: Col, rng: Random) -> Cond | None:
-        years = sorted({y for v in self.values(col.table, col.column) if (y := _year(v.text))})
+        """A whole-year or half-year range, half-open on datetime columns.
+
+        ``col >= '2021-01-01' AND col < '2022-01-01'`` keeps the last day's afternoon that
+        ``BETWEEN '2021-01-01' AND '2021-12-31'`` would drop on a datetime column.
+        """
+        vals = self.values(col.table, col.column)
+        years = sorted({y for v in vals if (y := _year(v.text))})
         if not years:
             return None
-        a = rng.choice(years)
-        b = rng.choice([y for y in years if y >= a])
-        lo, hi = f"{a}-01-01", f"{b}-{rng.choice(('06-30', '12-31'))}"
+        if rng.random() < 0.4:  # one calendar month of a real value
+            month = rng.choice([v.text[:7] for v in vals if _year(v.text)])
+            y, m = int(month[:4]), int(month[5:7])
+            lo, hi = f"{month}-01", f"{y + m // 12}-{m % 12 + 1:02d}-01"
+        else:  # whole years
+            a = rng.choice(years)
+            b = rng.choice([y for y in years if y >= a])
+            lo, hi = f"{a}-01-01", f"{b + 1}-01-01"
         return Cond(
             col,
-            "between",
+            "range",
             (Lit(exp.Literal.string(lo), lo, True), Lit(exp.Literal.string(hi), hi, True)),
         )
 

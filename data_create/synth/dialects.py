@@ -31,6 +31,9 @@ _PLAIN = {
 # Ordered nodes carry the engine's own default, so sqlglot adds no NULLS FIRST/LAST.
 NULLS_ARE_LARGE = {"postgres": True, "sqlite": False, "mysql": False, "tsql": False}
 
+# The type numbers stored as text are CAST to before comparing, sorting or aggregating.
+NUMERIC = {"sqlite": "REAL", "postgres": "NUMERIC", "mysql": "DECIMAL(38, 10)", "tsql": "FLOAT"}
+
 # Dialects whose non-ASCII string literals must be national (N'...') to keep their characters.
 NATIONAL_STRINGS = frozenset({"tsql"})
 

@@ -17,7 +17,11 @@ from __future__ import annotations
 import re
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_ZH_CUT = re.compile(r"[:：,，(（;；=]")
+# A Chinese label ends where a note, an example or a list of codes begins:
+# "用户姓名--例如张三", "状态（0正常 1停用）", "性别 0=男 1=女".
+_ZH_CUT = re.compile(r"[:：,，(（;；=【\[]|--+|\s-\s|—|例如|比如|如：|\s+(?=\d)")
+# What a table's comment calls the table rather than its rows: "用户信息表" -> "用户".
+_ZH_TABLE_SUFFIX = re.compile(r"(?:信息表|数据表|主表|记录表|表|信息)$")
 _EN_CUT = re.compile(r"\s*(?:[:,(;=]|\s-\s)")
 _ACRONYM = re.compile(r"^[A-Z]{2,}\b")
 
@@ -40,17 +44,26 @@ def _parts(comment: str) -> list[str]:
     return [p.strip() for p in re.split(r"\s+/\s+", comment) if p.strip()]
 
 
-def label(comment: str | None, name: str, language: str, keep_note: bool = False) -> str:
+def label(
+    comment: str | None, name: str, language: str, keep_note: bool = False, table: bool = False
+) -> str:
     """The short label of a table or column for questions in ``language`` ("zh" or "en").
 
     ``keep_note`` keeps a one-word parenthetical (``category name (English)``), which
-    tells apart columns that otherwise share a label.
+    tells apart columns that otherwise share a label; ``table`` drops the "表" a table's
+    comment ends with.
+
+    >>> label("用户信息表", "sys_user", "zh", table=True), label("用户姓名--例如张三", "x", "zh")
+    ('用户', '用户姓名')
     """
     parts = _parts(comment or "")
     if language == "zh":
         for part in parts:
             if has_cjk(part):
                 text = _ZH_CUT.split(part, maxsplit=1)[0].strip()
+                if table:
+                    short = _ZH_TABLE_SUFFIX.sub("", text)
+                    text = short if len(short) >= 2 else text
                 if text:
                     return text
     else:

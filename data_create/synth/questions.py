@@ -7,9 +7,12 @@ per language; the synthesizer's seeded RNG picks one, so the set is not monotone
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from random import Random
 from typing import Any
 
+from ..roles import role_of
 from .builder import Built, Col, Cond, Lit
 from .naming import has_cjk, humanize, label, plural, singular
 
@@ -18,15 +21,22 @@ _COND = {
         "eq": "{c} is {v0}", "gt": "{c} is greater than {v0}", "lt": "{c} is less than {v0}",
         "ge": "{c} is at least {v0}", "in": "{c} is {v0} or {v1}",
         "between": "{c} is between {v0} and {v1}", "like_prefix": "{c} starts with {v0}",
-        "like_contains": "{c} contains {v0}", "is_null": "{c} is empty (NULL)",
-        "not_null": "{c} is not empty", "year": "{c} is in the year {v0}",
+        "like_contains": "{c} contains {v0}", "is_null": "{c} is missing",
+        "not_null": "{c} is recorded", "year": "{c} is in the year {v0}",
+        "range": "{c} is on or after {v0} and before {v1}",
     },
     "zh": {
         "eq": "{c}为{v0}", "gt": "{c}大于{v0}", "lt": "{c}小于{v0}", "ge": "{c}不小于{v0}",
         "in": "{c}为{v0}或{v1}", "between": "{c}在{v0}到{v1}之间", "like_prefix": "{c}以{v0}开头",
         "like_contains": "{c}包含{v0}", "is_null": "{c}为空", "not_null": "{c}不为空",
-        "year": "{c}在{v0}年",
+        "year": "{c}在{v0}年", "range": "{c}不早于{v0}且早于{v1}",
     },
+}  # fmt: skip
+
+_BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
+    "en": {"sum": "total {c}", "avg": "average {c}", "max": "maximum {c}", "min": "minimum {c}",
+           "count": "{ts}"},
+    "zh": {"sum": "{c}总和", "avg": "平均{c}", "max": "最大{c}", "min": "最小{c}", "count": "{t}数量"},
 }  # fmt: skip
 
 _AGG = {
@@ -38,24 +48,93 @@ _AGG = {
 _WORDS = {
     "en": {"dir": ("ascending", "descending"), "most": ("lowest", "highest"),
            "fromto": ("lowest to highest", "highest to lowest"), "more": ("below", "above"),
-           "and": " and ", "list": ", ", "rank": " (ties share the same rank)"},
+           "and": " and ", "list": ", ", "rank": " (ties share the same rank)",
+           "many": ("fewest", "most"), "late": ("earliest", "latest"),
+           "op": {"times": "{a} times {b}", "minus": "{a} minus {b}"}},
     "zh": {"dir": ("升序", "降序"), "most": ("最低", "最高"), "fromto": ("从低到高", "从高到低"),
-           "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）"},
-}  # fmt: skip
-
-_TAIL = {
-    "en": (", sorted by {oc} in {dir} order, showing only the first {n}",
-           ", ordered by {oc} ({dir}), limited to {n} rows",
-           "; sort by {oc} {dir} and return the first {n}"),
-    "zh": ("，按{oc}{dir}排列，只显示前{n}条", "，按{oc}{dir}排序后取前{n}条", "（按{oc}{dir}，取前{n}个）"),
+           "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）",
+           "many": ("最少", "最多"), "late": ("最早", "最晚"),
+           "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}"}},
 }  # fmt: skip
 
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     "filter_list": {
-        "en": ("List the {cols} of {ts} whose {w}{tail}.", "Show the {cols} of all {ts} where {w}{tail}.",
-               "Find {ts} for which {w} and give their {cols}{tail}."),
-        "zh": ("列出{w}的{t}的{cols}{tail}。", "查询所有{w}的{t}，显示其{cols}{tail}。",
-               "{w}的{t}有哪些？请给出{cols}{tail}。"),
+        "en": ("List the {cols} of {ts} whose {w}.", "Show the {cols} of all {ts} where {w}.",
+               "Give the {cols} of {ts} where {w}.", "What are the {cols} of the {ts} whose {w}?"),
+        "zh": ("列出{w}的{t}的{cols}。", "查询所有{w}的{t}，显示其{cols}。",
+               "{w}的{t}有哪些？请给出{cols}。", "{w}的{t}的{cols}是什么？"),
+    },
+    "plain_list": {
+        "en": ("List the {cols} of all {ts}.", "What are the {cols} of every {t}?", "Show the {cols} of each {t}."),
+        "zh": ("列出所有{t}的{cols}。", "每个{t}的{cols}是什么？", "查询全部{t}的{cols}。"),
+    },
+    "select_star": {
+        "en": ("Show all information about the {ts} whose {w}.", "Give every detail of the {ts} where {w}.",
+               "What are the full records of the {ts} whose {w}?"),
+        "zh": ("查询{w}的{t}的全部信息。", "{w}的{t}的所有信息是什么？", "显示{w}的{t}的详细信息。"),
+    },
+    "join_agg_count": {
+        "en": ("How many {ts} does the {t2} whose {wu} have?", "How many {ts} belong to {t2s} whose {wu}?",
+               "Count the {ts} of the {t2} where {wu}.", "What is the number of {ts} whose {w}?"),
+        "zh": ("{wu}的{t2}有多少{t}？", "统计{wu}的{t2}的{t}数量。", "{w}的{t}有多少个？"),
+    },
+    "join_agg": {
+        "en": ("What is {agg} of {ts} whose {w}?", "For the {t2} whose {wu}, what is {agg} of its {ts}?",
+               "Compute {agg} over the {ts} of {t2s} where {wu}."),
+        "zh": ("{wu}的{t2}的{agg}是多少？", "计算{w}的{t}的{agg}。", "{w}的{t}，{agg}是多少？"),
+    },
+    "group_top": {
+        "en": ("Which {n} {gs} have the {most} {bare}? Show each with its {bare}.",
+               "List the {n} {gs} with the {most} {bare}, together with that figure.",
+               "Show the top {n} {gs} by {bare} ({fromto})."),
+        "zh": ("{bare}{most}的{n}个{g}是哪些？同时列出{bare}。", "列出{bare}{most}的前{n}个{g}及其{bare}。",
+               "按{bare}{fromto}排列，前{n}个{g}是哪些？给出{bare}。"),
+    },
+    "argmax_row": {
+        "en": ("Which {t} has the {most} {num}? Show its {cols}.", "Give the {cols} of the {t} with the {most} {num}.",
+               "What is the {cols} of the {t} whose {num} is the {most}?"),
+        "zh": ("{num}{most}的{t}是哪个？列出其{cols}。", "查询{num}{most}的{t}的{cols}。", "哪个{t}的{num}{most}？给出{cols}。"),
+    },
+    "argmax_ties": {
+        "en": ("Which {ts} have the {most} {num}? List the {cols} of all of them.",
+               "List the {cols} of every {t} whose {num} equals the {most} {num}.",
+               "Show the {cols} of the {ts} tied for the {most} {num}."),
+        "zh": ("{num}{most}的{t}有哪些？列出它们的{cols}（并列的都要）。", "列出{num}等于{most}{num}的所有{t}的{cols}。",
+               "查询{num}{most}的全部{t}（含并列）的{cols}。"),
+    },
+    "argmax_group": {
+        "en": ("Which {g} has the {most} {bare}?", "Find the {g} with the {most} {bare}.",
+               "Name the {g} with the {most} {bare}."),
+        "zh": ("哪个{g}的{bare}{most}？", "找出{bare}{most}的{g}。", "{bare}{most}的{g}是什么？"),
+    },
+    "join_having": {
+        "en": ("Which {gs} have at least {k} {ts}?", "List the {gs} with {k} or more {ts}.",
+               "Find every {g} that has no fewer than {k} {ts}."),
+        "zh": ("哪些{g}的{t}数量不少于{k}个？", "列出拥有至少{k}个{t}的{g}。", "找出{t}数量大于等于{k}的{g}。"),
+    },
+    "negation": {
+        "en": ("Which {ts} have no {t2s}{ww}? Show their {cols}.", "List the {cols} of {ts} without any {t2}{ww}.",
+               "Find the {ts} that have no {t2}{ww}, and give their {cols}."),
+        "zh": ("哪些{t}没有{wz}{t2}？列出{cols}。", "列出没有任何{wz}{t2}的{t}的{cols}。", "查询不存在{wz}{t2}的{t}，显示{cols}。"),
+    },
+    "scalar_sub_plain": {
+        "en": ("List the {cols} of {ts} whose {num} is {more} the average {num}.",
+               "Which {ts} have a {num} {more} the average? Show their {cols}.",
+               "Find the {ts} with {num} {more} the overall average, and give their {cols}."),
+        "zh": ("列出{num}{more}平均值的{t}的{cols}。", "哪些{t}的{num}{more}所有{t}的平均{num}？给出{cols}。",
+               "查询{num}{more}平均水平的{t}，显示{cols}。"),
+    },
+    "arith_top": {
+        "en": ("Which {n} {ts} have the largest {expr}? Show {cols} and that value.",
+               "List the {cols} of the {n} {ts} with the highest {expr}, with the value.",
+               "Show the top {n} {ts} by {expr}: their {cols} and {expr}."),
+        "zh": ("{expr}最大的{n}个{t}是哪些？列出{cols}和该值。", "按{expr}从高到低，列出前{n}个{t}的{cols}及该值。",
+               "查询{expr}最高的{n}个{t}的{cols}和{expr}。"),
+    },
+    "arith_sum": {
+        "en": ("What is the total of {expr} over {ts} whose {w}?", "For {ts} where {w}, sum up {expr}.",
+               "Add up {expr} across the {ts} whose {w}."),
+        "zh": ("{w}的{t}的{expr}总和是多少？", "计算{w}的{t}的{expr}之和。", "统计{w}的{t}的{expr}合计。"),
     },
     "top_n": {
         "en": ("List the {cols} of the {n} {ts} with the {most} {oc}.",
@@ -70,28 +149,27 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{w}的{t}有多少个？", "统计{w}的{t}数量。", "共有多少{t}满足{w}？"),
     },
     "count_distinct": {
-        "en": ("How many different {g} values appear in {ts}{ww}?", "Count the distinct {g} values of {ts}{ww}.",
-               "What is the number of unique {g} values across {ts}{ww}?"),
+        "en": ("How many different {gs} do {ts}{ww} have?", "Count the distinct {gs} of {ts}{ww}.",
+               "How many unique {gs} are there among {ts}{ww}?"),
         "zh": ("{wz}{t}共有多少种不同的{g}？", "统计{wz}{t}中不同{g}的个数。", "{wz}{t}的{g}有多少个不同的取值？"),
     },
     "distinct": {
-        "en": ("List the distinct {g} values of {ts}{ww}, in ascending order.",
-               "What different {g} values do {ts}{ww} have? Sort them in ascending order.",
-               "Show each unique {g} among {ts}{ww}, sorted ascending."),
+        "en": ("List the different {gs} of {ts}{ww}, in alphabetical order.",
+               "What different {gs} do {ts}{ww} have? Sort them.",
+               "Show each {g} found among {ts}{ww}, once, in order."),
         "zh": ("列出{wz}{t}的所有不同{g}，按升序排列。", "{wz}{t}有哪些不同的{g}？请按升序列出。",
                "按升序给出{wz}{t}中出现过的{g}（去重）。"),
     },
     "group_agg": {
-        "en": ("For each {g}, what is {agg}{ww}? Sort by it in {dir} order{lim}.",
-               "Show {agg} per {g}{ww}, ordered from {fromto}{lim}.",
-               "Group {ts} by {g} and compute {agg}{ww}; sort the result in {dir} order{lim}."),
-        "zh": ("{wz}每个{g}的{agg}是多少？按{agg}{dir}排列{lim}。", "按{g}分组统计{wz}{t}的{agg}，结果按{fromto}排序{lim}。",
-               "统计{wz}各{g}的{agg}，并按{dir}排列{lim}。"),
+        "en": ("For each {g}, what is {agg}{ww}{sorted}?", "Show {agg} per {g}{ww}{sorted}.",
+               "What is {agg} of each {g}{ww}{sorted}?"),
+        "zh": ("{wz}每个{g}的{agg}是多少{sorted}？", "按{g}统计{wz}{t}的{agg}{sorted}。",
+               "{wz}各{g}的{agg}分别是多少{sorted}？"),
     },
     "group_having": {
-        "en": ("Which {g} values have at least {k} {ts}? Show each with its count, from most to fewest.",
-               "List every {g} with {k} or more {ts}, together with the number of {ts}, in descending order of that number.",
-               "Group {ts} by {g}, keep only groups with at least {k} rows, and show their counts in descending order."),
+        "en": ("Which {gs} have at least {k} {ts}? Show each with its number of {ts}, from most to fewest.",
+               "List every {g} with {k} or more {ts}, and how many it has, most first.",
+               "For each {g} that has at least {k} {ts}, how many {ts} does it have? Sort from most to fewest."),
         "zh": ("哪些{g}的{t}数量不少于{k}个？列出{g}及数量，按数量从高到低排列。",
                "按{g}统计{t}数量，只保留数量大于等于{k}的分组，并按数量降序排列。",
                "列出拥有至少{k}个{t}的{g}及对应数量，按数量降序。"),
@@ -102,11 +180,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{w}的{t}的{agg}是多少？", "计算{w}的{t}的{agg}。", "在{w}的{t}中，{agg}是多少？"),
     },
     "in_sub": {
-        "en": ("List the {cols} of {ts} that have at least one {t2} where {w}{tail}.",
-               "Which {ts} appear in {t2s} whose {w}? Show their {cols}{tail}.",
-               "Find {ts} referenced by some {t2} for which {w}, and give their {cols}{tail}."),
-        "zh": ("列出存在{w}的{t2}的{t}的{cols}{tail}。", "哪些{t}有{w}的{t2}？请给出{cols}{tail}。",
-               "查询至少有一条{w}的{t2}记录的{t}，显示{cols}{tail}。"),
+        "en": ("List the {cols} of {ts} that have at least one {t2} where {w}.",
+               "Which {ts} have {t2s} whose {w}? Show their {cols}.",
+               "Find the {ts} with some {t2} for which {w}, and give their {cols}."),
+        "zh": ("列出存在{w}的{t2}的{t}的{cols}。", "哪些{t}有{w}的{t2}？请给出{cols}。",
+               "查询至少有一条{w}的{t2}记录的{t}，显示{cols}。"),
     },
     "exists": {
         "en": ("How many {ts} have at least one {t2}?", "Count the {ts} that have any {t2}.",
@@ -127,23 +205,23 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "列出{num}{more}平均水平的{t}的{cols}，按{num}{dir}只取前{n}条。"),
     },
     "union": {
-        "en": ("Which {g} values appear among {ts} where {w0}, or among those where {w1}?",
+        "en": ("Which {gs} appear among {ts} where {w0}, or among those where {w1}?",
                "Combine, without duplicates, the {g} of {ts} whose {w0} with those whose {w1}.",
                "Show every {g} that occurs in {ts} for which {w0} or in {ts} for which {w1}."),
         "zh": ("列出{w0}或{w1}的{t}的所有{g}（去重）。", "{w0}的{t}与{w1}的{t}合在一起，涉及哪些不同的{g}？",
                "查询在{w0}或{w1}的{t}中出现过的{g}。"),
     },
     "intersect": {
-        "en": ("Which {g} values appear both in {ts} where {w0} and in {ts} where {w1}?",
+        "en": ("Which {gs} appear both in {ts} where {w0} and in {ts} where {w1}?",
                "Find the {g} shared by {ts} whose {w0} and {ts} whose {w1}.",
                "List each {g} that has {ts} for which {w0} as well as {ts} for which {w1}."),
         "zh": ("哪些{g}同时出现在{w0}的{t}和{w1}的{t}中？", "找出既有{w0}的{t}、又有{w1}的{t}的{g}。",
                "列出{w0}的{t}与{w1}的{t}共有的{g}。"),
     },
     "except": {
-        "en": ("Which {g} values appear in {ts} where {w0} but never in {ts} where {w1}?",
+        "en": ("Which {gs} appear in {ts} where {w0} but never in {ts} where {w1}?",
                "List the {g} of {ts} whose {w0}, excluding any that also occur where {w1}.",
-               "Find {g} values found among {ts} for which {w0} and not among those for which {w1}."),
+               "Find the {gs} found among {ts} for which {w0} and not among those for which {w1}."),
         "zh": ("哪些{g}出现在{w0}的{t}中，但没有出现在{w1}的{t}中？", "列出{w0}的{t}的{g}，排除在{w1}的{t}中也出现过的。",
                "找出只在{w0}的{t}中出现、不在{w1}的{t}中出现的{g}。"),
     },
@@ -185,14 +263,15 @@ _TEMPLATE_OF = {"join_list": "filter_list", "join3": "group_agg"}
 class Phraser:
     """Renders a :class:`Built` as a question in one language."""
 
-    def __init__(self, language: str):
+    def __init__(self, language: str, metadata: Any = None):
         if language not in _COND:
             raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
         self.language = language
         self.words = _WORDS[language]
+        self.names = _zh_names(metadata) if language == "zh" and metadata is not None else {}
 
     def table(self, t: Any, many: bool = False) -> str:
-        text = label(t.comment, t.name, self.language)
+        text = label(t.comment, t.name, self.language, table=True)
         if self.language == "en" and text == humanize(t.name):
             text = singular(text)
         return plural(text) if many and self.language == "en" else text
@@ -200,6 +279,12 @@ class Phraser:
     def column(self, col: Col, qualify: bool = False) -> str:
         """A column's label; ``qualify`` names its table too, unless the label already does."""
         text = label(col.column.comment, col.column.name, self.language, keep_note=True)
+        if self.language == "zh" and not has_cjk(text):
+            text = (
+                self.names.get((col.table.qualified_name, col.column.name))
+                or self.names.get(col.column.name)
+                or self._compose(text)
+            )
         if not qualify:
             return text
         owner = self.table(col.table)
@@ -209,11 +294,28 @@ class Phraser:
             return text
         return f"{owner}{text}" if has_cjk(owner) and has_cjk(text) else f"{owner} {text}"
 
+    def _compose(self, words: str) -> str:
+        """``subject name`` -> 专题名称 when the schema names every word in Chinese elsewhere
+        (a column called ``name``, a table ``cms_subject``); else the split identifier."""
+        parts = [self.names.get(("word", w)) for w in words.split()]
+        return "".join(parts) if parts and all(parts) else words  # type: ignore[arg-type]
+
     def value(self, lit: Lit) -> str:
         return f"'{lit.text}'" if lit.is_string else lit.text
 
     def cond(self, c: Cond, qualify: bool) -> str:
         vals = {f"v{i}": self.value(v) for i, v in enumerate(c.values)}
+        if c.op in ("eq", "in"):
+            # A code says what it means: 状态为正常, not 状态为'0' (roles parse the comment).
+            role = role_of(c.col.table, c.col.column)
+            for i, v in enumerate(c.values):
+                meaning = role.meaning(v.text) if role.meanings else None
+                if (
+                    meaning
+                    and meaning != v.text
+                    and (self.language == "zh" or not has_cjk(meaning))
+                ):
+                    vals[f"v{i}"] = meaning
         if c.op == "year":
             vals["v0"] = c.values[0].text
         return _COND[self.language][c.op].format(c=self.column(c.col, qualify), **vals)
@@ -225,6 +327,13 @@ class Phraser:
         func, col, table = slot
         text = _AGG[self.language][func]
         return text.format(
+            ts=self.table(table, many=True), t=self.table(table),
+            c=self.column(col, qualify and col.table is not main) if col is not None else "",
+        )  # fmt: skip
+
+    def bare(self, slot: tuple, qualify: bool, main: Any) -> str:
+        func, col, table = slot
+        return _BARE[self.language][func].format(
             ts=self.table(table, many=True), t=self.table(table),
             c=self.column(col, qualify and col.table is not main) if col is not None else "",
         )  # fmt: skip
@@ -250,38 +359,123 @@ class Phraser:
             )
         where = s.get("where") or []
         f["w"] = self.conds(where, qualify)
+        # The same conditions without their table's name, after "the <table> whose ...".
+        f["wu"] = self.conds(where, False)
         for i, c in enumerate(where):
             f[f"w{i}"] = self.cond(c, qualify)
         f["ww"] = f" where {f['w']}" if where else ""
         f["wz"] = f"{f['w']}的" if where else ""
+        if built.shape == "negation":  # conditions on the missing rows, said without owner
+            f["ww"] = f" whose {f['wu']}" if where else ""
+            f["wz"] = f"{f['wu']}的" if where else ""
         for key in ("g", "num", "d"):
             if key in s:
                 f[key] = self.column(s[key], qualify)
+        if "g" in s:
+            g = s["g"]
+            # Grouped by the rows of a joined table (its label): name the table, not the label.
+            if s.get("g_row"):
+                f["g"] = self.table(g.table)
+            f["gs"] = plural(f["g"]) if en else f["g"]
         if s.get("g2") is not None:
             both = " and " if en else "和"
             f["g"] = f["g"] + both + self.column(s["g2"], qualify)
+            f["gs"] = f["g"]
         for key in ("n", "k", "v", "hi", "lo", "year"):
             if key in s:
                 f[key] = self.value(s[key]) if key in ("hi", "lo") else s[key].text
         if "agg" in s:
             f["agg"] = self.agg(s["agg"], qualify, t)
+            f["bare"] = self.bare(s["agg"], qualify, t)
         desc = s["order"][1] if "order" in s else s.get("above", True)
         f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]
+        if "agg" in s and s["agg"][0] == "count":
+            f["most"] = self.words["many"][desc]
+        elif "num" in s and s["num"].type in ("date", "datetime"):
+            f["most"] = self.words["late"][desc]
         f["fromto"] = self.words["fromto"][desc]
         f["more"] = self.words["more"][s.get("above", True)]
         f["rank"] = self.words["rank"] if s.get("rank") else ""
         if "order" in s and s["order"][0] is not None:
             f["oc"] = self.column(s["order"][0], qualify)
-        f["tail"] = rng.choice(_TAIL[self.language]).format(**f) if "n" in s and "oc" in f else ""
-        if "n" in s and "oc" not in f:
-            f["lim"] = f", showing only the first {f['n']}" if en else f"，只显示前{f['n']}个"
-        else:
-            f["lim"] = ""
+        if "op" in s:
+            f["expr"] = self.words["op"][s["op"]].format(
+                a=self.column(s["a"]), b=self.column(s["b"])
+            )
+        order = s.get("order")
+        f["sorted"] = ""
+        if built.shape == "group_agg" and order is not None:
+            f["sorted"] = (
+                f", from {self.words['fromto'][order[1]]}" if en
+                else f"（按{f.get('bare', '')}{self.words['fromto'][order[1]]}排列）"
+            )  # fmt: skip
         key = _TEMPLATE_OF.get(built.shape, built.shape)
         if key == "exists" and s.get("negate"):
             key = "not_exists"
         if key == "setop":
             key = s["setop"]
-        if key == "filter_list" and built.shape == "top_n":
-            key = "top_n"
+        if key == "join_agg" and s["agg"][0] == "count":
+            key = "join_agg_count"
+        if key == "scalar_sub":
+            key = "scalar_sub_plain"
+        if key == "scalar_sub_top":
+            key = "scalar_sub"
         return rng.choice(TEMPLATES[key][self.language]).format(**f)
+
+
+def _zh_names(metadata: Any) -> dict[Any, str]:
+    """Chinese names for columns whose own comment has none: the comment of a column of the
+    same name elsewhere in the schema (when most of them agree), or, for a key that links to
+    another table, that table's name (``product_id`` -> 商品).  Keys: a column name, or
+    (table, column) for link columns."""
+    seen: dict[str, Counter[str]] = {}
+    for t in metadata.tables:
+        for c in t.columns:
+            if c.comment and has_cjk(c.comment):
+                text = label(c.comment, c.name, "zh")
+                if has_cjk(text):
+                    seen.setdefault(c.name, Counter())[text] += 1
+    # Only where the schema mostly agrees: "title" may be 标题 in most tables and
+    # 秒杀时间段名称 in one, which says nothing about a third.
+    names: dict[Any, str] = {}
+    for name, count in seen.items():
+        (text, n), total = count.most_common(1)[0], sum(count.values())
+        if len(count) == 1 or (n >= 2 and n / total >= 0.6):
+            names[name] = text
+        elif common := _shared_suffix(count):
+            names[name] = common
+    # Words: a one-word column name with a Chinese comment (name -> 名称), and the last
+    # word of a table's name (cms_subject -> 专题), for composing names of the rest.
+    for name, text in list(names.items()):
+        if isinstance(name, str) and re.fullmatch(r"[a-z]+", name.lower()):
+            names[("word", name.lower())] = text
+    for t in metadata.tables:
+        if t.comment and has_cjk(t.comment):
+            word = humanize(t.name).split()[-1]
+            names.setdefault(("word", word), label(t.comment, t.name, "zh", table=True))
+    by_name = {t.qualified_name: t for t in metadata.tables}
+    for t in metadata.tables:
+        for fk in t.foreign_keys:
+            ref = f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table
+            parent = by_name.get(ref)
+            if parent is None or len(fk.columns) != 1 or not parent.comment:
+                continue
+            text = label(parent.comment, parent.name, "zh", table=True)
+            if has_cjk(text):
+                names[(t.qualified_name, fk.columns[0])] = text
+    return names
+
+
+def _shared_suffix(labels: Counter[str]) -> str | None:
+    """The longest Chinese ending (2+ characters) at least half of ``labels`` share.
+
+    >>> _shared_suffix(Counter({"名称": 2, "场次名称": 1, "资源名称": 1, "退货类型": 1}))
+    '名称'
+    """
+    total = sum(labels.values())
+    ends: Counter[str] = Counter()
+    for text, n in labels.items():
+        for i in range(len(text) - 1):
+            ends[text[i:]] += n
+    fits = [e for e, n in ends.items() if n * 2 >= total and has_cjk(e)]
+    return max(fits, key=len) if fits else None

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from . import dialects
-from .builder import _LIMITS, Built, Col, Cond, Edge, Lit, Scope
+from .builder import _LIMITS, _PICK, Built, Col, Cond, Edge, Lit, Scope
 
 Shape = Callable[[Scope, Random], Built | None]
 AGGS = {"sum": exp.Sum, "avg": exp.Avg, "max": exp.Max, "min": exp.Min}
@@ -69,11 +69,6 @@ def filter_list(scope: Scope, rng: Random) -> Built | None:
     q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where(conds))
     slots = {"t": t, "cols": shown, "where": conds}
     feats = ["projection", "filter"]
-    if scope.big(t):
-        n = _n(rng)
-        q = q.order_by(scope.ordered(scope.ref(label), False)).limit(n.node)
-        slots.update(n=n, order=(label, False))
-        feats += ["order_by", "limit"]
     return Built(q, "filter_list", "easy", tuple(feats), (t,), slots)
 
 
@@ -143,12 +138,20 @@ def _agg(scope: Scope, rng: Random, t, alias: str | None = None):
     num = _pick(rng, scope.cols(t, "num"))
     if num is None or rng.random() < 0.3:
         return exp.Count(this=exp.Star()), ("count", None, t)
-    func = rng.choice(list(AGGS))
+    func = _func(scope, rng, num)
     num = num.at(alias)
     return AGGS[func](this=scope.ref(num)), (func, num, t)
 
 
+def _func(scope: Scope, rng: Random, num: Col) -> str:
+    """An aggregate that means something for ``num``: SUM only of what adds up (amounts,
+    quantities), never of prices, rates or ages."""
+    additive = scope.role(num.table, num.column).can_sum
+    return rng.choice(list(AGGS) if additive else ["avg", "max", "min"])
+
+
 def group_agg(scope: Scope, rng: Random) -> Built | None:
+    """An aggregate for every group of one table: ``the number of customers in each city``."""
     t = _table(scope, rng)
     g = _pick(rng, scope.cols(t, "cat")) if t else None
     if g is None:
@@ -156,15 +159,19 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     agg, aslot = _agg(scope, rng, t)
     alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
     q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
-    desc = rng.random() < 0.7
-    q = q.order_by(scope.ordered(exp.column(alias), desc))
+    order = None
+    if rng.random() < 0.4:
+        order = (None, rng.random() < 0.7)
+        q = q.order_by(scope.ordered(exp.column(alias), order[1]))
     conds = []
     if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
         conds = [other]
         q = q.where(scope.where(conds))
-    feats = ["group_by", "aggregate", "order_by"] + (["count"] if aslot[0] == "count" else [])
-    feats += ["filter"] if conds else []
-    slots = {"t": t, "g": g, "agg": aslot, "where": conds, "order": (None, desc)}
+    feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
+    feats += (["filter"] if conds else []) + (["order_by"] if order else [])
+    slots = {"t": t, "g": g, "agg": aslot, "where": conds}
+    if order:
+        slots["order"] = order
     return Built(q, "group_agg", "medium", tuple(feats), (t,), slots)
 
 
@@ -196,18 +203,14 @@ def between(scope: Scope, rng: Random) -> Built | None:
     if col is None:
         return None
     cond = scope.date_range(col, rng) if col in dates else scope.filter_cond(col, rng, ("between",))
-    if cond is None or cond.op != "between":
+    if cond is None or cond.op not in ("between", "range"):
         return None
     label = scope.label_col(t)
-    n = _n(rng)
-    q = (
-        _select(scope, t, scope.ref(label), scope.ref(col))
-        .where(scope.where([cond]))
-        .order_by(scope.ordered(scope.ref(col), False))
-        .limit(n.node)
+    q = _select(scope, t, scope.ref(label), scope.ref(col)).where(scope.where([cond]))
+    slots = {"t": t, "cols": [label, col], "where": [cond]}
+    feats = (
+        ("projection", "between", "filter") if cond.op == "between" else ("projection", "filter")
     )
-    slots = {"t": t, "cols": [label, col], "where": [cond], "order": (col, False), "n": n}
-    feats = ("projection", "between", "filter", "order_by", "limit")
     return Built(q, "filter_list", "medium", feats, (t,), slots)
 
 
@@ -225,16 +228,9 @@ def like(scope: Scope, rng: Random) -> Built | None:
         return Built(
             q, "count", "medium", ("count", "like", "filter"), (t,), {"t": t, "where": [cond]}
         )
-    n = _n(rng)
-    q = (
-        _select(scope, t, *(scope.ref(c) for c in shown))
-        .where(scope.where([cond]))
-        .order_by(scope.ordered(scope.ref(label), False))
-        .limit(n.node)
-    )
-    slots = {"t": t, "cols": shown, "where": [cond], "order": (label, False), "n": n}
-    feats = ("projection", "like", "filter", "order_by", "limit")
-    return Built(q, "filter_list", "medium", feats, (t,), slots)
+    q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where([cond]))
+    slots = {"t": t, "cols": shown, "where": [cond]}
+    return Built(q, "filter_list", "medium", ("projection", "like", "filter"), (t,), slots)
 
 
 def null_check(scope: Scope, rng: Random) -> Built | None:
@@ -261,7 +257,7 @@ def agg_filter(scope: Scope, rng: Random) -> Built | None:
     cond = _other_filter(scope, rng, t, num) if num else None
     if cond is None:
         return None
-    func = rng.choice(list(AGGS))
+    func = _func(scope, rng, num)
     q = _select(scope, t, AGGS[func](this=scope.ref(num))).where(scope.where([cond]))
     slots = {"t": t, "agg": (func, num, t), "where": [cond]}
     return Built(q, "agg", "medium", ("aggregate", "filter"), (t,), slots)
@@ -269,58 +265,6 @@ def agg_filter(scope: Scope, rng: Random) -> Built | None:
 
 def _edge(scope: Scope, rng: Random) -> Edge | None:
     return _pick(rng, scope.edges)
-
-
-def join_filter(scope: Scope, rng: Random) -> Built | None:
-    e = _edge(scope, rng)
-    if e is None:
-        return None
-    fcol = _pick(rng, scope.cols(e.parent, "cat") or scope.cols(e.parent, "text"))
-    if fcol is None:
-        return None
-    cond = scope.filter_cond(fcol.at("t2"), rng)
-    a, b = scope.label_col(e.child).at("t1"), scope.label_col(e.parent).at("t2")
-    n = _n(rng)
-    q = (
-        _select(scope, e.child, scope.ref(a), scope.ref(b), alias="t1")
-        .join(scope.table_ref(e.parent, "t2"), on=scope.join_on(e, "t1", "t2"))
-        .where(scope.where([cond]))
-        .order_by(scope.ordered(scope.ref(a), False))
-        .limit(n.node)
-    )
-    slots = {
-        "t": e.child,
-        "t2": e.parent,
-        "cols": [a, b],
-        "where": [cond],
-        "order": (a, False),
-        "n": n,
-    }
-    feats = ("join", "projection", "filter", "order_by", "limit")
-    return Built(q, "join_list", "medium", feats, (e.child, e.parent), slots)
-
-
-def join_group(scope: Scope, rng: Random) -> Built | None:
-    e = _edge(scope, rng)
-    if e is None:
-        return None
-    g = _pick(rng, scope.cols(e.parent, "cat")) or scope.label_col(e.parent)
-    g = g.at("t2")
-    agg, aslot = _agg(scope, rng, e.child, "t1")
-    n = _n(rng)
-    desc = rng.random() < 0.75
-    q = (
-        _select(scope, e.child, scope.ref(g), agg.as_("total"), alias="t1")
-        .join(scope.table_ref(e.parent, "t2"), on=scope.join_on(e, "t1", "t2"))
-        .group_by(scope.ref(g))
-        .order_by(scope.ordered(exp.column("total"), desc))
-        .limit(n.node)
-    )
-    slots = {"t": e.child, "t2": e.parent, "g": g, "agg": aslot, "order": (None, desc), "n": n}
-    feats = ["join", "group_by", "aggregate", "order_by", "limit"] + (
-        ["count"] if aslot[0] == "count" else []
-    )
-    return Built(q, "group_agg", "medium", tuple(feats), (e.child, e.parent), slots)
 
 
 # ---------------------------------------------------------------- hard
@@ -381,16 +325,14 @@ def join3(scope: Scope, rng: Random) -> Built | None:
         g2 = _pick(rng, scope.cols(mid, "cat")) or scope.label_col(mid)
         groups = [g2.at(aliases[mid.qualified_name]), g]
     agg, aslot = _agg(scope, rng, fact, "t1")
-    n = _n(rng)
     q = _select(scope, fact, *(scope.ref(c) for c in groups), agg.as_("total"), alias="t1")
     for e, new in order:
         on = scope.join_on(e, aliases[e.child.qualified_name], aliases[e.parent.qualified_name])
         q = q.join(scope.table_ref(new, aliases[new.qualified_name]), on=on)
     q = q.group_by(*(scope.ref(c) for c in groups))
-    q = q.order_by(scope.ordered(exp.column("total"), True)).limit(n.node)
-    slots = {"t": fact, "t2": mid, "t3": far, "g": groups[0], "agg": aslot, "order": (None, True)}
-    slots.update(n=n, g2=groups[1] if len(groups) > 1 else None)
-    feats = ["join", "multi_join", "group_by", "aggregate", "order_by", "limit"]
+    slots = {"t": fact, "t2": mid, "t3": far, "g": groups[0], "agg": aslot}
+    slots.update(g2=groups[1] if len(groups) > 1 else None)
+    feats = ["join", "multi_join", "group_by", "aggregate"]
     feats += ["count"] if aslot[0] == "count" else []
     return Built(q, "join3", "hard", tuple(feats), (fact, mid, far), slots)
 
@@ -411,22 +353,11 @@ def subquery_in(scope: Scope, rng: Random) -> Built | None:
         scope.where([cond])
     )
     label = scope.label_col(e.parent)
-    n = _n(rng)
-    q = (
-        _select(scope, e.parent, scope.ref(label))
-        .where(exp.In(this=exp.Column(this=scope.ident(e.ref_cols[0])), query=inner.subquery()))
-        .order_by(scope.ordered(scope.ref(label), False))
-        .limit(n.node)
+    q = _select(scope, e.parent, scope.ref(label)).where(
+        exp.In(this=exp.Column(this=scope.ident(e.ref_cols[0])), query=inner.subquery())
     )
-    slots = {
-        "t": e.parent,
-        "t2": e.child,
-        "cols": [label],
-        "where": [cond],
-        "order": (label, False),
-        "n": n,
-    }
-    feats = ("subquery_in", "projection", "filter", "order_by", "limit")
+    slots = {"t": e.parent, "t2": e.child, "cols": [label], "where": [cond]}
+    feats = ("subquery_in", "projection", "filter")
     return Built(q, "in_sub", "hard", feats, (e.parent, e.child), slots)
 
 
@@ -451,6 +382,7 @@ def exists(scope: Scope, rng: Random) -> Built | None:
 
 
 def scalar_subquery(scope: Scope, rng: Random) -> Built | None:
+    """Rows compared with an aggregate: ``products priced above the average price``."""
     t = _table(scope, rng)
     num = _pick(rng, scope.cols(t, "num")) if t else None
     if num is None:
@@ -459,23 +391,18 @@ def scalar_subquery(scope: Scope, rng: Random) -> Built | None:
     above = rng.random() < 0.7
     inner = _select(scope, t, exp.Avg(this=scope.ref(num)))
     cmp = exp.GT if above else exp.LT
-    n = _n(rng)
-    q = (
-        _select(scope, t, scope.ref(label), scope.ref(num))
-        .where(cmp(this=scope.ref(num), expression=inner.subquery()))
-        .order_by(scope.ordered(scope.ref(num), above))
-        .limit(n.node)
+    q = _select(scope, t, scope.ref(label), scope.ref(num)).where(
+        cmp(this=scope.ref(num), expression=inner.subquery())
     )
-    slots = {
-        "t": t,
-        "cols": [label, num],
-        "num": num,
-        "above": above,
-        "n": n,
-        "order": (num, above),
-    }
-    feats = ("scalar_subquery", "aggregate", "projection", "order_by", "limit")
-    return Built(q, "scalar_sub", "hard", feats, (t,), slots)
+    slots = {"t": t, "cols": [label, num], "num": num, "above": above}
+    feats = ["scalar_subquery", "aggregate", "projection"]
+    if t.row_count is None or t.row_count > 400:  # a long list: the few extreme ones
+        n = _n(rng)
+        q = q.order_by(scope.ordered(scope.ref(num), above)).limit(n.node)
+        slots.update(n=n, order=(num, above))
+        feats += ["order_by", "limit"]
+    shape = "scalar_sub_top" if "n" in slots else "scalar_sub"
+    return Built(q, shape, "hard", tuple(feats), (t,), slots)
 
 
 def set_operation(scope: Scope, rng: Random) -> Built | None:
@@ -488,10 +415,13 @@ def set_operation(scope: Scope, rng: Random) -> Built | None:
     vals = scope.values(t, fcol.column)
     if len(vals) < 2:
         return None
-    v1, v2 = rng.sample(list(vals[:8]), 2)
+    v1, v2 = rng.sample(list(vals[:_PICK]), 2)
     keys = [Col(t, c) for c in t.columns if c.name != fcol.column.name and not c.sensitive
             and any(c.name in fk.columns for fk in t.foreign_keys)]  # fmt: skip
-    shown = _pick(rng, keys) or scope.label_col(t)
+    names = scope.cols(t, "label")
+    shown = _pick(rng, keys) or _pick(rng, names)
+    if shown is None:  # nothing a person would list: the row's own key says nothing
+        return None
     # Two filters on one column rarely share a row's own label: only UNION is non-empty then.
     op = rng.choice(("union", "union", "intersect", "except")) if keys else "union"
     c1, c2 = Cond(fcol, "eq", (v1,)), Cond(fcol, "eq", (v2,))
@@ -555,7 +485,10 @@ def window_top(scope: Scope, rng: Random) -> Built | None:
         order=exp.Order(expressions=[scope.ordered(scope.ref(num), True)]),
     )
     cols = [c for c in (g, label, num) if c is g or c.column != g.column]
-    inner = _select(scope, t, *(scope.ref(c) for c in cols), over.as_("rn"))
+    # Named, so that the outer query can refer to a CAST column too.
+    named = [ref if isinstance(ref := scope.ref(c), exp.Column) else ref.as_(c.column.name)
+             for c in cols]  # fmt: skip
+    inner = _select(scope, t, *named, over.as_("rn"))
     outer_cols = [
         exp.Column(this=scope.ident(c.column.name), table=exp.to_identifier("ranked")) for c in cols
     ]
@@ -614,9 +547,373 @@ def date_year(scope: Scope, rng: Random) -> Built | None:
     return Built(q, "date_year", "hard", tuple(feats), (t,), slots)
 
 
-SHAPES: dict[str, tuple[Shape, ...]] = {
-    "easy": (filter_list, count_in, count_distinct, distinct_values, top_n),
-    "medium": (group_agg, group_having, between, like, null_check, agg_filter, join_filter, join_group),
-    "hard": (join3, subquery_in, exists, scalar_subquery, set_operation, case_label, window_top,
-             date_month, date_year),
+# ---------------------------------------------------------------- listings, joins, argmax, negation
+
+
+def plain_list(scope: Scope, rng: Random) -> Built | None:
+    """Every row of a small table: ``List the names of all regions.``"""
+    t = _table(scope, rng)
+    if t is None or t.row_count is None or t.row_count > 200:
+        return None
+    label = scope.label_col(t)
+    extra = _pick(rng, [c for c in scope.cols(t, "any") if c.column != label.column] + [None])
+    shown = [label] + ([extra] if extra else [])
+    q = _select(scope, t, *(scope.ref(c) for c in shown))
+    return Built(q, "plain_list", "easy", ("projection",), (t,), {"t": t, "cols": shown})
+
+
+def select_star(scope: Scope, rng: Random) -> Built | None:
+    """``Show all information about the product 'X'`` -> ``SELECT * ... WHERE name = 'X'``."""
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    col = _pick(rng, scope.cols(t, "label")) or _pick(rng, scope.cols(t, "cat"))
+    cond = scope.filter_cond(col, rng) if col else None
+    if cond is None:
+        return None
+    q = _select(scope, t, exp.Star()).where(scope.where([cond]))
+    return Built(
+        q, "select_star", "easy", ("projection", "filter"), (t,), {"t": t, "where": [cond]}
+    )
+
+
+class _Join:
+    """One or two FK joins over distinct tables, aliased ``t1``..``t3`` from ``first``."""
+
+    def __init__(self, scope: Scope, edges: tuple[Edge, ...], first):
+        self.scope, self.edges = scope, edges
+        self.alias = {first.qualified_name: "t1"}
+        self.tables = [first]
+        self.order: list[tuple[Edge, object]] = []
+        todo = list(edges)
+        while todo:
+            e = next(
+                e for e in todo
+                if e.child.qualified_name in self.alias or e.parent.qualified_name in self.alias
+            )  # fmt: skip
+            todo.remove(e)
+            new = e.parent if e.child.qualified_name in self.alias else e.child
+            self.alias[new.qualified_name] = f"t{len(self.alias) + 1}"
+            self.tables.append(new)
+            self.order.append((e, new))
+
+    def at(self, col: Col) -> Col:
+        return col.at(self.alias[col.table.qualified_name])
+
+    def is_parent(self, table) -> bool:
+        """Whether rows of ``table`` can repeat in the join (it is the parent of an edge)."""
+        return any(e.parent.qualified_name == table.qualified_name for e in self.edges)
+
+    def select(self, *cols) -> exp.Select:
+        q = _select(self.scope, self.tables[0], *cols, alias="t1")
+        for e, new in self.order:
+            on = self.scope.join_on(
+                e, self.alias[e.child.qualified_name], self.alias[e.parent.qualified_name]
+            )
+            q = q.join(self.scope.table_ref(new, self.alias[new.qualified_name]), on=on)
+        return q
+
+
+def _join(scope: Scope, rng: Random, two: float = 0.3) -> _Join | None:
+    """A one-edge join, or (with probability ``two``) a two-edge one when the topic has one."""
+    path = _path3(scope, rng) if rng.random() < two else None
+    if path is not None:
+        tables = {t.qualified_name: t for e in path for t in (e.child, e.parent)}
+        return _Join(scope, path, tables[rng.choice(sorted(tables))])
+    e = _edge(scope, rng)
+    return _Join(scope, (e,), rng.choice((e.child, e.parent))) if e else None
+
+
+def _row_filter(scope: Scope, rng: Random, table) -> Cond | None:
+    """A condition naming rows of ``table`` the way people do: by name, else by a category."""
+    col = _pick(rng, scope.cols(table, "label")) if rng.random() < 0.6 else None
+    col = col or _pick(rng, scope.cols(table, "cat")) or _pick(rng, scope.cols(table, "label"))
+    return scope.filter_cond(col, rng) if col else None
+
+
+def join_list(scope: Scope, rng: Random) -> Built | None:
+    """Rows of one table picked by a condition on a joined one:
+    ``titles of albums by the artist 'AC/DC'``."""
+    j = _join(scope, rng)
+    if j is None:
+        return None
+    shown_t, filter_t = rng.sample(j.tables, 2)
+    cond = _row_filter(scope, rng, filter_t)
+    if cond is None:
+        return None
+    cond = Cond(j.at(cond.col), cond.op, cond.values)
+    label = j.at(scope.label_col(shown_t))
+    shown = [label]
+    extra = _pick(rng, [c for c in scope.cols(shown_t, "any") if c.column != label.column])
+    if extra is not None and rng.random() < 0.4 and not j.is_parent(shown_t):
+        shown.append(j.at(extra))
+    q = j.select(*(scope.ref(c) for c in shown)).where(scope.where([cond]))
+    feats = ["join", "projection", "filter"]
+    if j.is_parent(shown_t):  # a parent row repeats once per matching child
+        q = q.distinct()
+        feats.append("distinct")
+    if len(j.edges) == 2:
+        feats.append("multi_join")
+    slots = {"t": shown_t, "t2": filter_t, "cols": shown, "where": [cond]}
+    level = "hard" if len(j.edges) == 2 else "medium"
+    return Built(q, "join_list", level, tuple(feats), tuple(j.tables), slots)
+
+
+def join_agg(scope: Scope, rng: Random) -> Built | None:
+    """An aggregate of child rows picked through their parent:
+    ``how many albums does the artist 'Metallica' have``."""
+    e = _edge(scope, rng)
+    if e is None:
+        return None
+    j = _Join(scope, (e,), e.child)
+    cond = _row_filter(scope, rng, e.parent)
+    if cond is None:
+        return None
+    cond = Cond(j.at(cond.col), cond.op, cond.values)
+    agg, aslot = _agg(scope, rng, e.child, "t1")
+    q = j.select(agg).where(scope.where([cond]))
+    feats = ["join", "filter", "count" if aslot[0] == "count" else "aggregate"]
+    slots = {"t": e.child, "t2": e.parent, "agg": aslot, "where": [cond]}
+    return Built(q, "join_agg", "medium", tuple(feats), (e.child, e.parent), slots)
+
+
+def _group_of(scope: Scope, rng: Random, j: _Join, table) -> tuple[list[Col], bool]:
+    """What to group ``table``'s rows by in a join: a category, or the row itself (its key
+    and label, so that two rows sharing a name stay apart)."""
+    cat = _pick(rng, scope.cols(table, "cat")) if rng.random() < 0.35 else None
+    if cat is not None:
+        return [j.at(cat)], False
+    label = j.at(scope.label_col(table))
+    key = scope.key_col(table)
+    return ([label] if key is None or key.column == label.column else [label, j.at(key)]), True
+
+
+def join_group(scope: Scope, rng: Random) -> Built | None:
+    """An aggregate for every parent row or parent category: ``the number of albums of each
+    artist``; with a limit it is a top-N (``the 5 artists with the most albums``)."""
+    e = _edge(scope, rng)
+    if e is None:
+        return None
+    j = _Join(scope, (e,), e.child)
+    groups, row = _group_of(scope, rng, j, e.parent)
+    agg, aslot = _agg(scope, rng, e.child, "t1")
+    q = j.select(scope.ref(groups[0]), agg.as_("total")).group_by(*(scope.ref(g) for g in groups))
+    slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "g_row": row}
+    feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
+    shape = "group_agg"
+    if rng.random() < 0.35:
+        desc = rng.random() < 0.8
+        n = _n(rng)
+        q = q.order_by(scope.ordered(exp.column("total"), desc)).limit(n.node)
+        slots.update(order=(None, desc), n=n)
+        feats += ["order_by", "limit"]
+        shape = "group_top"
+    return Built(q, shape, "medium", tuple(feats), (e.child, e.parent), slots)
+
+
+def join_having(scope: Scope, rng: Random) -> Built | None:
+    """Parent rows with at least k children: ``artists with at least 3 albums``."""
+    e = _edge(scope, rng)
+    if e is None:
+        return None
+    j = _Join(scope, (e,), e.child)
+    groups, row = _group_of(scope, rng, j, e.parent)
+    per = (e.child.row_count or 100) / max(e.parent.row_count or 10, 1)
+    ks = [k for k in (2, 3, 5, 10, 20, 50, 100) if k <= max(2, per * 1.5)]
+    k = rng.choice(ks)
+    kl = Lit(exp.Literal.number(k), str(k), False)
+    q = (
+        j.select(scope.ref(groups[0]))
+        .group_by(*(scope.ref(g) for g in groups))
+        .having(exp.GTE(this=exp.Count(this=exp.Star()), expression=kl.node))
+    )
+    slots = {"t": e.child, "t2": e.parent, "g": groups[0], "k": kl, "g_row": row}
+    feats = ("join", "group_by", "having", "count", "aggregate")
+    return Built(q, "join_having", "hard", feats, (e.child, e.parent), slots)
+
+
+def argmax(scope: Scope, rng: Random) -> Built | None:
+    """The one row or group with the most or least of something (``ORDER BY ... LIMIT 1``),
+    or every row tied for it (``WHERE x = (SELECT MAX(x) ...)``)."""
+    kind = rng.choice(("row", "row", "ties", "group", "join", "join"))
+    most = rng.random() < 0.75
+    one = Lit(exp.Literal.number(1), "1", False)
+    if kind == "join":
+        e = _edge(scope, rng)
+        if e is None:
+            return None
+        j = _Join(scope, (e,), e.child)
+        groups, row = _group_of(scope, rng, j, e.parent)
+        agg, aslot = _agg(scope, rng, e.child, "t1")
+        q = (
+            j.select(scope.ref(groups[0]))
+            .group_by(*(scope.ref(g) for g in groups))
+            .order_by(scope.ordered(agg, most))
+            .limit(one.node)
+        )
+        slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "order": (None, most)}
+        slots["g_row"] = row
+        feats = ("join", "group_by", "aggregate", "order_by", "limit")
+        return Built(q, "argmax_group", "medium", feats, (e.child, e.parent), slots)
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    if kind == "group":
+        g = _pick(rng, scope.cols(t, "cat"))
+        if g is None:
+            return None
+        agg, aslot = _agg(scope, rng, t)
+        q = (
+            _select(scope, t, scope.ref(g))
+            .group_by(scope.ref(g))
+            .order_by(scope.ordered(agg, most))
+            .limit(one.node)
+        )
+        slots = {"t": t, "g": g, "agg": aslot, "order": (None, most)}
+        feats = ("group_by", "aggregate", "order_by", "limit")
+        return Built(q, "argmax_group", "medium", feats, (t,), slots)
+    num = _pick(rng, scope.cols(t, "num") + scope.cols(t, "date"))
+    if num is None:
+        return None
+    label = scope.label_col(t)
+    shown = [label] + ([num] if rng.random() < 0.4 else [])
+    slots = {"t": t, "cols": shown, "num": num, "order": (num, most)}
+    if kind == "ties":
+        best = (exp.Max if most else exp.Min)(this=scope.ref(num))
+        inner = _select(scope, t, best)
+        q = _select(scope, t, *(scope.ref(c) for c in shown)).where(
+            exp.EQ(this=scope.ref(num), expression=inner.subquery())
+        )
+        feats = ("projection", "scalar_subquery", "aggregate")
+        return Built(q, "argmax_ties", "hard", feats, (t,), slots)
+    q = (
+        _select(scope, t, *(scope.ref(c) for c in shown))
+        .where(exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null())))
+        .order_by(scope.ordered(scope.ref(num), most))
+        .limit(one.node)
+    )
+    return Built(q, "argmax_row", "easy", ("projection", "order_by", "limit"), (t,), slots)
+
+
+def _child_filter(scope: Scope, rng: Random, e: Edge, alias: str | None) -> list[Cond]:
+    if rng.random() < 0.5:
+        return []
+    col = _pick(rng, scope.cols(e.child, "cat"))
+    cond = scope.filter_cond(col, rng) if col else None
+    return [Cond(cond.col.at(alias), cond.op, cond.values)] if cond else []
+
+
+def negation(scope: Scope, rng: Random) -> Built | None:
+    """Parent rows without (matching) children, by NOT IN, NOT EXISTS or EXCEPT:
+    ``artists that have no album``, ``customers with no order paid by 'card'``."""
+    e = _pick(rng, _single_edges(scope))
+    if e is None:
+        return None
+    label = scope.label_col(e.parent)
+    # EXCEPT compares what is shown: only a name says which row it is (two rows can share
+    # a free-text value, never a key).
+    named = label.column.name in e.parent.primary_key or bool(scope.cols(e.parent, "label"))
+    how = rng.choice(("not_in", "not_exists", "except") if named else ("not_in", "not_exists"))
+    fk, key = e.cols[0], e.ref_cols[0]
+    if how == "not_in":
+        conds = _child_filter(scope, rng, e, None)
+        fk_col = exp.Column(this=scope.ident(fk))
+        # NOT IN over a list with a NULL is never true: keep NULLs out of the subquery.
+        not_null = exp.Not(this=exp.Is(this=fk_col.copy(), expression=exp.Null()))
+        inner = _select(scope, e.child, fk_col).where(
+            exp.and_(not_null, *(scope.cond(c) for c in conds))
+        )
+        q = _select(scope, e.parent, scope.ref(label)).where(
+            exp.Not(this=exp.In(this=exp.Column(this=scope.ident(key)), query=inner.subquery()))
+        )
+        feats = ["subquery_in", "projection", "negation"]
+    elif how == "not_exists":
+        conds = _child_filter(scope, rng, e, "t2")
+        inner = _select(scope, e.child, exp.Literal.number(1), alias="t2").where(
+            exp.and_(scope.join_on(e, "t2", "t1"), *(scope.cond(c) for c in conds))
+        )
+        q = _select(scope, e.parent, scope.ref(label.at("t1")), alias="t1").where(
+            exp.Not(this=exp.Exists(this=inner))
+        )
+        feats = ["exists", "projection", "negation"]
+    else:
+        conds = _child_filter(scope, rng, e, "t1")
+        left = _select(scope, e.parent, scope.ref(label))
+        right = _Join(scope, (e,), e.child).select(scope.ref(label.at("t2")))
+        if conds:
+            right = right.where(scope.where(conds))
+        q = exp.except_(left, right, distinct=True)
+        feats = ["set_operation", "join", "projection", "negation"]
+    feats += ["filter"] if conds else []
+    slots = {"t": e.parent, "t2": e.child, "cols": [label], "where": conds}
+    return Built(q, "negation", "hard", tuple(feats), (e.parent, e.child), slots)
+
+
+def arithmetic(scope: Scope, rng: Random) -> Built | None:
+    """Simple arithmetic on two measures of a row: ``unit price * quantity``, ``a - b``."""
+    t = _table(scope, rng)
+    if t is None:
+        return None
+    nums = scope.cols(t, "num")
+    adds = scope.cols(t, "sum")
+    rates = [c for c in nums if all(c.column != a.column for a in adds)]
+    # A count of things is additive and whole: price x quantity, never price x amount.
+    counts = [c for c in adds if c.type == "integer"]
+    if rates and counts:  # price x quantity
+        a, b = rng.choice(rates), rng.choice(counts)
+        op, node = "times", exp.Mul(this=scope.ref(a), expression=scope.ref(b))
+    else:  # two additive measures in one unit: amount - discount
+        pairs = [(x, y) for x in adds for y in adds if x.column != y.column and x.type == y.type]
+        if not pairs:
+            return None
+        a, b = rng.choice(pairs)
+        op, node = "minus", exp.Sub(this=scope.ref(a), expression=scope.ref(b))
+    label = scope.label_col(t)
+    slots = {"t": t, "a": a, "b": b, "op": op}
+    if rng.random() < 0.5:
+        cond = _other_filter(scope, rng, t)
+        if cond is None:
+            return None
+        q = _select(scope, t, exp.Sum(this=node)).where(scope.where([cond]))
+        slots.update(where=[cond])
+        return Built(q, "arith_sum", "medium", ("aggregate", "filter", "arithmetic"), (t,), slots)
+    n = _n(rng)
+    q = (
+        _select(scope, t, scope.ref(label), node.as_("amount"))
+        .order_by(scope.ordered(node.copy(), True))
+        .limit(n.node)
+    )
+    slots.update(cols=[label], n=n)
+    return Built(q, "arith_top", "medium", ("projection", "order_by", "limit", "arithmetic"),
+                 (t,), slots)  # fmt: skip
+
+
+# ---------------------------------------------------------------- families
+
+# Shape families: what a question *is*, in the proportions people ask them (lists and
+# filtered lists first, then joins, counts, groups, the top one); harder features
+# (windows, CASE, date buckets) stay a minority.  ``shape_mix`` in the run config
+# reweighs them; the report shows the mix achieved.
+FAMILIES: dict[str, tuple[Shape, ...]] = {
+    "listing": (filter_list, filter_list, plain_list, select_star, like, between),
+    "join_listing": (join_list, join_list, subquery_in),
+    "aggregate": (count_in, agg_filter, null_check),
+    "join_aggregate": (join_agg,),
+    "count_distinct": (count_distinct, distinct_values),
+    "group": (group_agg, join_group, join_group, join3),
+    "argmax": (argmax,),
+    "top_n": (top_n,),
+    "having": (group_having, join_having),
+    "compare_aggregate": (scalar_subquery,),
+    "negation": (negation, negation, exists),
+    "set_operation": (set_operation,),
+    "arithmetic": (arithmetic,),
+    "advanced": (case_label, window_top, date_month, date_year),
+}  # fmt: skip
+
+DEFAULT_SHAPE_MIX: dict[str, float] = {
+    "listing": 0.16, "join_listing": 0.13, "aggregate": 0.09, "join_aggregate": 0.08,
+    "count_distinct": 0.04, "group": 0.11, "argmax": 0.09, "top_n": 0.06, "having": 0.05,
+    "compare_aggregate": 0.04, "negation": 0.05, "set_operation": 0.03, "arithmetic": 0.03,
+    "advanced": 0.04,
 }  # fmt: skip

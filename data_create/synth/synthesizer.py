@@ -11,16 +11,50 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from ..errors import ConfigError
-from ..records import DIFFICULTIES, Candidate, Column, SchemaMetadata, Table, Topic
+from ..records import DIFFICULTIES, SHAPE_FAMILIES, Candidate, Column, SchemaMetadata, Table, Topic
 from . import dialects
 from .builder import Scope
 from .questions import Phraser
-from .shapes import SHAPES
+from .shapes import DEFAULT_SHAPE_MIX, FAMILIES
 
 GENERATOR = "synth/1"
 DEFAULT_MIX = {"easy": 0.35, "medium": 0.4, "hard": 0.25}
-# A topic whose tables give no shape for this many tries in a row is exhausted.
+# A topic whose tables give no new query for this many tries in a row is exhausted: it
+# has no shape that fits, or every query it can make was made already.
 _MAX_MISSES = 200
+# A shape family whose recent draws bring almost nothing new has run out of questions on
+# this topic: it is dropped from the topic's stream, so that a large request costs a few
+# draws per kept sample rather than hundreds of repeats.  The yield is a moving average
+# over about 1 / _YIELD_DECAY draws.
+_YIELD_DECAY = 0.05
+_MIN_YIELD = 0.1
+
+
+def check_shape_mix(mix: dict[str, float] | None) -> dict[str, float]:
+    """The shape mix with every family, defaults for the ones not given; a one-line
+    :class:`ConfigError` for unknown families or weights that are not numbers >= 0.
+
+    >>> check_shape_mix({"negation": 0.2})["negation"], check_shape_mix(None)["listing"]
+    (0.2, 0.16)
+    """
+    given = dict(mix or {})
+    unknown = sorted(set(given) - set(SHAPE_FAMILIES))
+    bad = sorted(
+        k for k, v in given.items()
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+    )  # fmt: skip
+    problems = ([f"unknown families {', '.join(unknown)}"] if unknown else []) + (
+        [f"weights must be numbers >= 0 ({', '.join(bad)})"] if bad else []
+    )
+    if problems:
+        raise ConfigError(
+            f"bad shape_mix: {'; '.join(problems)}",
+            f"give weights for some of {', '.join(SHAPE_FAMILIES)}",
+        )
+    out = {f: float(given.get(f, DEFAULT_SHAPE_MIX[f])) for f in SHAPE_FAMILIES}
+    if not any(v > 0 for v in out.values()):
+        raise ConfigError("bad shape_mix: every weight is 0", "give some family a weight > 0")
+    return out
 
 
 def _dialect_name(dialect: str) -> str:
@@ -50,11 +84,12 @@ class Synthesizer:
         seed: int = 0,
         mix: dict[str, float] | None = None,
         values: Callable[[Table, Column], Sequence[Any]] | None = None,
+        shape_mix: dict[str, float] | None = None,
     ):
         self.metadata = metadata
         self.dialect = _dialect_name(dialect)
         self.language = language
-        self.phraser = Phraser(language)
+        self.phraser = Phraser(language, metadata)
         self.seed = seed
         mix = dict(DEFAULT_MIX if mix is None else mix)
         unknown = sorted(set(mix) - set(DIFFICULTIES))
@@ -64,45 +99,98 @@ class Synthesizer:
                 f"give non-negative weights for {', '.join(DIFFICULTIES)}",
             )
         self.mix = {d: float(mix.get(d, 0.0)) for d in DIFFICULTIES}
+        # A difficulty mix other than the default reweighs what the shape mix draws: each
+        # built query is kept with probability (its level's weight / the default's), scaled.
+        ratio = {d: self.mix[d] / DEFAULT_MIX[d] for d in DIFFICULTIES}
+        self._keep = {d: ratio[d] / max(ratio.values()) for d in DIFFICULTIES}
+        self.shape_mix = check_shape_mix(shape_mix)
         self.values = values
+        # Queries the stream skipped as exact repeats of one it already yielded, per topic.
+        self.repeats: dict[str, int] = {}
+        # What this synthesizer has yielded, over all its topics: topics share tables, and
+        # one question text must not stand for two different queries.  The pipeline pulls
+        # the streams in a fixed order, so this stays deterministic (and resumable).
+        self._seen_sql: set[str] = set()
+        self._seen_questions: set[str] = set()
 
     def _rng(self, topic: Topic) -> Random:
         digest = hashlib.sha256(f"{self.seed}\x00{topic.name}".encode()).digest()
         return Random(int.from_bytes(digest[:8], "big"))
 
     def candidates(self, topic: Topic) -> Iterator[Candidate]:
-        """Up to ``50 * topic.count + 200`` candidates about ``topic``'s tables, in a fixed order
-        for a given seed; the caller validates, dedupes and stops when it has enough."""
+        """Up to ``50 * topic.count + 200`` distinct candidates about ``topic``'s tables, in
+        a fixed order for a given seed; the caller validates, dedupes and stops when it has
+        enough.  A query already yielded is skipped before its question is phrased, and
+        the stream ends once ``_MAX_MISSES`` draws in a row bring nothing new."""
+        # The one difficulty ladder (imported here: llm.features imports synth.dialects).
+        from ..llm.features import level, tag
+
         rng = self._rng(topic)
         scope = Scope(self.metadata, topic.tables, self.dialect, self.values, self.language)
         if not scope.tables:
             return
-        levels = [d for d in DIFFICULTIES if self.mix[d] > 0]
-        weights = [self.mix[d] for d in levels]
+        families = [f for f in SHAPE_FAMILIES if self.shape_mix[f] > 0]
+        weights = [self.shape_mix[f] for f in families]
+        yields = dict.fromkeys(families, 1.0)
+        seen, asked = self._seen_sql, self._seen_questions
+        self.repeats[topic.name] = 0
         bound, made, misses = 50 * topic.count + 200, 0, 0
-        while made < bound and misses < _MAX_MISSES:
-            level = rng.choices(levels, weights)[0]
-            # Try the level's shapes in a random order, so a topic without (say) foreign keys
-            # still gets its share of that level from the shapes it can make.
+        while made < bound and misses < _MAX_MISSES and families:
+            i = rng.choices(range(len(families)), weights)[0]
+            family = families[i]
+            yields[family] *= 1 - _YIELD_DECAY
+            if yields[family] < _MIN_YIELD:  # this family has run out here
+                del families[i], weights[i]
+                continue
+            shapes = FAMILIES[family]
             built = None
-            for shape in rng.sample(SHAPES[level], len(SHAPES[level])):
+            for shape in rng.sample(shapes, len(shapes)):
                 built = shape(scope, rng)
                 if built is not None:
                     break
-            if built is None:
+            if built is not None:
+                # One ladder for every generator: the difficulty follows from the features.
+                built.difficulty = level(built.features)
+            keep = self._keep[built.difficulty] if built is not None else 0.0
+            if built is None or keep == 0.0 or (keep < 1.0 and rng.random() >= keep):
                 misses += 1
                 continue
+            sql = _render(built.expression, self.dialect)
+            if sql in seen:  # caught before the question costs anything
+                misses += 1
+                self.repeats[topic.name] += 1
+                continue
+            seen.add(sql)
+            # What the query does, read back from its SQL by the one tagger every generator
+            # uses: features and difficulty agree with what an LLM sample would carry.
+            tags = tag(sql, self.dialect)
+            if tags.parsed:
+                built.features = tuple(sorted(set(built.features) | set(tags.features)))
+                if tags.difficulty != built.difficulty:
+                    built.difficulty = tags.difficulty
+                    if self._keep[built.difficulty] == 0.0:
+                        misses += 1
+                        continue
+            question = self.phraser.question(built, rng)
+            if question in asked:  # another query already has this text
+                misses += 1
+                self.repeats[topic.name] += 1
+                continue
+            asked.add(question)
+            yields[family] += _YIELD_DECAY
             misses = 0
             made += 1
             yield Candidate(
-                question=self.phraser.question(built, rng),
-                sql=_render(built.expression, self.dialect),
+                question=question,
+                sql=sql,
                 topic=topic.name,
                 tables=tuple(t.qualified_name for t in built.tables),
                 difficulty=built.difficulty,
                 features=tuple(sorted(set(built.features))),
                 language=self.language,
                 generator=GENERATOR,
+                # A listing shape that counts its rows (LIKE) is an aggregate question.
+                shape="aggregate" if built.shape == "count" else family,
             )
 
 
