@@ -27,8 +27,7 @@ log = logging.getLogger("data_create")
 
 def _run_defaults() -> dict[str, Any]:
     """RunConfig's defaults, for help texts and the other commands' shared options."""
-    from .config import defaults
-    from .pipeline import RunConfig
+    from .config import RunConfig, defaults
 
     return defaults(RunConfig)
 
@@ -243,7 +242,7 @@ def _weights(text: str) -> dict[str, float]:
 def generate_config(args: argparse.Namespace) -> Any:
     """The :class:`~data_create.pipeline.RunConfig` of a ``generate`` command line:
     defaults, then ``--config FILE.yaml``, then the options actually typed."""
-    from .pipeline import RunConfig
+    from .config import RunConfig
 
     overrides = {
         "dsn": args.dsn,
