@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from .roles import ColumnRole, ColumnStats
@@ -171,12 +171,13 @@ class SchemaMetadata:
                 return t
         return None
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """A hash of the structure only: tables, columns and types, keys.
 
         Comments, samples, row counts and the extraction time do not change it, so it
         tells a user when the schema itself changed and generated data may be stale.
+        Computed once per (immutable) instance: hashing 8,000 tables is not free.
         """
         return structure_fingerprint(self.tables)
 
