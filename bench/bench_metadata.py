@@ -275,9 +275,11 @@ def bench_inspect(engine: str, n_tables: int, n_columns: int, repeat: int) -> di
                 quiet.close()
             reflect_times, reflected = best_of(repeat, reflect)
             md = metadata.read(Path(tmp) / "metadata.json")
-            data = md.to_dict()
+            md.fingerprint  # noqa: B018 - cached, as in a real run, for both sides alike
             ours, _ = best_of(repeat, md.to_json)
-            pure, _ = best_of(repeat, lambda: json.dumps(data, ensure_ascii=False, indent=1))
+            pure, _ = best_of(
+                repeat, lambda: json.dumps(md.to_dict(), ensure_ascii=False, indent=1)
+            )
         finally:
             db.dispose()
     return {
