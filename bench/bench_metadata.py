@@ -9,6 +9,14 @@ two earlier tables) and table + column comments, then times, in the same run,
 The baseline may be timed on the first ``--per-table-tables`` tables only and scaled
 linearly to N; the output says so when it is.
 
+With ``--inspect`` it times instead, side by side on the same database, the whole
+``python -m data_create inspect`` (connect, extract, table cards, ``metadata.json`` and
+``table_cards.md`` written; run in-process) against SQLAlchemy's batched reflection
+(``Inspector.get_multi_columns/pk_constraint/foreign_keys/table_comment``), and the
+``metadata.json`` encoding alone, ours against ``json.dumps(indent=1)``::
+
+    python bench/bench_metadata.py --engines postgresql --inspect --tables 2000,8000
+
 Servers: ``NL2SQL_TEST_PG`` (default postgresql://postgres@127.0.0.1:5432/postgres) and
 ``NL2SQL_TEST_MYSQL`` (default mysql://root@127.0.0.1:3306/), as in the tests.
 """
@@ -232,12 +240,97 @@ def bench(engine: str, n_tables: int, n_columns: int, per_table_tables: int, rep
     }
 
 
+def bench_inspect(engine: str, n_tables: int, n_columns: int, repeat: int) -> dict:
+    """``inspect`` end to end vs SQLAlchemy's batched ``get_multi_*`` reflection."""
+    import json
+    import tempfile
+
+    from sqlalchemy import inspect as sa_inspect
+
+    from data_create import cli
+
+    t0 = time.perf_counter()
+    with SERVERS[engine](n_tables, n_columns) as dsn, tempfile.TemporaryDirectory() as tmp:
+        built = time.perf_counter() - t0
+        db = connect(dsn)
+        try:
+
+            def reflect() -> int:
+                insp = sa_inspect(db.engine)
+                cols = insp.get_multi_columns()
+                insp.get_multi_pk_constraint()
+                insp.get_multi_foreign_keys()
+                insp.get_multi_table_comment()
+                return len(cols)
+
+            # First one untimed run of each: the server's cache is warm for both.
+            reflect()
+            argv = ["inspect", "--dsn", dsn, "--out", tmp, "--sample-values", "5"]
+            quiet = open(os.devnull, "w")  # noqa: SIM115 - closed below
+            real_stdout, sys.stdout = sys.stdout, quiet
+            try:
+                inspect_times, _ = best_of(repeat + 1, lambda: cli.main(argv))
+            finally:
+                sys.stdout = real_stdout
+                quiet.close()
+            reflect_times, reflected = best_of(repeat, reflect)
+            md = metadata.read(Path(tmp) / "metadata.json")
+            md.fingerprint  # noqa: B018 - cached, as in a real run, for both sides alike
+            ours, _ = best_of(repeat, md.to_json)
+            pure, _ = best_of(
+                repeat, lambda: json.dumps(md.to_dict(), ensure_ascii=False, indent=1)
+            )
+        finally:
+            db.dispose()
+    return {
+        "engine": engine,
+        "tables": len(md.tables),
+        "reflected": reflected,
+        "build_s": built,
+        "inspect_s": min(inspect_times[1:]),
+        "reflect_s": min(reflect_times),
+        "json_ours_s": min(ours),
+        "json_indent_s": min(pure),
+    }
+
+
+def main_inspect(engines: list[str], sizes: list[int], columns: int, repeat: int) -> int:
+    rows = []
+    for engine in engines:
+        for n in sizes:
+            print(f"[{engine}] building {n} tables x {columns} columns ...", file=sys.stderr)
+            row = bench_inspect(engine, n, columns, repeat)
+            print(f"[{engine}] built in {row['build_s']:.1f} s", file=sys.stderr)
+            rows.append(row)
+    header = (
+        f"{'engine':<11} {'tables':>6} {'inspect s':>9} {'get_multi s':>11} {'ratio':>6}  "
+        f"{'json ours s':>11} {'json indent s':>13} {'ratio':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['engine']:<11} {r['tables']:>6} {r['inspect_s']:>9.2f} {r['reflect_s']:>11.2f} "
+            f"{r['reflect_s'] / r['inspect_s']:>5.2f}x  {r['json_ours_s']:>11.3f} "
+            f"{r['json_indent_s']:>13.3f} {r['json_indent_s'] / r['json_ours_s']:>5.1f}x"
+        )
+    print(
+        f"best of {repeat} runs each, after one warm-up run.  inspect = `python -m data_create "
+        "inspect` in-process (connect, extract with sampling, cards, both files written);\n"
+        "get_multi = SQLAlchemy Inspector.get_multi_columns + pk_constraint + foreign_keys + "
+        "table_comment (reflection only: no sampling, no files).\nratio > 1: inspect is "
+        "faster.  json = metadata.json text: SchemaMetadata.to_json() (C encoder, one table "
+        "per line) vs json.dumps(indent=1) (pure-Python encoder)."
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--engines", default="postgresql,mysql", help="comma-separated: postgresql, mysql"
     )
-    parser.add_argument("--tables", type=int, default=2000, help="tables to create")
+    parser.add_argument("--tables", default="2000", help="tables to create")
     parser.add_argument("--columns", type=int, default=20, help="columns per table")
     parser.add_argument(
         "--per-table-tables",
@@ -249,7 +342,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=2, help="runs of each method; the best one counts"
     )
+    parser.add_argument(
+        "--inspect",
+        action="store_true",
+        help="time `inspect` against SQLAlchemy's batched get_multi_* reflection instead "
+        "(--tables may list several sizes: 2000,8000)",
+    )
     args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if args.inspect:
+        sizes = [int(n) for n in str(args.tables).split(",")]
+        return main_inspect(engines, sizes, args.columns, args.repeat)
+    args.tables = int(args.tables)
     rows = []
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if engine not in SERVERS:

@@ -25,6 +25,26 @@ from .errors import ConfigError, Nl2SqlError
 log = logging.getLogger("data_create")
 
 
+def _run_defaults() -> dict[str, Any]:
+    """RunConfig's defaults, for help texts and the other commands' shared options."""
+    from .config import RunConfig, defaults
+
+    return defaults(RunConfig)
+
+
+class _Defaults(dict):
+    """Loads RunConfig's defaults on first use, so `import data_create.cli` stays light."""
+
+    def __missing__(self, key: str) -> Any:
+        if not self:
+            self.update(_run_defaults())
+            return self[key]
+        raise KeyError(key)
+
+
+_D: dict[str, Any] = _Defaults()
+
+
 def _csv_list(values: Sequence[str] | None) -> tuple[str, ...]:
     """Accept both ``--x a --x b`` and ``--x a,b``."""
     out: list[str] = []
@@ -51,9 +71,8 @@ def _add_connection_args(p: argparse.ArgumentParser, required: bool = False) -> 
     g.add_argument(
         "--connect-timeout",
         type=int,
-        default=10,
         metavar="S",
-        help="seconds to wait for the server when connecting (default 10)",
+        help=f"seconds to wait for the server when connecting (default {_D['connect_timeout']})",
     )
     g.add_argument(
         "--allow-privileged-role",
@@ -96,7 +115,9 @@ def _connect(args: argparse.Namespace):
     return connect(
         dsn,
         password_env=args.password_env,
-        connect_timeout=args.connect_timeout,
+        connect_timeout=(
+            _D["connect_timeout"] if args.connect_timeout is None else args.connect_timeout
+        ),
         allow_privileged=True if args.allow_privileged_role else None,
     )
 
@@ -218,8 +239,10 @@ def _weights(text: str) -> dict[str, float]:
     return out
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from .pipeline import Progress, RunConfig, run, summary_lines
+def generate_config(args: argparse.Namespace) -> Any:
+    """The :class:`~data_create.pipeline.RunConfig` of a ``generate`` command line:
+    defaults, then ``--config FILE.yaml``, then the options actually typed."""
+    from .config import RunConfig
 
     overrides = {
         "dsn": args.dsn,
@@ -255,8 +278,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "cache_dir": args.cache_dir,
         "allow_functions": tuple(args.allow_function) or None,
     }
-    config = RunConfig.from_sources(args.config, overrides)
-    result = run(config, Progress(enabled=not args.quiet))
+    return RunConfig.from_sources(args.config, overrides)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .pipeline import Progress, run, summary_lines
+
+    try:
+        result = run(generate_config(args), Progress(enabled=not args.quiet))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            "interrupted — the samples made so far are kept; continue with the same command "
+            "and --resume"
+        ) from None
     print(f"{result.out_dir}: {result.accepted} samples")
     for line in summary_lines(result):
         print(line)
@@ -437,19 +471,27 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("dataset")
     g.add_argument("--out", help="run directory (default runs/<database name>)")
     g.add_argument(
-        "--samples", type=int, metavar="N", help="how many samples to make (default 1000)"
+        "--samples",
+        type=int,
+        metavar="N",
+        help=f"how many samples to make (default {_D['samples']})",
     )
     g.add_argument(
-        "--language", choices=("zh", "en"), help="language of the questions (default en)"
+        "--language",
+        choices=("zh", "en"),
+        help=f"language of the questions (default {_D['language']})",
     )
     g.add_argument(
-        "--seed", type=int, metavar="S", help="same seed, same database: same dataset (default 42)"
+        "--seed",
+        type=int,
+        metavar="S",
+        help=f"same seed, same database: same dataset (default {_D['seed']})",
     )
     g.add_argument(
         "--dev-ratio",
         type=float,
         metavar="R",
-        help="share of samples in the dev split (default 0.1)",
+        help=f"share of samples in the dev split (default {_D['dev_ratio']})",
     )
     g.add_argument(
         "--schema-context",
@@ -465,14 +507,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--keep-empty", action="store_true", help="keep queries whose result is empty")
     g.add_argument(
-        "--timeout", type=float, metavar="S", help="per-query time limit in seconds (default 10)"
+        "--timeout",
+        type=float,
+        metavar="S",
+        help=f"per-query time limit in seconds (default {_D['timeout']:g})",
     )
     _add_allow_function(g)
     g.add_argument(
         "--max-result-bytes",
         type=int,
         metavar="N",
-        help="bytes of values fetched per query; a larger result is refused (default 32 MiB)",
+        help="bytes of values fetched per query; a larger result is refused "
+        f"(default {_D['max_result_bytes'] // 2**20} MiB)",
     )
     g.add_argument(
         "--resume",
@@ -498,10 +544,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="endpoint, e.g. http://127.0.0.1:8000/v1 (default $OPENAI_BASE_URL)",
     )
     g.add_argument(
-        "--concurrency", type=int, metavar="K", help="requests in flight at once (default 8)"
+        "--concurrency",
+        type=int,
+        metavar="K",
+        help=f"requests in flight at once (default {_D['concurrency']})",
     )
-    g.add_argument("--temperature", type=float, help="sampling temperature (default 0.7)")
-    g.add_argument("--top-p", type=float, help="nucleus sampling (default 0.95)")
+    g.add_argument(
+        "--temperature", type=float, help=f"sampling temperature (default {_D['temperature']})"
+    )
+    g.add_argument("--top-p", type=float, help=f"nucleus sampling (default {_D['top_p']})")
     g.add_argument(
         "--modes",
         metavar="MODE=W,...",
@@ -512,7 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-requests", type=int, metavar="N", help="stop sending after N requests (budget)"
     )
     g.add_argument(
-        "--llm-timeout", type=float, metavar="S", help="seconds per LLM request (default 60)"
+        "--llm-timeout",
+        type=float,
+        metavar="S",
+        help=f"seconds per LLM request (default {_D['llm_timeout']:g})",
     )
     g.add_argument(
         "--no-repair",
@@ -525,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="response cache, so a repeated or resumed run does not pay twice (default <out>/llm_cache)",
     )
     p.set_defaults(func=cmd_generate)
+    parser.generate_parser = p  # type: ignore[attr-defined]  # its options go in the top --help
 
     p = sub.add_parser(
         "inspect",
@@ -671,7 +726,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `python -m data_create [--dsn ...]` means generate; global flags stay in front.
     first = next((a for a in argv if a not in ("-v", "--verbose", "--debug")), None)
-    if first is None or (first not in COMMANDS and first not in ("-h", "--help", "--version")):
+    if first in ("-h", "--help"):
+        # generate is the default command: its options are the ones people look for.
+        print(parser.format_help())
+        print("Options of the default command, generate:\n")
+        print(parser.generate_parser.format_help().split("\n\n", 1)[1])
+        return 0
+    if first is None or (first not in COMMANDS and first != "--version"):
         position = argv.index(first) if first is not None else len(argv)
         argv.insert(position, "generate")
     args = parser.parse_args(argv)
@@ -700,8 +761,10 @@ def run_command(call: Callable[[], int], *, debug: bool = False) -> int:
             sys.stderr.write("\r\x1b[K")  # clear a progress line left half-drawn
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")
+        print(exc.args[0] if exc.args else "interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if debug:

@@ -15,6 +15,7 @@ The tree::
     ├── MetadataError           the catalogue could not be read, or holds nothing usable
     │   └── EmptySchema
     ├── PlanningError           no topics could be planned from the metadata
+    ├── LLMUnavailable          the LLM endpoint does not answer or refuses the key
     └── SqlRejected             an SQL statement failed a validator layer
 
 Only ``data_create.cli`` turns these into one line on stderr and an exit code; the
@@ -91,6 +92,10 @@ class MetadataError(Nl2SqlError):
 
 class EmptySchema(MetadataError):
     hint = "check --schema and --include/--exclude, and that the user can see the tables"
+
+
+class LLMUnavailable(Nl2SqlError):
+    hint = "start the server (e.g. `vllm serve MODEL --port 8000`) or pass --base-url"
 
 
 class PlanningError(Nl2SqlError):

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cards, hygiene, prompt
+from . import cards, hygiene, prompt, rundir
 from .errors import ConfigError
 from .records import Sample, SchemaMetadata
 
@@ -144,20 +144,6 @@ def _skeleton(sql: str, dialect: str) -> str:
     from .dedupe import skeleton  # written alongside; imported late so this module loads alone
 
     return skeleton(sql, dialect)
-
-
-def _write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _merge_dataset_info(path: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -280,10 +266,10 @@ def export(
             times = repeat[i] if repeat is not None and split == "train" else 1
             alpaca += [record] * times
             sharegpt += [prompt.sharegpt_record(*args)] * times
-        _write_jsonl(Path(files[f"{split}_alpaca"]), alpaca)
-        _write_jsonl(Path(files[f"{split}_sharegpt"]), sharegpt)
+        rundir.write_jsonl(Path(files[f"{split}_alpaca"]), alpaca)
+        rundir.write_jsonl(Path(files[f"{split}_sharegpt"]), sharegpt)
 
-    _write_json(
+    rundir.write_json(
         out / "split.json",
         {
             "seed": seed,
@@ -292,13 +278,14 @@ def export(
             "train": [samples[i].id for i in train_idx],
             "dev": [samples[i].id for i in dev_idx],
         },
+        indent=2,
     )
     files["split"] = str(out / "split.json")
 
     # file_name is relative to dataset_dir, which is out_dir itself.
     entries = dataset_info_entries({k: Path(v).name for k, v in files.items()})
     info_path = out / DATASET_INFO
-    _write_json(info_path, _merge_dataset_info(info_path, entries))
+    rundir.write_json(info_path, _merge_dataset_info(info_path, entries), indent=2)
     files["dataset_info"] = str(info_path)
 
     return ExportSummary(

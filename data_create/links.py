@@ -23,6 +23,7 @@ kept with the reason, for the report.
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +56,8 @@ class Guess:
 
 def _prefixes(tables: Sequence[Table]) -> set[str]:
     names = [snake(t.name) for t in tables]
-    heads = [n.partition("_")[0] for n in names if "_" in n]
-    return {h + "_" for h in heads if heads.count(h) >= 2}
+    heads = Counter(n.partition("_")[0] for n in names if "_" in n)
+    return {h + "_" for h, n in heads.items() if n >= 2}
 
 
 def _common_head(a: str, b: str) -> str:
@@ -145,67 +146,105 @@ def by_stem_of(stem: str | None, stems: set[str]) -> bool:
     return bool(stem and (stem in stems or stem.replace("_", "") in stems))
 
 
+def _tails(flat: str) -> list[str]:
+    """The id-like endings of a name with its separators removed: ``sbtxcustid`` ->
+    ``sbtxcustid``, ``btxcustid``, ... ``custid``, ``ustid`` (5+ characters)."""
+    if not flat.endswith("id"):
+        return []
+    return [flat[i:] for i in range(len(flat) - 4)]
+
+
+def _prefixed(name: str, key: str, prefixes: set[str]) -> bool:
+    """``<schema prefix><entity>_id`` keys (sbCustomer.sbCustId) referred to with the
+    child's own prefix in front (sbTransaction.sbTxCustId) -- also when the server folded
+    the names to lower case with no separators left (sbtxcustid -> sbcustid)."""
+    bare = _strip_prefix(key, prefixes)
+    if bare != key and "_" in bare and _REF_SUFFIX.match(bare) and name.endswith("_" + bare):
+        return True
+    flat_key, flat = key.replace("_", ""), name.replace("_", "")
+    head = _common_head(flat, flat_key)
+    rest = flat_key[len(head) :]
+    return (
+        len(head) >= 2
+        and len(rest) >= 5
+        and rest.endswith("id")
+        and flat.endswith(rest)
+        and flat != flat_key
+    )
+
+
 def propose(tables: Sequence[Table]) -> list[Guess]:
-    """Every name-implied link not already declared, strongest first per child column."""
+    """Every name-implied link not already declared, strongest first per child column.
+
+    A parent can match a child column only through a key whose name is the column's,
+    a same-named column with distinct values, or the column's stem among the parent's
+    stems; indexes on those three find the few parents to look at, so a schema of
+    thousands of tables is not a (columns x tables) scan.
+    """
     prefixes = _prefixes(tables)
-    parents = [(t, _stems(t, prefixes), _keyish(t)) for t in tables if t.kind == "table"]
+    parents = []
+    by_key: dict[str, list[int]] = defaultdict(list)  # snake(key) -> parents
+    by_unique: dict[str, list[int]] = defaultdict(list)  # column name -> parents
+    by_stem: dict[str, list[int]] = defaultdict(list)  # stem -> parents
+    by_tail: dict[str, list[int]] = defaultdict(list)  # id-like tail of a key -> parents
+    for t in tables:
+        if t.kind != "table":
+            continue
+        i = len(parents)
+        stems, keys = _stems(t, prefixes), _keyish(t)
+        columns = {c.name: c for c in reversed(t.columns)}  # the first of a name, as column()
+        parents.append((t, stems, keys, frozenset(keys), columns))
+        for key in keys:
+            by_key[snake(key)].append(i)
+            for tail in _tails(snake(key).replace("_", "")):
+                by_tail[tail].append(i)
+        for c in columns.values():
+            if c.stats is not None and c.stats.unique:
+                by_unique[c.name].append(i)
+        for st in stems:
+            by_stem[st].append(i)
     out: list[Guess] = []
     for child in tables:
         declared = {c for fk in child.foreign_keys for c in fk.columns}
+        child_key = own_key(child)
         for column in child.columns:
             if column.name in declared or column.type not in _NUMERIC | _TEXTUAL:
                 continue
-            if column.name == own_key(child):
+            if column.name == child_key:
                 continue  # a row's own key points nowhere (1:1 extensions declare theirs)
             name = snake(column.name)
             m = _REF_SUFFIX.match(name)
             stem = m.group("stem").rstrip("_") if m else None
-            for parent, stems, keys in parents:
+            candidates = {*by_key.get(name, ()), *by_unique.get(column.name, ())}
+            if stem:
+                candidates.update(by_stem.get(stem, ()), by_stem.get(stem.replace("_", ""), ()))
+            for tail in _tails(name.replace("_", "")):
+                candidates.update(by_tail.get(tail, ()))
+            for i in sorted(candidates):  # in table order, as a full scan would find them
+                parent, stems, keys, own_keys, columns = parents[i]
                 if parent is child:
                     continue
                 # The parent's own column of the same name is a candidate too when its
                 # values are distinct (jsh_user.tenant_id -> jsh_tenant.tenant_id, not .id).
-                same = parent.column(column.name)
+                same = columns.get(column.name)
                 if same is not None and same.stats is not None and same.stats.unique:
                     keys = [*keys, same.name] if same.name not in keys else keys
                 for key in keys:
-                    kcol = parent.column(key)
+                    kcol = columns.get(key)
                     if kcol is None:
                         continue
                     same_name = (
                         snake(key) == name
                         and name not in ("id", "code", "name")
                         and (m is not None or parent.primary_key == (key,))
-                        and (key in _keyish(parent) or by_stem_of(stem, stems))
+                        and (key in own_keys or by_stem_of(stem, stems))
                     )
-                    by_stem = bool(
+                    by_stem_match = bool(
                         stem
                         and (stem in stems or stem.replace("_", "") in stems)
                         and snake(key) in ("id", name, f"{stem}_id", f"{stem[:1]}id")
                     )
-                    # "<schema prefix><entity>_id" keys (sbCustomer.sbCustId) are referred to
-                    # with the child's own prefix in front (sbTransaction.sbTxCustId).
-                    bare = _strip_prefix(snake(key), prefixes)
-                    by_suffix = bool(
-                        bare != snake(key)
-                        and "_" in bare
-                        and _REF_SUFFIX.match(bare)
-                        and name.endswith("_" + bare)
-                    )
-                    # The same, folded to lower case with no separators left (PostgreSQL
-                    # folds sbTxCustId to sbtxcustid): after the shared head, the key's
-                    # rest ends the child's name.
-                    flat_key, flat = snake(key).replace("_", ""), name.replace("_", "")
-                    head = _common_head(flat, flat_key)
-                    rest = flat_key[len(head) :]
-                    by_suffix = by_suffix or bool(
-                        len(head) >= 2
-                        and len(rest) >= 4
-                        and rest.endswith("id")
-                        and flat.endswith(rest)
-                        and flat != flat_key
-                    )
-                    if same_name or by_stem or by_suffix:
+                    if same_name or by_stem_match or _prefixed(name, snake(key), prefixes):
                         out.append(
                             Guess(
                                 child.qualified_name,

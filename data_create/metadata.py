@@ -22,7 +22,6 @@ import decimal
 import math
 import os
 import re
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -82,17 +81,9 @@ def extract_per_table(db: Database, options: ExtractOptions = ExtractOptions()) 
 
 def write(metadata: SchemaMetadata, path: str | os.PathLike[str]) -> None:
     """Write ``metadata.json`` (atomically: a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(metadata.to_json())
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .rundir import write_text
+
+    write_text(path, metadata.to_json() + "\n")
 
 
 def read(path: str | os.PathLike[str]) -> SchemaMetadata:

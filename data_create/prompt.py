@@ -137,6 +137,26 @@ def alpaca_record(
     }
 
 
+def alpaca_messages(record: dict[str, Any]) -> tuple[dict[str, str], ...]:
+    """The chat turns LLaMA-Factory trains on for an alpaca ``record``.
+
+    Its converter's rule: the user turn is ``instruction + "\\n" + input`` when ``input``
+    is non-empty; the system turn is there when ``system`` is.  For a record from
+    :func:`alpaca_record` this is exactly :func:`messages` of the same arguments.
+
+    >>> alpaca_messages(alpaca_record("How many users?", "SELECT 1", "sqlite")) == tuple(
+    ...     messages("How many users?", "sqlite"))
+    True
+    """
+    user = record.get("instruction") or ""
+    if record.get("input"):
+        user = f"{user}\n{record['input']}"
+    turns = [{"role": "user", "content": user}]
+    if record.get("system"):
+        turns.insert(0, {"role": "system", "content": record["system"]})
+    return tuple(turns)
+
+
 def sharegpt_record(
     question: str,
     sql: str,

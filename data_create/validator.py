@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from . import engines
+from . import engines, rundir
 from .errors import ConfigError
 from .hygiene import one_line, text_problem
 from .safety import allowed_extra_functions, check_safety, check_tokens
@@ -89,9 +90,14 @@ class Verdict:
     # The canonical statement (regenerated from the validated tree) when ok: what the
     # execution layer ran, and what any other caller must run.
     sql: str | None = None
+    # Executed, and the answer is one row of nothing but 0 / NULL (COUNT of nothing, SUM
+    # of no rows): known from the one execution, so nobody runs the query again to see.
+    trivial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        del d["trivial"]  # an internal judgement, not part of the written verdict
+        return d
 
 
 def _reject(layer: str, reason: str) -> Verdict:
@@ -344,6 +350,14 @@ def _double_quoted(
     )
 
 
+def trivial_rows(rows: Any) -> bool:
+    """A single row of nothing but 0 / NULL: an answer that teaches little."""
+    return len(rows) == 1 and all(
+        v is None or (isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) and v == 0)
+        for v in rows[0]
+    )
+
+
 def _execution_verdict(result: ExecResult, sql: str | None = None) -> Verdict:
     if result.ok:
         return Verdict(
@@ -355,6 +369,7 @@ def _execution_verdict(result: ExecResult, sql: str | None = None) -> Verdict:
             empty=result.empty,
             truncated=result.truncated,
             sql=sql,
+            trivial=trivial_rows(result.rows),
         )
     return Verdict(
         ok=False,
@@ -521,9 +536,7 @@ def validate_file(
         outputs={name: str(path) for name, path in paths.items()},
     )
     summary_path = out / "summary.json"
-    tmp = summary_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary.to_dict(), ensure_ascii=False, indent=1) + "\n", "utf-8")
-    os.replace(tmp, summary_path)
+    rundir.write_json(summary_path, summary.to_dict())
     return summary
 
 

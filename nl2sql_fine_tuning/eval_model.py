@@ -12,9 +12,11 @@ Three ways in, one way out::
     python -m nl2sql_fine_tuning.eval_model --eval_sql_execution \\
         --base-url http://127.0.0.1:8000/v1 --model sft --gold runs/retail_v1
 
-Every metric comes from :mod:`nl2sql_fine_tuning.metrics`; this module joins, generates,
-executes (read-only, time-limited, one :class:`~data_create.executor.ExecutorPool` per
-database, each gold query run once) and hands the results to :mod:`.eval_report`.
+Every metric comes from :mod:`nl2sql_fine_tuning.metrics`.  The steps live apart:
+loading gold and predictions (:mod:`.eval_data`), live generation
+(:mod:`.eval_generate`), executing (:mod:`.eval_execute`: read-only, time-limited, one
+:class:`~data_create.executor.ExecutorPool` per database, each gold query run once),
+reporting (:mod:`.eval_report`); this module scores and orders them, and is the CLI.
 
 Gold and predictions go through the same validator as generated data
 (:class:`data_create.validator.Validator`: syntax and safety with the engine's function
@@ -26,12 +28,10 @@ and what passes runs as the validator's canonical SQL, not as the raw text.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,20 @@ from data_create.cli import run_command
 from data_create.errors import ConfigError
 from nl2sql_fine_tuning import eval_report, metrics
 
+# The steps, each in its module; their names stay importable from here.
+from nl2sql_fine_tuning.eval_data import (  # noqa: F401
+    Gold,
+    GoldItem,
+    Prediction,
+    _load_run,
+    join,
+    load_gold,
+    load_predictions,
+)
+from nl2sql_fine_tuning.eval_execute import ExecOptions, _execute_all, _Outcome
+from nl2sql_fine_tuning.eval_generate import generate, retrieved_schema
+from nl2sql_fine_tuning.eval_report import SampleResult
+
 log = logging.getLogger("nl2sql_fine_tuning.eval")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
@@ -53,435 +67,11 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 # ---------------------------------------------------------------- records
 
 
-@dataclass(frozen=True)
-class GoldItem:
-    """One gold question/SQL pair; ``messages`` is the exact training prompt when known."""
-
-    id: str
-    question: str
-    sql: str
-    database: str = ""
-    difficulty: str = ""
-    topic: str = ""
-    features: tuple[str, ...] = ()
-    messages: tuple[tuple[str, str], ...] | None = None
-
-
-@dataclass(frozen=True)
-class Gold:
-    items: tuple[GoldItem, ...]
-    dialect: str | None = None  # from the samples, when they say
-    dsn: str | None = None  # from a data_create run's run.json
-    kind: str = "samples"  # "run" | "samples" | "spider"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    text: str
-    id: str | None = None
-    label: str | None = None
-
-
-@dataclass(frozen=True)
-class SampleResult:
-    """Everything known about one evaluated sample; one line of the per-sample files."""
-
-    id: str
-    database: str
-    difficulty: str
-    topic: str
-    features: tuple[str, ...]
-    question: str
-    gold_sql: str
-    prediction: str  # the model's raw answer
-    pred_sql: str  # the SQL extracted from it
-    exact_match: bool | None  # None: text match not evaluated
-    token_f1: float | None
-    syntax_valid: bool
-    executed: bool | None = None  # None: execution not evaluated
-    exec_success: bool | None = None
-    correct: bool | None = None
-    gold_empty: bool | None = None
-    verdict: str | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d["features"] = list(self.features)
-        return d
-
-
 @dataclass
 class EvalResult:
     samples: list[SampleResult]
     report: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """A JSON list or JSONL file of objects."""
-    if not path.is_file():
-        raise ConfigError(f"file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("["):
-            records = json.loads(stripped)
-        else:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not JSON or JSONL ({exc.msg} at line {exc.lineno})") from None
-    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise ConfigError(f"{path}: record {bad + 1} is not a JSON object")
-    return records
-
-
-def _sample_item(r: dict[str, Any], messages: tuple | None = None) -> GoldItem:
-    return GoldItem(
-        id=str(r["id"]),
-        question=r["question"],
-        sql=r["sql"],
-        database=r.get("database") or "",
-        difficulty=r.get("difficulty") or "",
-        topic=r.get("topic") or "",
-        features=tuple(r.get("features") or ()),
-        messages=messages,
-    )
-
-
-def _run_dsn(run_dir: Path) -> str | None:
-    run_file = run_dir / "run.json"
-    if not run_file.is_file():
-        return None
-    dsn = json.loads(run_file.read_text(encoding="utf-8")).get("database")
-    # The run records a masked DSN; the password then comes from NL2SQL_DB_PASSWORD.
-    return dsn.replace(":***@", "@") if dsn else None
-
-
-def _load_run(run_dir: Path, split: str = "dev") -> Gold:
-    samples_file, split_file = run_dir / "samples.jsonl", run_dir / "split.json"
-    for f in (samples_file, split_file):
-        if not f.is_file():
-            raise ConfigError(f"{run_dir} is not a data_create run directory ({f.name} missing)")
-    by_id = {str(r["id"]): r for r in _read_records(samples_file)}
-    ids = json.loads(split_file.read_text(encoding="utf-8")).get(split, [])
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise ConfigError(f"{split_file} names {len(missing)} ids not in samples.jsonl")
-    alpaca_file = run_dir / f"{split}_alpaca.jsonl"
-    alpaca = _read_records(alpaca_file) if alpaca_file.is_file() else []
-    items = []
-    for i, sid in enumerate(ids):
-        messages = None
-        if len(alpaca) == len(ids):  # the exact prompt the model was trained on
-            a = alpaca[i]
-            user = a["instruction"] + ("\n" + a["input"] if a.get("input") else "")
-            messages = (("system", a.get("system") or ""), ("user", user))
-        items.append(_sample_item(by_id[sid], messages))
-    dialect = by_id[ids[0]].get("dialect") if ids else None
-    return Gold(tuple(items), dialect=dialect, dsn=_run_dsn(run_dir), kind="run")
-
-
-def load_gold(path: str | os.PathLike[str]) -> Gold:
-    """Gold records from a data_create run directory (its dev split, in dev_alpaca order),
-    a ``samples.jsonl`` file, or a Spider/BIRD-style JSON/JSONL file (question,
-    query|SQL|sql, db_id)."""
-    p = Path(path)
-    if p.is_dir():
-        return _load_run(p)
-    records = _read_records(p)
-    if records and all("db_id" in r for r in records):
-        items = []
-        for i, r in enumerate(records):
-            sql = r.get("query") or r.get("SQL") or r.get("sql")
-            if not sql or "question" not in r:
-                raise ConfigError(f"{p}: record {i + 1} lacks question or query/SQL/sql")
-            rid = r.get("id", r.get("question_id", i))
-            items.append(
-                GoldItem(
-                    id=str(rid),
-                    question=r["question"],
-                    sql=sql,
-                    database=str(r["db_id"]),
-                    difficulty=str(r.get("difficulty") or r.get("hardness") or ""),
-                )
-            )
-        return Gold(tuple(items), kind="spider")
-    try:
-        items = [_sample_item(r) for r in records]
-    except KeyError as exc:
-        raise ConfigError(
-            f"{p}: records need id, question and sql (missing {exc})",
-            "pass a data_create run directory, samples.jsonl or a Spider/BIRD file with db_id",
-        ) from None
-    dialect = records[0].get("dialect") if records else None
-    dsn = _run_dsn(p.parent) if (p.parent / "run.json").is_file() else None
-    return Gold(tuple(items), dialect=dialect, dsn=dsn, kind="samples")
-
-
-def load_predictions(path: str | os.PathLike[str]) -> list[Prediction]:
-    """LLaMA-Factory ``generated_predictions.jsonl`` (predict/label) or ``{id, prediction}``."""
-    records = _read_records(Path(path))
-    out = []
-    for i, r in enumerate(records):
-        if "predict" in r:
-            out.append(Prediction(text=str(r["predict"]), label=r.get("label")))
-        elif "prediction" in r and "id" in r:
-            out.append(Prediction(text=str(r["prediction"] or ""), id=str(r["id"])))
-        else:
-            raise ConfigError(
-                f"{path}: line {i + 1} has neither 'predict' (LLaMA-Factory) "
-                "nor 'id' and 'prediction'"
-            )
-    return out
-
-
-def join(predictions: Sequence[Prediction], gold: Gold) -> list[tuple[GoldItem, Prediction]]:
-    """Pair predictions with gold: by id, or (LLaMA-Factory, no ids) line i with gold record i,
-    checked by comparing each prediction's label with the gold SQL."""
-    if predictions and predictions[0].id is None:
-        if len(predictions) != len(gold.items):
-            raise ConfigError(
-                f"{len(predictions)} predictions but {len(gold.items)} gold records: "
-                "predictions are joined by line to the dev split in file order",
-                "predict on the dev split of the same run (dev_alpaca.jsonl)",
-            )
-        for i, (g, p) in enumerate(zip(gold.items, predictions, strict=True)):
-            if p.label is not None and p.label.strip() not in (
-                g.sql.strip(),
-                prompt.sql_target(g.sql),
-            ):
-                raise ConfigError(
-                    f"prediction {i + 1} is misaligned: its label {p.label.strip()[:60]!r} "
-                    f"is not the gold SQL of {g.id}",
-                    "predict on the dev split of the same run (dev_alpaca.jsonl), unshuffled",
-                )
-        return list(zip(gold.items, predictions, strict=True))
-    by_id = {g.id: g for g in gold.items}
-    unknown = [p.id for p in predictions if p.id not in by_id]
-    if unknown:
-        raise ConfigError(
-            f"{len(unknown)} prediction ids are not in the gold file (first: {unknown[0]!r})"
-        )
-    missing = len(by_id) - len({p.id for p in predictions})
-    if missing:
-        log.warning("%d gold records have no prediction; they are left out", missing)
-    return [(by_id[p.id], p) for p in predictions]  # type: ignore[index]
-
-
-# ---------------------------------------------------------------- live generation
-
-
-def retrieved_schema(
-    index_dir: str | os.PathLike[str], k: int = 5, budget_tokens: int = 2000
-) -> Callable[[str], str | None]:
-    """Question -> the schema block :mod:`data_create.retrieve` returns from a saved index
-    (a run's ``retrieval_index``): what ``--schema-context retrieved`` trained on."""
-    from data_create.retrieve import Retriever
-
-    retriever = Retriever.load(index_dir)
-    return lambda q: retriever.retrieve(q, k, budget_tokens=budget_tokens).cards_text or None
-
-
-def generate(
-    items: Sequence[GoldItem],
-    *,
-    base_url: str,
-    model: str,
-    dialect: str,
-    concurrency: int = 8,
-    timeout_s: float = 120.0,
-    max_tokens: int = 512,
-    schema_context: Callable[[str], str | None] | None = None,
-) -> list[Prediction]:
-    """Ask an OpenAI-compatible endpoint for each item's SQL (temperature 0, at most
-    ``concurrency`` requests in flight, no response cache); a failed request is an empty
-    prediction, and an endpoint nobody answers at is a :class:`ConfigError`.
-
-    ``schema_context`` (question -> schema block), e.g. :func:`retrieved_schema`, puts a
-    schema block in prompts built here, as training with a schema context did."""
-    from data_create.llm.client import ChatRequest, LLMClient, LLMFailure, settings_from
-
-    settings = settings_from(
-        env=os.environ, model=model, base_url=base_url, timeout_s=timeout_s, max_retries=2,
-        temperature=0.0, top_p=1.0, max_tokens=max_tokens, concurrency=max(1, concurrency),
-        cache_dir=None,
-    )  # fmt: skip
-
-    def messages(item: GoldItem) -> list[dict[str, str]]:
-        if schema_context is not None:
-            # Retrieved live, as serving will: a dev record's own prompt was built with its
-            # gold tables forced in, which a served model never gets.
-            return prompt.messages(item.question, dialect, schema_context(item.question))
-        if item.messages is not None:  # the exact training prompt of a data_create run
-            return [{"role": r, "content": c} for r, c in item.messages if c]
-        return prompt.messages(item.question, dialect)
-
-    requests = [
-        ChatRequest(messages=messages(item), purpose="eval", temperature=0.0, max_tokens=max_tokens)
-        for item in items
-    ]
-    with LLMClient(settings) as client:
-        replies = client.run_many(requests)
-    if replies and all(isinstance(r, LLMFailure) and r.kind == "connection" for r in replies):
-        raise ConfigError(
-            f"cannot reach the model endpoint {base_url} ({replies[0].message})",
-            "start the server (vllm serve / llamafactory-cli api) or fix --base-url",
-        )
-    out = []
-    for item, reply in zip(items, replies, strict=True):
-        if isinstance(reply, LLMFailure):
-            log.warning("generation failed for %s: %s: %s", item.id, reply.kind, reply.message)
-            out.append(Prediction(text="", id=item.id))
-        else:
-            out.append(Prediction(text=reply.text, id=item.id))
-    return out
-
-
-# ---------------------------------------------------------------- execution
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    verdict: Any  # metrics.ExecVerdict; None when the gold query itself failed
-    pred_result: Any  # ExecResult, None when the prediction was not executed
-    gold_result: Any
-    pred_static: Any = None  # the prediction's verdict with the schema layer, when checked
-
-
-_NOT_RUN = _Outcome(None, None, None)
-
-
-@dataclass(frozen=True)
-class ExecOptions:
-    dsn: str | None = None
-    db_root: str | None = None
-    workers: int = 4
-    timeout_s: float = 10.0
-    row_cap: int = 10_000
-    semantics: str = "spider"
-    keep_distinct: bool = False
-    allow_functions: tuple[str, ...] = ()  # more functions to allow (--allow-function)
-
-
-def _dsn_for(database: str, options: ExecOptions, default: str | None) -> str:
-    if options.db_root:
-        path = Path(options.db_root) / database / f"{database}.sqlite"
-        if not database or not path.is_file():
-            raise ConfigError(
-                f"unknown db_id {database!r}: {path} does not exist",
-                "check --db-root (layout DIR/<db_id>/<db_id>.sqlite)",
-            )
-        return f"sqlite:///{path}"
-    if options.dsn:
-        return options.dsn
-    if default:
-        return default
-    from data_create.example_db import example_dsn
-
-    return example_dsn()
-
-
-def _execute_all(
-    pairs: Sequence[tuple[GoldItem, str]],
-    statics: Sequence[Any],
-    dialect: str,
-    options: ExecOptions,
-    default_dsn: str | None,
-    gold_cache: dict[tuple[str, str], Any] | None = None,
-) -> list[_Outcome]:
-    """Judge every (gold, predicted SQL) pair; one pool per database, each gold SQL and
-    each distinct prediction checked and executed once.
-
-    Both go through the full static validator for that database (syntax, safety with the
-    allow-lists, schema); only what passes runs, and it runs as the canonical SQL the
-    validator regenerated.  A gold query that fails is reported, not run."""
-    from data_create.connect import connect
-    from data_create.executor import ExecResult, ExecutorPool
-    from data_create.validator import Validator
-
-    prepared: dict[str, str] = {}
-
-    def runnable(sql: str) -> str:
-        if sql not in prepared:
-            # Stripping DISTINCT tokenizes the whole query (about 1 ms); without the word
-            # there is nothing to strip, and keep_distinct=True does the rest of the work.
-            keep = options.keep_distinct or "distinct" not in sql.lower()
-            prepared[sql] = metrics.prepare_for_execution(sql, dialect, keep_distinct=keep)
-        return prepared[sql]
-
-    by_db: dict[str, list[int]] = defaultdict(list)
-    for i, (item, _) in enumerate(pairs):
-        by_db[_dsn_for(item.database, options, default_dsn)].append(i)
-    outcomes: list[_Outcome] = [_NOT_RUN] * len(pairs)
-    for dsn, indices in by_db.items():
-        db = connect(dsn)
-        validator = Validator.for_database(db, dialect, allow_functions=options.allow_functions)
-        checked: dict[str, Any] = {}
-
-        def check(sql: str, checked: dict[str, Any] = checked, validator: Any = validator) -> Any:
-            if sql not in checked:
-                checked[sql] = validator.check_static(sql)
-            return checked[sql]
-
-        pool = ExecutorPool(
-            db, workers=options.workers, timeout_s=options.timeout_s, row_cap=options.row_cap
-        )
-        try:
-            cache = gold_cache if gold_cache is not None else {}
-            gold_sqls = list(dict.fromkeys(runnable(pairs[i][0].sql) for i in indices))
-            results: dict[str, Any] = {}
-            todo = []
-            for sql in gold_sqls:
-                verdict = check(sql)
-                if not verdict.ok:  # reported as the gold's failure, never executed
-                    results[sql] = ExecResult(
-                        ok=False, error_kind="rejected", error=f"{verdict.layer}: {verdict.reason}"
-                    )
-                elif (dsn, verdict.sql) in cache:
-                    results[sql] = cache[dsn, verdict.sql]
-                else:
-                    todo.append(sql)
-            canon = list(dict.fromkeys(check(s).sql for s in todo))
-            cache.update(((dsn, c), r) for c, r in zip(canon, pool.map(canon), strict=True))
-            results.update((s, cache[dsn, check(s).sql]) for s in todo)
-            pred_sqls = [
-                s
-                for s in dict.fromkeys(runnable(pairs[i][1]) for i in indices if statics[i].ok)
-                if s not in results and check(s).ok
-            ]
-            canon = list(dict.fromkeys(check(s).sql for s in pred_sqls))
-            by_canon = dict(zip(canon, pool.map(canon), strict=True))
-            results.update((s, by_canon[check(s).sql]) for s in pred_sqls)
-        finally:
-            pool.close()
-            db.dispose()
-        for i in indices:
-            item, pred = pairs[i]
-            static = statics[i]
-            if static.ok:
-                static = check(runnable(pred))  # the schema layer too
-            gold_result = results[runnable(item.sql)]
-            pred_result = results.get(runnable(pred)) if static.ok else None
-            if not gold_result.ok:  # a broken gold says nothing about the model
-                outcomes[i] = _Outcome(None, pred_result, gold_result, static)
-                continue
-            verdict = metrics.judge(
-                pred,
-                item.sql,
-                pred_result,
-                gold_result,
-                dialect=dialect,
-                semantics=options.semantics,
-                keep_distinct=options.keep_distinct,
-                static_verdict=static,
-            )
-            outcomes[i] = _Outcome(verdict, pred_result, gold_result, static)
-    return outcomes
 
 
 # ---------------------------------------------------------------- evaluate
@@ -572,6 +162,7 @@ def evaluate(
             options,
             gold.dsn if gold.kind != "spider" else None,
             gold_cache,
+            default_password_env=gold.password_env if gold.kind != "spider" else None,
         )
 
     samples = []
@@ -589,7 +180,8 @@ def evaluate(
                 pred_sql=sql,
                 exact_match=metrics.exact_match(sql, g.sql, sql_dialect) if text_match else None,
                 token_f1=metrics.token_f1(sql, g.sql) if text_match else None,
-                syntax_valid=metrics.syntax_valid(sql, sql_dialect) and static.layer != "syntax",
+                # The static verdict above already parsed it: not parsed a second time.
+                syntax_valid=metrics.parses(static),
                 **_verdict_fields(o),
             )
         )

@@ -18,14 +18,47 @@ import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from data_create import rundir
 from data_create.errors import ConfigError
-from data_create.report import _CSS, _md_table, svg_bar_chart
+from data_create.report_parts import CSS, md_table, svg_bar_chart
 
-if TYPE_CHECKING:
-    from .eval_model import SampleResult
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Everything known about one evaluated sample; one line of the per-sample files.
+
+    Defined here, with the files it becomes, so the report needs nothing from
+    ``eval_model`` (which builds these).
+    """
+
+    id: str
+    database: str
+    difficulty: str
+    topic: str
+    features: tuple[str, ...]
+    question: str
+    gold_sql: str
+    prediction: str  # the model's raw answer
+    pred_sql: str  # the SQL extracted from it
+    exact_match: bool | None  # None: text match not evaluated
+    token_f1: float | None
+    syntax_valid: bool
+    executed: bool | None = None  # None: execution not evaluated
+    exec_success: bool | None = None
+    correct: bool | None = None
+    gold_empty: bool | None = None
+    verdict: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["features"] = list(self.features)
+        return d
+
 
 GROUPS = (
     ("difficulty", "by_difficulty"),
@@ -151,12 +184,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out = ["# NL2SQL evaluation report", ""]
     run = report.get("run", {})
     if run:
-        out += ["## Run", "", *_md_table(("key", "value"), run.items()), ""]
+        out += ["## Run", "", *md_table(("key", "value"), run.items()), ""]
     overall = report["overall"]
     out += [
         "## Overall",
         "",
-        *_md_table(
+        *md_table(
             ("metric", "value"), ((label, _fmt(overall[k])) for k, label in _columns([overall]))
         ),
         "",
@@ -165,14 +198,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         out += [
             "## Text metrics",
             "",
-            *_md_table(("metric", "value"), ((k, _fmt(v)) for k, v in report["text"].items())),
+            *md_table(("metric", "value"), ((k, _fmt(v)) for k, v in report["text"].items())),
             "",
         ]
     if report.get("verdicts"):
         out += [
             "## Verdicts",
             "",
-            *_md_table(("verdict", "samples"), report["verdicts"].items()),
+            *md_table(("verdict", "samples"), report["verdicts"].items()),
             "",
         ]
     for name, key in GROUPS:
@@ -181,7 +214,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             continue
         cols = _columns(blocks.values())
         rows = ((cat, *(_fmt(b.get(k)) for k, _ in cols)) for cat, b in blocks.items())
-        out += [f"## By {name}", "", *_md_table((name, *(label for _, label in cols)), rows), ""]
+        out += [f"## By {name}", "", *md_table((name, *(label for _, label in cols)), rows), ""]
     return "\n".join(out)
 
 
@@ -224,7 +257,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>NL2SQL evaluation report</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>NL2SQL evaluation report</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
@@ -246,11 +279,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     # A lone surrogate in a model's answer cannot be encoded as UTF-8; written as its
     # \\udXXX escape it stays readable (and is the same string again inside JSON).
-    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
-    os.replace(tmp, path)
+    rundir.write_text(path, text, errors="backslashreplace")
 
 
 def _csv_value(value: Any) -> Any:
@@ -277,13 +308,11 @@ def write(
     _atomic_write(files["md"], render_markdown(report))
     _atomic_write(files["html"], render_html(report))
     _atomic_write(files["jsonl"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp = files["csv"].with_name("eval_samples.csv.tmp")
-    with tmp.open("w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+    with rundir.atomic_open(files["csv"], errors="backslashreplace", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=SAMPLE_COLUMNS)
         writer.writeheader()
         for r in rows:
             writer.writerow({k: _csv_value(r.get(k)) for k in SAMPLE_COLUMNS})
-    os.replace(tmp, files["csv"])
     return {k: str(v) for k, v in files.items()}
 
 
@@ -347,12 +376,12 @@ def render_compare_markdown(c: Mapping[str, Any]) -> str:
 
     header = ("metric", "A", "B", "delta (B - A)")
     out = ["# NL2SQL evaluation comparison", "", f"A = {a_name}", f"B = {b_name}", ""]
-    out += ["## Overall", "", *_md_table(header, rows(c["overall"])), ""]
+    out += ["## Overall", "", *md_table(header, rows(c["overall"])), ""]
     if c.get("text"):
-        out += ["## Text metrics", "", *_md_table(header, rows(c["text"])), ""]
+        out += ["## Text metrics", "", *md_table(header, rows(c["text"])), ""]
     for name, key in GROUPS:
         for cat, metrics in (c.get(key) or {}).items():
-            out += [f"## {name}: {cat}", "", *_md_table(header, rows(metrics)), ""]
+            out += [f"## {name}: {cat}", "", *md_table(header, rows(metrics)), ""]
     return "\n".join(out)
 
 

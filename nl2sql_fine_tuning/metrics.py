@@ -172,7 +172,12 @@ def syntax_valid(sql: str, dialect: str) -> bool:
     """``sql`` passes the validator's syntax layer in ``dialect`` (an engine or sqlglot
     dialect name): it parses, as exactly one SQL statement.  Safety is judged apart: a
     DELETE is syntax-valid and unsafe."""
-    verdict = _static_validator(dialect).check_static(sql or "")
+    return parses(_static_validator(dialect).check_static(sql or ""))
+
+
+def parses(verdict: Any) -> bool:
+    """Whether a validator verdict says its statement is syntax-valid (the rule of
+    :func:`syntax_valid`, for a caller that already has the verdict)."""
     return verdict.ok or verdict.layer not in ("syntax", "input")
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from data_create import rundir
 from data_create.cli import run_command
 from data_create.errors import ConfigError
 from data_create.hygiene import one_line
@@ -141,7 +142,7 @@ def check_dataset(
 def run_dialect(run_dir: str | os.PathLike[str]) -> str | None:
     """The SQL dialect of a data_create run: metadata.json, else the first sample."""
     root = Path(run_dir)
-    meta = root / "metadata.json"
+    meta = root / rundir.METADATA
     if meta.is_file():
         try:
             dialect = json.loads(meta.read_text(encoding="utf-8")).get("dialect")
@@ -149,17 +150,12 @@ def run_dialect(run_dir: str | os.PathLike[str]) -> str | None:
             dialect = None
         if isinstance(dialect, str) and dialect:
             return dialect
-    samples = root / "samples.jsonl"
-    if samples.is_file():
-        with samples.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        dialect = json.loads(line).get("dialect")
-                    except (json.JSONDecodeError, AttributeError):
-                        return None
-                    return dialect if isinstance(dialect, str) and dialect else None
-    return None
+    try:
+        samples = rundir.read_jsonl(root / rundir.SAMPLES)
+    except ConfigError:
+        return None
+    dialect = samples[0].get("dialect") if samples else None
+    return dialect if isinstance(dialect, str) and dialect else None
 
 
 def _names(value: Any) -> list[str]:
@@ -429,9 +425,7 @@ def prepare(
         rendered = f"# Written from {base_path} by nl2sql_fine_tuning.recipe.\n" + yaml.safe_dump(
             config, sort_keys=False, allow_unicode=True
         )
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(rendered, encoding="utf-8")
-    os.replace(tmp, out_path)
+    rundir.write_text(out_path, rendered)
     return out_path
 
 

@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_create import prompt
+from data_create import prompt, rundir
+from data_create.cli import run_command as run_cli_command
 from data_create.errors import Nl2SqlError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,15 +265,9 @@ def ask(base_url: str, question: str, dialect: str, model_name: str = MODEL_NAME
 def first_dev_sample(data_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The first dev-split sample of a data_create run (question, sql, dialect...)."""
     data = Path(data_dir)
-    dev_ids = json.loads((data / "split.json").read_text(encoding="utf-8"))["dev"]
-    if not dev_ids:
+    if not rundir.split_ids(data, "dev"):
         raise SmokeFailed(f"{data} has an empty dev split", "generate more samples")
-    with (data / "samples.jsonl").open(encoding="utf-8") as f:
-        for line in f:
-            sample = json.loads(line)
-            if sample["id"] == dev_ids[0]:
-                return sample
-    raise SmokeFailed(f"dev sample {dev_ids[0]} is not in {data / 'samples.jsonl'}")
+    return rundir.split_items(data, "dev")[0].sample
 
 
 def run(
@@ -351,11 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="also print the result as JSON")
     args = parser.parse_args(argv)
-    try:
-        result = run(args.workdir, samples=args.samples, config_dir=args.configs, echo=True)
-    except Nl2SqlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # A user error (no training stack, a failed step) is one line and exit 2, as in every
+    # other command of the project.
+    return run_cli_command(lambda: _report(args))
+
+
+def _report(args: argparse.Namespace) -> int:
+    result = run(args.workdir, samples=args.samples, config_dir=args.configs, echo=True)
     print(result.table())
     if result.api is not None:
         print(f"api: {result.api.base_url} models={list(result.api.models)}")

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from data_create import prompt
+from data_create import prompt, rundir
 from data_create.cli import run_command
 from data_create.errors import ConfigError
 from data_create.llm.client import INSTALL_HINT, ChatResult, LLMClient, LLMSettings, settings_from
@@ -79,75 +79,33 @@ class LevelResult:
 # ---------------------------------------------------------------- prompts
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    try:
-        with path.open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-
-
-def _alpaca_messages(rec: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
-    # LLaMA-Factory's alpaca converter: user turn = instruction + "\n" + input when input is set.
-    user = rec.get("instruction") or ""
-    if rec.get("input"):
-        user = f"{user}\n{rec['input']}"
-    turns = [{"role": "user", "content": user}]
-    if rec.get("system"):
-        turns.insert(0, {"role": "system", "content": rec["system"]})
-    return tuple(turns)
-
-
 def load_prompts(run_dir: str | os.PathLike[str]) -> list[DevPrompt]:
     """The dev split of a ``data_create`` run as chat prompts, in split order.
 
-    From ``samples.jsonl`` + ``split.json`` the prompt is ``prompt.messages(question,
-    dialect, language=...)``; where ``dev_alpaca.jsonl`` carries a different user turn
-    (an export with ``schema_context=cards``) its turns win, since that is what the model
-    was trained on.  A directory with only ``dev_alpaca.jsonl`` works too (no dialect).
+    Each prompt is the one the model trained on (:func:`data_create.rundir.split_items`:
+    the ``dev_alpaca.jsonl`` turns when that file belongs to the run's export, else
+    ``prompt.messages(question, dialect, language=...)``).  A directory with only
+    ``dev_alpaca.jsonl`` works too (no dialect).
     """
     run = Path(run_dir)
     if not run.is_dir():
         raise ConfigError(f"run directory {run} does not exist", "pass --data RUN_DIR")
-    alpaca_path = run / "dev_alpaca.jsonl"
-    alpaca = _read_jsonl(alpaca_path) if alpaca_path.exists() else None
-    samples_path, split_path = run / "samples.jsonl", run / "split.json"
-    if samples_path.exists() and split_path.exists():
-        try:
-            dev_ids = json.loads(split_path.read_text(encoding="utf-8"))["dev"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"cannot read the dev ids in {split_path}: {exc}") from None
-        by_id = {s["id"]: s for s in _read_jsonl(samples_path)}
-        missing = [i for i in dev_ids if i not in by_id]
-        if missing:
-            raise ConfigError(
-                f"{len(missing)} dev id(s) of {split_path} are not in {samples_path}, "
-                f"e.g. {missing[0]!r}",
-                "use split.json and samples.jsonl from the same run",
-            )
-        if alpaca is not None and len(alpaca) != len(dev_ids):
-            alpaca = None  # not from the same export; render from the samples alone
+    alpaca_path = run / rundir.alpaca_file("dev")
+    if (run / rundir.SAMPLES).exists() and (run / rundir.SPLIT).exists():
         out = []
-        for n, sid in enumerate(dev_ids):
-            s = by_id[sid]
-            msgs = tuple(
-                prompt.messages(s["question"], s["dialect"], language=s.get("language", "en"))
-            )
-            if alpaca is not None:
-                trained = _alpaca_messages(alpaca[n])
-                if trained != msgs:
-                    msgs = trained
-            out.append(DevPrompt(sid, s["question"], s["sql"], s["dialect"], msgs))
-    elif alpaca is not None:
+        for item in rundir.split_items(run, "dev"):
+            s = item.sample
+            out.append(DevPrompt(s["id"], s["question"], s["sql"], s["dialect"], item.messages()))
+    elif alpaca_path.exists():
         out = [
             DevPrompt(
                 f"dev-{n:06d}",
                 r.get("instruction", ""),
                 r.get("output", ""),
                 None,
-                _alpaca_messages(r),
+                prompt.alpaca_messages(r),
             )
-            for n, r in enumerate(alpaca)
+            for n, r in enumerate(rundir.read_jsonl(alpaca_path))
         ]
     else:
         raise ConfigError(
@@ -262,10 +220,12 @@ def load_test(
     warmup: int = 0,
     dsn: str | None = None,
     semantics: str = "spider",
+    password_env: str | None = None,
 ) -> list[LevelResult]:
     """Run every concurrency level in turn; ``requests`` defaults to one per dev prompt
     (prompts repeat in order when it is larger).  With ``dsn`` each level's answers are
-    also judged by execution against the gold SQL."""
+    also judged by execution against the gold SQL (the password, when ``dsn`` has none,
+    from ``password_env`` or ``NL2SQL_DB_PASSWORD``)."""
     if not prompts:
         raise ConfigError("no prompts to send")
     n = len(prompts) if requests is None else int(requests)
@@ -275,7 +235,8 @@ def load_test(
         import openai  # noqa: F401 - imported here so its ~1 s import is not the first latency
     except ImportError:
         raise ConfigError("the load test needs the openai package", INSTALL_HINT) from None
-    judge = _Judge(dsn, prompts, semantics) if dsn else None
+    LLMClient(settings).preflight()  # nobody answering: one line now, not a table of errors
+    judge = _Judge(dsn, prompts, semantics, password_env) if dsn else None
     results = []
     try:
         for k in levels:
@@ -301,7 +262,9 @@ def load_test(
 class _Judge:
     """Execution accuracy of answers; gold results and predicted results are cached by SQL."""
 
-    def __init__(self, dsn: str, prompts: Sequence[DevPrompt], semantics: str):
+    def __init__(
+        self, dsn: str, prompts: Sequence[DevPrompt], semantics: str, password_env: str | None
+    ):
         from data_create.connect import connect
         from data_create.executor import Executor
         from data_create.validator import Validator
@@ -313,7 +276,7 @@ class _Judge:
         self.metrics = metrics
         self.prompts = prompts
         self.semantics = semantics
-        self.db = connect(dsn)
+        self.db = connect(dsn, password_env=password_env)
         self.dialect = self.db.profile.name
         self.executor = Executor(self.db)
         # The one validator, schema layer included, for gold and predictions alike.
@@ -469,12 +432,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_dsn(run_dir: str) -> str:
-    path = Path(run_dir) / "run.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["database"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ConfigError(f"--execute needs a database: {path} names none", "pass --dsn") from None
+def _run_database(run_dir: str) -> tuple[str, str | None]:
+    """The run's database from ``run.json``: ``(dsn without password, password variable)``."""
+    info = rundir.read_run(run_dir)
+    if info is None:
+        raise ConfigError(
+            f"--execute needs a database: {Path(run_dir) / rundir.RUN_FILE} does not exist",
+            "pass --dsn",
+        )
+    return info.connection()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -487,10 +453,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             cache_dir=None, concurrency=max(args.concurrency),
         )  # fmt: skip
         prompts = load_prompts(args.data)
-        dsn = (args.dsn or _run_dsn(args.data)) if args.execute else None
+        dsn, password_env = None, None
+        if args.execute:
+            dsn, password_env = (args.dsn, None) if args.dsn else _run_database(args.data)
         levels = load_test(
             settings, prompts, args.concurrency, args.requests,
-            warmup=args.warmup, dsn=dsn, semantics=args.semantics,
+            warmup=args.warmup, dsn=dsn, semantics=args.semantics, password_env=password_env,
         )  # fmt: skip
         print(table(levels))
         if args.out:

@@ -174,3 +174,33 @@ def test_generate_errors_are_one_line(tmp_path):
     assert_one_line_error(proc, "--samples")
     proc = run_cli("--config", str(tmp_path / "missing.yaml"))
     assert_one_line_error(proc, "does not exist")
+
+
+def test_yaml_values_are_not_overridden_by_parser_defaults(tmp_path):
+    from data_create.cli import build_parser, generate_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("connect_timeout: 3\ntimeout: 4\nconcurrency: 2\nsamples: 50\n")
+    args = build_parser().parse_args(["generate", "--config", str(cfg)])
+    config = generate_config(args)
+    assert (config.connect_timeout, config.timeout, config.concurrency) == (3, 4.0, 2)
+    args = build_parser().parse_args(["generate", "--config", str(cfg), "--connect-timeout", "7"])
+    assert generate_config(args).connect_timeout == 7  # the command line still wins
+    assert generate_config(build_parser().parse_args(["generate"])).connect_timeout == 10
+
+
+def test_wrongly_typed_yaml_values_are_one_line_each_and_exit_2(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    for text, key in (
+        ('samples: "twenty"', "samples"),
+        ("include: 5", "include"),
+        ("out: 5", "out"),
+    ):
+        cfg.write_text(text + "\n")
+        proc = run_cli("--config", str(cfg))
+        assert_one_line_error(proc, f"{cfg}: {key} must be")
+    cfg.write_text('samples: "twenty"\ninclude: 5\nout: 5\nmix: {easy: lots}\n')
+    proc = run_cli("--config", str(cfg))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 4 and all(f"{cfg}: " in line for line in lines), proc.stderr

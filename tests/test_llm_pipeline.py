@@ -184,10 +184,13 @@ def test_exact_count_despite_faults_and_a_free_rerun_from_cache(retail, model, t
         assert again.stats["run"]["llm"]["requests"] == 0
 
 
-def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path):
-    # Nothing listens on this port: every request fails as a connection error, the LLM
-    # planner falls back to the offline plan, and the run ends short with a warning.
+def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path, monkeypatch):
+    # Nothing listens on this port.  The preflight (GET /models) ends the run at once,
+    # before the schema is read: no minutes of retries, no empty run blamed on the schema.
     import socket
+
+    from data_create.errors import LLMUnavailable
+    from data_create.llm.client import LLMClient
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -196,6 +199,13 @@ def test_unreachable_endpoint_is_one_clear_failure_not_a_crash(retail, tmp_path)
         dsn=retail, out=str(tmp_path / "x"), samples=5, llm="openai", model="m",
         base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=0.5, max_retries=1, max_rounds=2,
     )  # fmt: skip
+    with pytest.raises(LLMUnavailable, match="no server answers"):
+        run(config)
+    assert not (tmp_path / "x" / "metadata.json").exists()
+    # An endpoint that goes away after the preflight: every request fails as a connection
+    # error, the LLM planner falls back to the offline plan, and the run ends short with
+    # a warning.
+    monkeypatch.setattr(LLMClient, "preflight", lambda self: [])
     result = run(config)
     assert result.accepted < 5
     assert any("LLM plan unusable" in w or "offline" in w for w in result.warnings)
@@ -231,3 +241,47 @@ def test_the_cli_against_the_fake_server(retail, model, tmp_path):
     # All three modes delivered samples.
     for mode in ("question-first", "sql-first", "paraphrase"):
         assert f"llm:fake-model:{mode}" in generators, generators
+
+
+def test_each_accepted_llm_sample_is_executed_once_and_every_execution_is_logged(
+    retail, model, tmp_path, monkeypatch
+):
+    # Count, per SQL text, how often the validator sent it to the database: the LLM
+    # generator no longer validates for its own repairs (the pipeline validates each
+    # candidate once and hands failures back to it), and nothing runs that is not logged.
+    executed: Counter[str] = Counter()
+    real = Validator.validate_many
+
+    def counting(self, sqls):
+        sqls = list(sqls)
+        verdicts = real(self, sqls)
+        for sql, verdict in zip(sqls, verdicts, strict=True):
+            if verdict.ok or verdict.layer == "execution":
+                executed[sql] += 1
+        return verdicts
+
+    monkeypatch.setattr(Validator, "validate_many", counting)
+    config = RunConfig(
+        dsn=retail, out=str(tmp_path / "run"), samples=60, seed=9, llm="openai",
+        model="fake-model", llm_timeout=2, max_retries=4, concurrency=8,
+        cache_dir=str(tmp_path / "cache"),
+        modes={"question-first": 0.6, "sql-first": 0.2, "paraphrase": 0.2},
+    )  # fmt: skip
+    with FakeLLM(model) as fake:
+        result = run(replace_base_url(config, fake.base_url))
+    assert result.accepted == 60
+    samples = read_jsonl(tmp_path / "run" / "samples.jsonl")
+    rejects = read_jsonl(tmp_path / "run" / "rejects.jsonl")
+    runs = Counter(executed[s["sql"]] for s in samples)
+    assert runs == {1: 60}, runs  # exactly one execution per accepted sample
+    # (A repeat of a kept sample that never ran is logged without its text.)
+    logged = {r["sql"] for r in samples} | {r["sql"] for r in rejects if "sql" in r}
+    assert set(executed) <= logged, set(executed) - logged
+    repaired = [r for r in rejects if r["reason"].startswith("before repair: ")]
+    assert repaired  # the fake's invented columns went back to the model
+
+
+def replace_base_url(config: RunConfig, base_url: str) -> RunConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, base_url=base_url)

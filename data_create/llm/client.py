@@ -29,7 +29,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -37,8 +36,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from data_create import rundir
 from data_create.errors import ConfigError
 from data_create.hygiene import storable_text
+from data_create.repeats import RepeatedWarnings
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,7 @@ class LLMSettings:
             object.__setattr__(self, name, value)
 
         if not self.model or not str(self.model).strip():
-            raise ConfigError(
-                "no LLM model given", hint="pass --llm-model NAME or set OPENAI_MODEL"
-            )
+            raise ConfigError("no LLM model given", hint="pass --model NAME or set OPENAI_MODEL")
         if not str(self.base_url).startswith(("http://", "https://")):
             raise ConfigError(
                 f"LLM base URL {_mask_url(str(self.base_url))!r} is not an http(s) URL",
@@ -186,7 +185,7 @@ def settings_from(
     for layer in (source, overrides):
         values.update({k: v for k, v in layer.items() if v is not None})
     if not values.get("model"):
-        raise ConfigError("no LLM model given", hint="pass --llm-model NAME or set OPENAI_MODEL")
+        raise ConfigError("no LLM model given", hint="pass --model NAME or set OPENAI_MODEL")
     return LLMSettings(**values)
 
 
@@ -349,17 +348,10 @@ class _DiskCache:
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            # backslashreplace: a lone surrogate in a reply is stored as its \\udXXX
-            # escape, which json reads back as the same reply (so --resume replays it).
-            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-                json.dump({"key": key, **entry}, fh, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # backslashreplace: a lone surrogate in a reply is stored as its \\udXXX
+        # escape, which json reads back as the same reply (so --resume replays it).
+        with rundir.atomic_open(path, errors="backslashreplace") as fh:
+            json.dump({"key": key, **entry}, fh, ensure_ascii=False)
 
 
 def _estimate_tokens(text: str) -> int:
@@ -455,6 +447,8 @@ class LLMClient:
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._pending: dict[str, asyncio.Future[ChatResult | LLMFailure]] = {}
+        # A down or overloaded endpoint fails many requests the same way: one line each.
+        self._warnings = RepeatedWarnings(log)
 
     def __repr__(self) -> str:
         return f"LLMClient(model={self.settings.model!r}, base_url={_mask_url(self.settings.base_url)!r})"
@@ -576,7 +570,10 @@ class LLMClient:
             raise RuntimeError("LLMClient.run_many is synchronous; in async code await chat()")
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self._gather(requests))
+        try:
+            return self._loop.run_until_complete(self._gather(requests))
+        finally:
+            self._warnings.flush()
 
     async def _gather(self, requests: Sequence[ChatRequest]) -> list[ChatResult | LLMFailure]:
         return list(
@@ -593,6 +590,43 @@ class LLMClient:
                 )
             )
         )
+
+    def preflight(self, timeout_s: float = 10.0) -> list[str]:
+        """Ask the endpoint for its models once (``GET /models``), without retries.
+
+        A server that is down, or that refuses the key, then ends the command in one
+        line at once instead of after every request's retries.  An endpoint without
+        a ``/models`` route, or one that answers it with a server error, is left to
+        the requests themselves.  Returns the model ids it lists (may be empty).
+        """
+        from data_create.errors import LLMUnavailable
+
+        openai = _import_openai()
+        s = self.settings
+        where = _mask_url(s.base_url)
+        sdk = openai.OpenAI(
+            base_url=s.base_url,
+            api_key=s.api_key or "EMPTY",
+            max_retries=0,
+            timeout=min(s.timeout_s, timeout_s),
+        )
+        try:
+            page = sdk.models.list()
+            return [m.id for m in getattr(page, "data", None) or []]
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            what = "timed out" if isinstance(exc, openai.APITimeoutError) else "connection failed"
+            raise LLMUnavailable(
+                f"cannot reach the model endpoint {where}: no server answers ({what})"
+            ) from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise LLMUnavailable(
+                f"the LLM endpoint {where} refused the API key (HTTP {exc.status_code})",
+                "set OPENAI_API_KEY (or the variable api_key_env names) to a valid key",
+            ) from None
+        except openai.APIError:
+            return []
+        finally:
+            sdk.close()
 
     def accounting(self) -> dict[str, Any]:
         """What was spent: requests sent (every retry counts), cache hits, tokens, retries,
@@ -617,6 +651,7 @@ class LLMClient:
 
     def close(self) -> None:
         """Close connections and the private event loop.  Safe to call twice."""
+        self._warnings.flush()
         loop = self._loop
         # An SDK client bound to a caller's own loop is closed by aclose(), not here.
         own = self._sdk is not None and loop is not None and self._sdk_loop is loop
@@ -629,6 +664,7 @@ class LLMClient:
 
     async def aclose(self) -> None:
         """``close`` for a client used with ``await chat()`` on the caller's own loop."""
+        self._warnings.flush()
         if self._sdk is not None and self._sdk_loop is asyncio.get_running_loop():
             await self._sdk.close()
             self._sdk = self._sdk_loop = self._semaphore = None
@@ -686,7 +722,9 @@ class LLMClient:
             self._acct.error(outcome.kind)
             if outcome.kind not in RETRYABLE or attempts > s.max_retries:
                 self._acct.fail(purpose, outcome.kind)
-                log.warning("LLM %s request failed: %s: %s", purpose, outcome.kind, outcome.message)
+                self._warnings.warn(
+                    "LLM %s request failed: %s: %s", purpose, outcome.kind, outcome.message
+                )
                 return LLMFailure(outcome.kind, outcome.message, attempts)  # type: ignore[arg-type]
             delay = self._backoff(attempts, outcome.retry_after)
             self._acct.add(purpose, retries=1)

@@ -1,11 +1,16 @@
 """``LLMGenerator.candidates(topic)``: question/SQL pairs from an LLM, with every fault visible.
 
-An LLM is unreliable, so each pair is checked before it leaves here: parsed out of the
-reply (:mod:`.parse`), tagged (:mod:`.features`), and run through the validator's static
-layers (and execution, when the validator executes).  A pair that fails goes back to
-the model once with the validator's message (repair); whatever still fails, and every
-failed request or unparsable reply, comes out as a :class:`~data_create.records.Rejected`
-so that the pipeline writes it to the rejects file.
+An LLM is unreliable: each pair is parsed out of the reply (:mod:`.parse`) and tagged
+(:mod:`.features`); every failed request or unparsable reply comes out as a
+:class:`~data_create.records.Rejected` so that the pipeline writes it to the rejects
+file.  Validation and repair, two ways:
+
+* without a ``validator`` (the pipeline): question-first pairs come out as candidates at
+  once; the pipeline validates each candidate once and hands the failures back through
+  :meth:`LLMGenerator.repair_many`, which asks the model once more with the validator's
+  message.  So an accepted query runs once, and every query that ran is logged.
+* with a ``validator`` (standalone use): the generator checks the pairs itself, sends
+  each failure back once, and yields only what passed, plus the rejects.
 
 Three modes, mixable by ratio (``modes={"question-first": 0.6, "sql-first": 0.4}``):
 
@@ -71,7 +76,16 @@ class _Pair:
     question: str
     sql: str
     mode: str
-    verdict: Verdict | None = None
+    verdict: Verdict | _Failure | None = None
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """What the consumer's validator said about a pair (the part a repair prompt needs)."""
+
+    layer: str
+    reason: str
+    ok: bool = False
 
 
 class LLMGenerator:
@@ -91,7 +105,7 @@ class LLMGenerator:
         dialect: str,
         language: str = "en",
         seed: int = 0,
-        validator: Validator,
+        validator: Validator | None = None,
         modes: dict[str, float] | None = None,
         synth: Synthesizer | None = None,
         repair: bool = True,
@@ -157,7 +171,14 @@ class LLMGenerator:
                 for item in self._read(topic, job, reply, pending):
                     made += [item.question] if isinstance(item, Candidate) else []
                     yield item
-            for item in self._check_and_repair(topic, pending):
+            # Without a validator the consumer validates each pair once (and asks for
+            # repairs); with one, the pairs are checked and repaired here.
+            checked = (
+                self._check_and_repair(topic, pending)
+                if self.validator is not None
+                else (self._candidate(topic, pair) for pair in pending)
+            )
+            for item in checked:
                 made += [item.question] if isinstance(item, Candidate) else []
                 yield item
             if all(isinstance(r, LLMFailure) and r.kind == "budget" for r in replies):
@@ -303,6 +324,31 @@ class LLMGenerator:
             difficulty=seed.difficulty, features=seed.features, language=self.language,
             generator=self._generator(mode),
         )  # fmt: skip
+
+    # ---------------------------------------------------------------- repair for a consumer
+
+    def can_repair(self, candidate: Candidate) -> bool:
+        """Whether a failed ``candidate`` may go back to the model: a question-first pair,
+        with repair on.  (The synthesizer's SQL under an LLM question is not the model's.)"""
+        return self.repair and candidate.generator == self._generator("question-first")
+
+    def repair_many(
+        self, topic: Topic, failures: list[tuple[Candidate, str, str]]
+    ) -> list[Candidate | Rejected]:
+        """One repair request per ``(candidate, layer, reason)``, all sent together; the
+        repaired pairs (to be validated by the caller) or why there is none, in order."""
+        pairs = [
+            _Pair(c.question, c.sql, "question-first", _Failure(layer, reason))
+            for c, layer, reason in failures
+        ]
+        replies = self.client.run_many([self._repair_request(topic, p) for p in pairs])
+        out: list[Candidate | Rejected] = []
+        for pair, reply in zip(pairs, replies, strict=True):
+            outcome = self._repaired(topic, pair, reply)
+            out.append(
+                outcome if isinstance(outcome, Rejected) else self._candidate(topic, outcome)
+            )
+        return out
 
     # ---------------------------------------------------------------- checks
 
