@@ -59,16 +59,10 @@ def _now() -> str:
 
 
 def _generation_metadata(meta: SchemaMetadata) -> SchemaMetadata:
-    """The metadata with implied foreign keys added, as the pipeline builds joins with."""
-    from . import planner
+    """The metadata with the data-verified links folded in, as the pipeline builds joins."""
+    from .links import fold
 
-    implied = planner.implied_foreign_keys(meta)
-    return meta.replace(
-        tables=tuple(
-            dataclasses.replace(t, foreign_keys=t.foreign_keys + implied.get(t.qualified_name, ()))
-            for t in meta.tables
-        )
-    )
+    return fold(meta)
 
 
 def synthesize(
