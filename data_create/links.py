@@ -139,7 +139,27 @@ def _keyish(table: Table) -> list[str]:
         cols.append(key)
     cols += [u[0] for u in table.unique if len(u) == 1]
     cols += [c.name for c in table.columns if c.name.lower() == "id"]
+    cols += natural_keys(table)
     return list(dict.fromkeys(cols))
+
+
+def natural_keys(table: Table) -> list[str]:
+    """Text columns named after their own table whose values are all distinct:
+    ``state.state_name``, ``river.river_name`` -- the keys of schemas that join on names
+    (``city.state_name``).  The data still has to confirm every link through them."""
+    stems = _stems(table, set())
+    out = []
+    for c in table.columns:
+        sn = snake(c.name)
+        if (
+            c.type in ("text", "enum")
+            and c.stats is not None
+            and c.stats.unique
+            and c.stats.non_null >= 2
+            and any(sn.startswith(st + "_") for st in stems if "_" not in st)
+        ):
+            out.append(c.name)
+    return out
 
 
 def by_stem_of(stem: str | None, stems: set[str]) -> bool:
@@ -222,6 +242,7 @@ def propose(tables: Sequence[Table]) -> list[Guess]:
                 candidates.update(by_tail.get(tail, ()))
             for i in sorted(candidates):  # in table order, as a full scan would find them
                 parent, stems, keys, own_keys, columns = parents[i]
+                naturals = natural_keys(parent)
                 if parent is child:
                     continue
                 # The parent's own column of the same name is a candidate too when its
@@ -236,7 +257,7 @@ def propose(tables: Sequence[Table]) -> list[Guess]:
                     same_name = (
                         snake(key) == name
                         and name not in ("id", "code", "name")
-                        and (m is not None or parent.primary_key == (key,))
+                        and (m is not None or parent.primary_key == (key,) or key in naturals)
                         and (key in own_keys or by_stem_of(stem, stems))
                     )
                     by_stem_match = bool(
