@@ -56,7 +56,7 @@ def _dsn_for(database: str, options: ExecOptions, default: str | None) -> str:
         return options.dsn
     if default:
         return default
-    from data_create.example_db import example_dsn
+    from data_create.example import example_dsn
 
     return example_dsn()
 
