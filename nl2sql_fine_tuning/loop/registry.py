@@ -17,7 +17,8 @@ restart (``nl2sql_agent`` does, per request, see :class:`RegistryWatch`).
 
 >>> import tempfile
 >>> reg = Registry(tempfile.mkdtemp())
->>> v1 = reg.add(base_model="m", adapter="a1", dataset="d1", recipe="r1.yaml", metrics={})
+>>> v1 = reg.add(base_model="m", adapter="a1", model_path=None, dataset="d1",
+...              recipe="r1.yaml", metrics={})
 >>> reg.promote(v1.name).name, reg.promoted().name
 ('v1', 'v1')
 """

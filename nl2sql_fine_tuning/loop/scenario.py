@@ -48,7 +48,11 @@ CORRECTIONS = (
         "How many stores does each region have?",
         "SELECT region_id, COUNT(*) FROM stores GROUP BY region_id",
     ),
-    ("Which payment methods do customers use?", "SELECT DISTINCT method FROM payments"),
+    # Reads payments.status, so the dropped-column step (7) always has stored data to catch.
+    (
+        "Which payment methods do customers pay with (paid payments only)?",
+        "SELECT DISTINCT method FROM payments WHERE status = 'paid'",
+    ),
     (
         "How many platinum members are there?",
         "SELECT COUNT(*) FROM customers WHERE member_level = 'platinum'",
