@@ -219,8 +219,16 @@ def gold_tables(sql: str) -> list[str]:
 
 
 def build_questions(
-    humans: Sequence[defog.HumanQuestion], metadata: Any = None, schema_context: str = "none"
+    humans: Sequence[defog.HumanQuestion],
+    metadata: Any = None,
+    schema_context: str = "none",
+    retriever: Any = None,
+    retrieval_k: int = 5,
+    retrieval_tokens: int = 2000,
 ) -> list[Question]:
+    """The human questions as prompts.  ``cards``: the cards of the tables the gold query
+    names (an oracle: it tells the model which tables to use); ``retrieved``: what schema
+    retrieval returns for the question alone, as the agent serves it (no oracle)."""
     from data_create import cards
 
     out = []
@@ -229,6 +237,9 @@ def build_questions(
         if schema_context == "cards" and metadata is not None:
             built = cards.build(metadata, tables=gold_tables(h.gold[0]))
             context = "\n\n".join(c.text for c in built) or None
+        elif schema_context == "retrieved" and retriever is not None:
+            hit = retriever.retrieve(h.question, retrieval_k, budget_tokens=retrieval_tokens)
+            context = hit.cards_text or None
         msgs = prompt.messages(h.question, "postgres", context)
         out.append(Question(h, shape_key(h.gold[0], "postgres"), tuple(msgs)))
     return out
@@ -401,9 +412,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         t0 = time.perf_counter()
         data = work / "data"
+        config = work / "data_create.yaml"
+        config.write_text(
+            f"retrieval_k: {args.retrieval_k}\nretrieval_tokens: {args.retrieval_tokens}\n", "utf-8"
+        )
         done = subprocess.run(
             [sys.executable, "-m", "data_create", "--dsn", dsn, "--samples", str(args.samples),
              "--seed", str(args.seed), "--schema-context", args.schema_context,
+             "--config", str(config),
              "--schema", defog.schema_of(args.db), "--out", str(data), "--overwrite", "-q"],
             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
@@ -415,7 +431,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from data_create import metadata as metadata_mod
 
         md = metadata_mod.read(data / "metadata.json")
-        questions = build_questions(humans, md, args.schema_context)
+        retriever = None
+        if args.schema_context == "retrieved":
+            from data_create.retrieve import Retriever
+
+            retriever = Retriever.open(md, data / "retrieval_index")
+        questions = build_questions(humans, md, args.schema_context, retriever,
+                                    args.retrieval_k, args.retrieval_tokens)  # fmt: skip
         prompts = [chat_text(q.messages) for q in questions]
         gold_cache: dict = {}
 
@@ -471,6 +493,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "lora_rank": args.lora_rank,
             "samples": args.samples,
             "schema_context": args.schema_context,
+            "retrieval_k": args.retrieval_k,
+            "retrieval_tokens": args.retrieval_tokens,
             "gen_batch": args.gen_batch,
             "max_new_tokens": args.max_new_tokens,
             "seed": args.seed,
@@ -533,7 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--lora-rank", type=int, default=16)
     ap.add_argument("--max-questions", type=int, default=0,
                     help="score on at most N human questions, a seeded pick (default all)")  # fmt: skip
-    ap.add_argument("--schema-context", choices=("none", "cards"), default="none")
+    ap.add_argument("--schema-context", choices=("none", "cards", "retrieved"), default="none",
+                    help="none: the question only; cards: the gold query's tables (an oracle); "
+                         "retrieved: schema retrieval on the question, as served")  # fmt: skip
+    ap.add_argument("--retrieval-k", type=int, default=5, help="tables per retrieved block")
+    ap.add_argument("--retrieval-tokens", type=int, default=2000,
+                    help="token budget of a retrieved block (default 2000)")  # fmt: skip
     ap.add_argument("--gen-batch", type=int, default=8, help="generation batch (default 8)")
     ap.add_argument("--max-new-tokens", type=int, default=160)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,

@@ -28,6 +28,7 @@ from .records import Column, SchemaMetadata, Table
 
 DEFAULT_CARD_BUDGET = 600  # tokens per card
 MAX_COMMENT_CHARS = 120
+SHORT_COMMENT_CHARS = (60, 28)  # comment lengths tried, in turn, once samples are gone
 MAX_TYPE_CHARS = 32
 MAX_VALUE_CHARS = 40
 
@@ -86,7 +87,9 @@ _TAGGED_ROLES = frozenset(
 )
 
 
-def _column_line(col: Column, table: Table, fk_of: dict[str, str], samples: int) -> str:
+def _column_line(
+    col: Column, table: Table, fk_of: dict[str, str], samples: int, comment_chars: int
+) -> str:
     parts = [col.name, clean_text(col.raw_type, MAX_TYPE_CHARS).lower() or col.type]
     if col.name in table.primary_key and len(table.primary_key) == 1:
         parts.append("PK")
@@ -100,7 +103,7 @@ def _column_line(col: Column, table: Table, fk_of: dict[str, str], samples: int)
         parts.append(f"[{col.role.role}]")
     line = "  " + " ".join(parts)
     notes = []
-    comment = clean_text(col.comment)
+    comment = clean_text(col.comment, comment_chars)
     if comment:
         notes.append(comment)
     if col.name in table.primary_key or any(col.name in fk.columns for fk in table.foreign_keys):
@@ -114,7 +117,13 @@ def _column_line(col: Column, table: Table, fk_of: dict[str, str], samples: int)
     return line
 
 
-def _render(table: Table, columns: Iterable[Column], samples: int, hidden: int) -> str:
+def _render(
+    table: Table,
+    columns: Iterable[Column],
+    samples: int,
+    hidden: int,
+    comment_chars: int = MAX_COMMENT_CHARS,
+) -> str:
     fk_of: dict[str, str] = {}
     multi_fks = []
     for fk in table.foreign_keys:
@@ -138,7 +147,7 @@ def _render(table: Table, columns: Iterable[Column], samples: int, hidden: int) 
     if notes:
         head += " -- " + "; ".join(notes)
     lines = [head]
-    lines += [_column_line(c, table, fk_of, samples) for c in columns]
+    lines += [_column_line(c, table, fk_of, samples, comment_chars) for c in columns]
     if hidden:
         lines.append(f"  ... {hidden} more columns")
     if len(table.primary_key) > 1:
@@ -155,13 +164,17 @@ def build_card(
     """One table's card, shrunk until it fits ``budget_tokens``.
 
     Shrinking keeps what a query needs most: first fewer sample values, then none,
-    then columns that are neither keys nor commented are elided from the end, then
-    any non-key column.  Key columns are never dropped.
+    then shorter comments (their head says what a column is; the rest is detail), then
+    columns that are neither keys nor commented are elided from the end, then any
+    non-key column.  Key columns are never dropped.  A column that exists matters more
+    to a query than the tail of another column's comment, hence this order.
     """
     columns = list(table.columns)
     keyed = set(table.primary_key) | {c for fk in table.foreign_keys for c in fk.columns}
-    for n_samples in dict.fromkeys((samples, min(samples, 2), 1, 0)):
-        text = _render(table, columns, n_samples, 0)
+    ladder = [(n, MAX_COMMENT_CHARS) for n in dict.fromkeys((samples, min(samples, 2), 1, 0))]
+    ladder += [(0, n) for n in SHORT_COMMENT_CHARS]
+    for n_samples, comment_chars in ladder:
+        text = _render(table, columns, n_samples, 0, comment_chars)
         if estimate_tokens(text) <= budget_tokens:
             return TableCard(
                 table.qualified_name, text, estimate_tokens(text), len(columns), len(columns)
@@ -170,9 +183,10 @@ def build_card(
     order = [c for c in reversed(columns) if c.name not in keyed and not c.comment]
     order += [c for c in reversed(columns) if c.name not in keyed and c.comment]
     kept = list(columns)
+    shortest = SHORT_COMMENT_CHARS[-1]
     for victim in order:
         kept.remove(victim)
-        text = _render(table, kept, 0, len(columns) - len(kept))
+        text = _render(table, kept, 0, len(columns) - len(kept), shortest)
         if estimate_tokens(text) <= budget_tokens:
             break
     return TableCard(table.qualified_name, text, estimate_tokens(text), len(kept), len(columns))

@@ -114,6 +114,24 @@ def test_budget_shrinks_samples_then_columns_but_keeps_keys():
     assert "e.g. 'alpha', 'beta'" in mid.text
 
 
+def test_budget_shortens_comments_before_it_drops_columns():
+    long = "The population of the state, counted at the last census, in persons"
+    described = Table(
+        name="state",
+        primary_key=("state_name",),
+        columns=(
+            col("state_name", "text", comment="The name of the state"),
+            *(col(f"figure_{i}", "bigint", comment=long, samples=[1, 2]) for i in range(6)),
+        ),
+    )
+    full = cards.build_card(described, budget_tokens=100_000)
+    assert long in full.text
+    small = cards.build_card(described, budget_tokens=full.tokens * 3 // 5)
+    assert small.columns_shown == 7  # every column kept ...
+    assert long not in small.text and "The population of the state" in small.text  # ... heads
+    assert small.tokens <= full.tokens * 3 // 5
+
+
 def test_build_selects_tables_and_markdown_lists_all():
     m = meta(ORDERS, ITEMS, RETURNS)
     assert [c.table for c in cards.build(m, tables=["orders", "returns"])] == ["orders", "returns"]
