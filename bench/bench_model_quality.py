@@ -225,6 +225,7 @@ def build_questions(
     retriever: Any = None,
     retrieval_k: int = 5,
     retrieval_tokens: int = 2000,
+    card_tokens: int = 600,
 ) -> list[Question]:
     """The human questions as prompts.  ``cards``: the cards of the tables the gold query
     names (an oracle: it tells the model which tables to use); ``retrieved``: what schema
@@ -235,7 +236,7 @@ def build_questions(
     for h in humans:
         context = None
         if schema_context == "cards" and metadata is not None:
-            built = cards.build(metadata, tables=gold_tables(h.gold[0]))
+            built = cards.build(metadata, card_tokens, tables=gold_tables(h.gold[0]))
             context = "\n\n".join(c.text for c in built) or None
         elif schema_context == "retrieved" and retriever is not None:
             hit = retriever.retrieve(h.question, retrieval_k, budget_tokens=retrieval_tokens)
@@ -414,7 +415,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data = work / "data"
         config = work / "data_create.yaml"
         config.write_text(
-            f"retrieval_k: {args.retrieval_k}\nretrieval_tokens: {args.retrieval_tokens}\n", "utf-8"
+            f"retrieval_k: {args.retrieval_k}\nretrieval_tokens: {args.retrieval_tokens}\n"
+            f"card_tokens: {args.card_tokens}\n",
+            "utf-8",
         )
         done = subprocess.run(
             [sys.executable, "-m", "data_create", "--dsn", dsn, "--samples", str(args.samples),
@@ -435,9 +438,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.schema_context == "retrieved":
             from data_create.retrieve import Retriever
 
-            retriever = Retriever.open(md, data / "retrieval_index")
+            retriever = Retriever.open(md, data / "retrieval_index", card_tokens=args.card_tokens)
         questions = build_questions(humans, md, args.schema_context, retriever,
-                                    args.retrieval_k, args.retrieval_tokens)  # fmt: skip
+                                    args.retrieval_k, args.retrieval_tokens,
+                                    args.card_tokens)  # fmt: skip
         prompts = [chat_text(q.messages) for q in questions]
         gold_cache: dict = {}
 
@@ -493,6 +497,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "lora_rank": args.lora_rank,
             "samples": args.samples,
             "schema_context": args.schema_context,
+            "card_tokens": args.card_tokens,
             "retrieval_k": args.retrieval_k,
             "retrieval_tokens": args.retrieval_tokens,
             "gen_batch": args.gen_batch,
@@ -560,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--schema-context", choices=("none", "cards", "retrieved"), default="none",
                     help="none: the question only; cards: the gold query's tables (an oracle); "
                          "retrieved: schema retrieval on the question, as served")  # fmt: skip
+    ap.add_argument("--card-tokens", type=int, default=600,
+                    help="token budget of one table's card (default 600; smaller cards "
+                         "shorten comments first)")  # fmt: skip
     ap.add_argument("--retrieval-k", type=int, default=5, help="tables per retrieved block")
     ap.add_argument("--retrieval-tokens", type=int, default=2000,
                     help="token budget of a retrieved block (default 2000)")  # fmt: skip
