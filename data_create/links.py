@@ -159,7 +159,33 @@ def natural_keys(table: Table) -> list[str]:
             and any(sn.startswith(st + "_") for st in stems if "_" not in st)
         ):
             out.append(c.name)
+    # A table with no key of its own whose first column is a distinct name, a dimension
+    # keyed by it: geographic(city_name, county, region) under restaurant.city_name.
+    first = table.columns[0] if table.columns else None
+    if (
+        first is not None
+        and not out
+        and not table.primary_key
+        and own_key(table) is None
+        and first.type in ("text", "enum")
+        and first.stats is not None
+        and first.stats.unique
+        and first.stats.non_null >= 2
+        and "_" in snake(first.name)
+    ):
+        out.append(first.name)
     return out
+
+
+def _names_another(stem: str | None, table: Table, prefixes: set[str]) -> bool:
+    """Whether a key-like column of ``table`` is named after another entity: the only
+    distinct id of ``location(restaurant_id, street_name, ...)`` is the restaurant's, a
+    1:1 extension whose key still points at its parent, unlike ``users.user_id`` or
+    ``author.aid``."""
+    if not stem or len(stem) < 3:
+        return False
+    own = _stems(table, prefixes)
+    return not by_stem_of(stem, own) and not any(st.startswith(stem) for st in own)
 
 
 def by_stem_of(stem: str | None, stems: set[str]) -> bool:
@@ -230,11 +256,11 @@ def propose(tables: Sequence[Table]) -> list[Guess]:
         for column in child.columns:
             if column.name in declared or column.type not in _NUMERIC | _TEXTUAL:
                 continue
-            if column.name == child_key:
-                continue  # a row's own key points nowhere (1:1 extensions declare theirs)
             name = snake(column.name)
             m = _REF_SUFFIX.match(name)
             stem = m.group("stem").rstrip("_") if m else None
+            if column.name == child_key and not _names_another(stem, child, prefixes):
+                continue  # a row's own key points nowhere
             candidates = {*by_key.get(name, ()), *by_unique.get(column.name, ())}
             if stem:
                 candidates.update(by_stem.get(stem, ()), by_stem.get(stem.replace("_", ""), ()))

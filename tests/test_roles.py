@@ -189,3 +189,33 @@ def test_prefixed_and_initial_keys_are_proposed():
     ]
     got = {(g.table, g.columns[0], g.ref_table) for g in links.propose(folded)}
     assert ("sbtransaction", "sbtxcustid", "sbcustomer") in got
+
+
+def test_extension_keys_and_name_keyed_dimensions_are_proposed():
+    """location(restaurant_id, ...) -- its only distinct id is the restaurant's, still a
+    link; geographic(city_name, county, region) has no id: its first column, a distinct
+    name, is the key restaurant.city_name points at.  users.user_id stays its own key."""
+    from data_create.records import ColumnStats
+
+    unique = ColumnStats(rows=4, nulls=0, distinct=4)
+    repeated = ColumnStats(rows=4, nulls=0, distinct=2)
+
+    def tbl(name, *cols):
+        return Table(name, columns=tuple(
+            Column(c, *(("bigint", "integer") if c.endswith("id") else ("text", "text")),
+                   stats=unique)
+            for c in cols))  # fmt: skip
+
+    restaurant = Table("restaurant", columns=(
+        Column("id", "bigint", "integer", stats=unique), Column("name", "text", "text", stats=unique),
+        Column("city_name", "text", "text", stats=repeated)))  # fmt: skip
+    location = tbl("location", "restaurant_id", "street_name")
+    geographic = tbl("geographic", "city_name", "county", "region")
+    users = tbl("users", "user_id", "user_name")
+    got = {
+        (g.table, g.columns[0], g.ref_table, g.ref_columns[0])
+        for g in links.propose([restaurant, location, geographic, users])
+    }
+    assert ("location", "restaurant_id", "restaurant", "id") in got
+    assert ("restaurant", "city_name", "geographic", "city_name") in got
+    assert not any(t == "users" for t, *_ in got)
