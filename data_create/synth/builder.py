@@ -19,7 +19,7 @@ from typing import Any
 from sqlglot import exp
 
 from ..records import Column, SchemaMetadata, Table
-from ..roles import ColumnRole, role_of
+from ..roles import ColumnRole, role_of, snake
 from . import dialects
 
 _NUMERIC = frozenset({"integer", "decimal", "float"})
@@ -34,6 +34,19 @@ _PICK = 400
 # ---------------------------------------------------------------- column roles
 
 # ---------------------------------------------------------------- what shapes work with
+
+_NAME_OF = re.compile(r"^(?P<stem>[a-z][a-z0-9]*?)_?name$")
+
+
+def _names_another(table: Table, column: Column) -> bool:
+    """A repeated name of *another* entity stored on each row (``city.country_name``,
+    ``restaurant.city_name``): a category people group and filter by ("cities per
+    country"), unlike the row's own name (``city.city_name``)."""
+    m = _NAME_OF.match(snake(column.name))
+    if m is None:
+        return False
+    stem, own = m.group("stem"), snake(table.name).replace("_", "")
+    return not (own.startswith(stem) or stem.startswith(own.rstrip("s")))
 
 
 @dataclass(frozen=True)
@@ -212,6 +225,8 @@ class Scope:
                 or (role == "sum" and r.can_sum and self.numeric(table, c) and len(vals) >= 2)
                 or (role == "cat" and r.role in ("category", "flag", "year") and not r.unique
                     and (text or r.meanings or r.role != "category" or len(vals) <= 12))
+                or (role == "cat" and r.role == "label" and not r.unique and text
+                    and _names_another(table, c))
                 or (role == "text" and r.can_like and text)
                 or (role == "label" and r.role == "label" and text)
                 or (role == "date" and c.type in _DATES and r.role not in _NOT_RANGED
