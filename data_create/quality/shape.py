@@ -173,6 +173,12 @@ def shape(sql: str, dialect: str | None = None) -> Shape:
         tree = sqlglot.parse_one(sql, read=_dialect(dialect))
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
         return Shape(0, frozenset(), parsed=False)
+    return shape_of(tree)
+
+
+def shape_of(tree: exp.Expression | None) -> Shape:
+    """The :class:`Shape` of an already parsed statement (the tagger parses each
+    generated query once and asks for its shape too)."""
     if not isinstance(tree, exp.Query):  # e.g. "SELEC x" parses as a bare command
         return Shape(0, frozenset(), parsed=False)
 

@@ -876,6 +876,13 @@ def _group_of(scope: Scope, rng: Random, j: _Join, table) -> tuple[list[Col], bo
         return [j.at(cat)], False
     label = j.at(scope.label_col(table))
     key = scope.key_col(table)
+    if scope.role(label.table, label.column).role == "text":
+        # No name column, only free text (a description): groups by the key alone, or
+        # by a category; never by the text.
+        if key is not None:
+            return [j.at(key)], True
+        cat = _pick(rng, scope.cols(table, "cat"))
+        return ([j.at(cat)], False) if cat is not None else ([], False)
     return ([label] if key is None or key.column == label.column else [label, j.at(key)]), True
 
 
@@ -887,6 +894,8 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         return None
     j = _Join(scope, (e,), e.child)
     groups, row = _group_of(scope, rng, j, e.parent)
+    if not groups:
+        return None
     agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
     q = j.select(scope.ref(groups[0]), agg.as_("total")).group_by(*(scope.ref(g) for g in groups))
     slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "g_row": row}
@@ -931,6 +940,8 @@ def join_having(scope: Scope, rng: Random) -> Built | None:
         return None
     j = _Join(scope, (e,), e.child)
     groups, row = _group_of(scope, rng, j, e.parent)
+    if not groups:
+        return None
     per = (e.child.row_count or 100) / max(e.parent.row_count or 10, 1)
     ks = [k for k in (2, 3, 5, 10, 20, 50, 100) if k <= max(2, per * 1.5)]
     k = rng.choice(ks)
@@ -957,6 +968,8 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
             return None
         j = _Join(scope, (e,), e.child)
         groups, row = _group_of(scope, rng, j, e.parent)
+        if not groups:
+            return None
         agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
         q = (
             j.select(scope.ref(groups[0]))
