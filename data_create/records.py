@@ -512,7 +512,7 @@ SQL_FEATURES = (
 SHAPE_FAMILIES = (
     "listing", "join_listing", "aggregate", "join_aggregate", "count_distinct", "group",
     "argmax", "top_n", "having", "compare_aggregate", "negation", "set_operation",
-    "arithmetic", "advanced",
+    "arithmetic", "advanced", "nested",
 )  # fmt: skip
 
 

@@ -85,6 +85,7 @@ PROFILE = EngineProfile(
     alias_rule=AliasRule(frozenset({"order"})),
     session=SESSION,
     numeric_text_type="FLOAT",
+    avg_of_integers_truncates=True,
     national_strings=True,
     month_bucket=month_bucket,
     year_of=year_function,

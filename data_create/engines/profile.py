@@ -276,6 +276,9 @@ class EngineProfile:
     # ------------------------------------------------------------ synthesis (data_create/synth)
     # The type numbers stored as text are CAST to before comparing, sorting or aggregating.
     numeric_text_type: str = "NUMERIC"
+    # AVG of an integer column is an integer (SQL Server): an average of counts is CAST to
+    # ``numeric_text_type`` first, or "the average number of orders per customer" is 2, not 2.4.
+    avg_of_integers_truncates: bool = False
     # ``ORDER BY x DESC NULLS LAST`` is written as such (elsewhere it is emulated).
     nulls_last_syntax: bool = False
     # Non-ASCII string literals must be national (N'...') to keep their characters.

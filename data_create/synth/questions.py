@@ -57,10 +57,11 @@ _WORDS = {
            "fromto": ("lowest to highest", "highest to lowest"), "more": ("below", "above"),
            "and": " and ", "list": ", ", "rank": " (ties share the same rank)",
            "many": ("fewest", "most"), "late": ("earliest", "latest"),
+           "dense": " (ties share a rank, and no rank is skipped)",
            "op": {"times": "{a} times {b}", "minus": "{a} minus {b}"}},
     "zh": {"dir": ("升序", "降序"), "most": ("最低", "最高"), "fromto": ("从低到高", "从高到低"),
            "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）",
-           "many": ("最少", "最多"), "late": ("最早", "最晚"),
+           "many": ("最少", "最多"), "late": ("最早", "最晚"), "dense": "（并列名次相同，名次不跳号）",
            "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}"}},
 }  # fmt: skip
 
@@ -323,9 +324,85 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("按{d}的年份统计，每年的{agg}是多少？按年份升序列出。", "统计每年（依据{d}）的{agg}，按年份排序。",
                "按年份汇总{agg}（按{d}），并按年份升序排列。"),
     },
+    # ---- nested: figures about per-group figures (data_create/synth/nested.py)
+    "nested_avg": {
+        "en": ("What is the average {fig} per {g}{ww}?", "Across all {gs}, what is the average {fig}{ww}?",
+               "Compute the average {fig} per {g}{ww}."),
+        "zh": ("{zpre}平均每个{g}的{fig}是多少？", "{zpre}各{g}的{fig}平均是多少？", "{zpre}计算每个{g}的平均{fig}。"),
+    },
+    "nested_extreme": {
+        "en": ("What is the {most} {fig} of any {g}{ww}?", "Among all {gs}, what is the {most} {fig}{ww}?",
+               "Find the {most} {fig} that a single {g} has{ww}."),
+        "zh": ("{zpre}各{g}的{fig}中{most}的是多少？", "{zpre}单个{g}的{fig}{most}是多少？",
+               "{zpre}找出各{g}的{fig}里{most}的值。"),
+    },
+    "nested_count": {
+        "en": ("How many {gs} have at least {k} {ts}{ww}?", "Count the {gs} with {k} or more {ts}{ww}.",
+               "What is the number of {gs} that have no fewer than {k} {ts}{ww}?"),
+        "zh": ("{zpre}{t}数量不少于{k}个的{g}有多少个？", "{zpre}统计拥有至少{k}个{t}的{g}的数量。",
+               "{zpre}有多少个{g}的{t}数量大于等于{k}？"),
+    },
+    "nested_above": {
+        "en": ("Which {gs} have a {fig} {more} the average {fig} per {g}{ww}? Show each with its {fig}{sorted}.",
+               "List the {gs} whose {fig} is {more} the average over all {gs}{ww}, with their {fig}{sorted}.",
+               "Find the {gs} whose {fig} is {more} average{ww}, and give their {fig}{sorted}."),
+        "zh": ("{zpre}哪些{g}的{fig}{more}所有{g}的平均值？列出{g}及其{fig}{sorted}。",
+               "{zpre}列出{fig}{more}平均水平的{g}及其{fig}{sorted}。",
+               "{zpre}找出{fig}{more}各{g}平均{fig}的{g}，显示其{fig}{sorted}。"),
+    },
+    "rank_groups": {
+        "en": ("Rank the {gs} by {bare}{ww}, {most} first{rank}: show each {g}'s {shown} and its rank{sorted}.",
+               "For each {g}, give its {shown}{ww} and its rank by it, {most} first{rank}{sorted}.",
+               "Show every {g} with its {shown}{ww}, ranked from {fromto}{rank}{sorted}."),
+        "zh": ("{zpre}按{bare}{fromto}给各{g}排名{rank}，列出{g}、{shown}和名次{sorted}。",
+               "{zpre}列出每个{g}的{shown}及其按{bare}{dir}的排名{rank}{sorted}。",
+               "{zpre}对{g}按{bare}排名（{most}的为第1名）{rank}，显示{shown}和名次{sorted}。"),
+    },
+    "share_of_total": {
+        "en": ("What percentage of {whole}{ww} does each {g} account for{sorted}?",
+               "For each {g}, what share (in percent) of {whole}{ww} does it have{sorted}?",
+               "Show each {g}'s percentage of {whole}{ww}{sorted}."),
+        "zh": ("{zpre}每个{g}占{whole}的百分比是多少{sorted}？", "{zpre}计算各{g}在{whole}中所占的百分比{sorted}。",
+               "{zpre}列出每个{g}占{whole}的百分比{sorted}。"),
+    },
+    "share_of_total_shown": {
+        "en": ("Show each {g}'s {shown} and its percentage of {whole}{ww}{sorted}.",
+               "For each {g}, give {agg} and its share (in percent) of {whole}{ww}{sorted}."),
+        "zh": ("{zpre}列出每个{g}的{shown}及其占{whole}的百分比{sorted}。",
+               "{zpre}统计各{g}的{shown}，以及占{whole}的百分比{sorted}。"),
+    },
+    "running_month": {
+        "en": ("For each month of {year}, what is {agg} by {d}{ww}, and what is the running total? List the months in order.",
+               "Show {agg} per month of {year} (by {d}){ww}, with a running total, in chronological order.",
+               "Month by month in {year} (based on {d}){ww}, give {agg} and its cumulative total, earliest month first."),
+        "zh": ("{zpre}按{d}统计{year}年每个月的{agg}及累计值，按月份先后排列。",
+               "{zpre}{year}年（依据{d}）各月的{agg}是多少？同时给出逐月累计值，按时间顺序列出。"),
+    },
+    "running_year": {
+        "en": ("For each year of {d}, what is {agg}{ww}, and what is the running total? List the years in order.",
+               "Show {agg} per year (by {d}){ww} with a cumulative total, in chronological order."),
+        "zh": ("{zpre}按{d}的年份统计每年的{agg}及累计值，按年份升序排列。",
+               "{zpre}每年（依据{d}）的{agg}及截至该年的累计值是多少？按年份排列。"),
+    },
 }  # fmt: skip
 
-_TEMPLATE_OF = {"join_list": "filter_list", "join3": "group_agg"}
+# Shapes of data_create/synth/nested.py whose words Phraser._nested adds.
+_NESTED = frozenset(
+    {"nested_avg", "nested_count", "nested_above", "rank_groups", "share_of_total",
+     "running_month", "running_year"}
+)  # fmt: skip
+_TEMPLATE_OF = {
+    "join_list": "filter_list", "join3": "group_agg",
+    # Per-group figures ranked in the outer query ask what the flat ranked shapes ask.
+    "cte_top": "group_top", "cte_argmax": "argmax_group", "cte_sorted": "group_agg",
+}  # fmt: skip
+# How a nested shape says its outer ORDER BY, by language.
+_NESTED_SORTED = {
+    "en": {"rank_groups": ", listed by rank", "share_of_total": ", from highest to lowest",
+           "nested_above": (", from lowest to highest", ", from highest to lowest")},
+    "zh": {"rank_groups": "，按名次排列", "share_of_total": "，按百分比从高到低排列",
+           "nested_above": ("，按{fig}从低到高排列", "，按{fig}从高到低排列")},
+}  # fmt: skip
 
 
 class Phraser:
@@ -495,7 +572,10 @@ class Phraser:
             )
         order = s.get("order")
         f["sorted"] = ""
-        if built.shape == "group_agg" and order is not None:
+        key = _TEMPLATE_OF.get(built.shape, built.shape)
+        if key in _NESTED:
+            self._nested(built, f)
+        if key == "group_agg" and order is not None:
             f["sorted"] = (
                 f", from {self.words['fromto'][order[1]]}" if en and "agg2" not in s
                 else f", sorted by {f['bare']} from {self.words['fromto'][order[1]]}" if en
@@ -509,7 +589,6 @@ class Phraser:
                 f", sorted by {name} from {words[desc]} to {words[not desc]}" if en
                 else f"，按{name}从{words[desc][1:]}到{words[not desc][1:]}排列"
             )  # fmt: skip
-        key = _TEMPLATE_OF.get(built.shape, built.shape)
         if key == "exists" and s.get("negate"):
             key = "not_exists"
         if key == "setop":
@@ -528,7 +607,38 @@ class Phraser:
             key = "argmax_row_where"
         if key == "scalar_sub_top":
             key = "scalar_sub"
+        if key == "nested_avg" and s["outer"] != "avg":
+            key = "nested_extreme"
+        if key == "share_of_total" and s.get("show"):
+            key = "share_of_total_shown"
         return rng.choice(TEMPLATES[key][self.language]).format(**f)
+
+    def _nested(self, built: Built, f: dict[str, str]) -> None:
+        """The words of the nested shapes: the per-group figure as a noun (``number of
+        orders``), the whole a share is of, the conditions as a Chinese lead-in
+        (``在...的订单中，``), the rank rule and how the outer query sorts."""
+        s, en = built.slots, self.language == "en"
+        fig = self.agg(s["agg"], len(built.tables) > 1, s["t"])
+        f["fig"] = fig[4:] if en and fig.startswith("the ") else fig
+        where = s.get("where") or []
+        f["zpre"] = f"在{f['w']}的{f['t']}中，" if where and not en else ""
+        func, col, _ = s["agg"]
+        if func == "count":
+            f["whole"] = f"all {f['ts']}" if en else f"全部{f['t']}"
+        else:
+            c = self._subject(col, False, s["t"])
+            f["whole"] = f"the total {c}" if en else f"{c}总和"
+        if s.get("outer") in ("max", "min"):
+            f["most"] = self.words["most"][s["outer"] == "max"]
+        if s.get("dense"):
+            f["rank"] = self.words["dense"]
+        sorted_ = _NESTED_SORTED[self.language].get(built.shape)
+        if isinstance(sorted_, tuple):
+            sorted_ = sorted_[s["order"][1]].format(fig=f["fig"]) if "order" in s else None
+        if sorted_ and ("order" in s or s.get("by_rank")):
+            f["sorted"] = sorted_
+        if built.shape == "rank_groups" and not s.get("by_rank"):
+            f["sorted"] = ""
 
 
 def _zh_names(metadata: Any) -> dict[Any, str]:

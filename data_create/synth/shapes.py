@@ -1180,6 +1180,9 @@ def share(scope: Scope, rng: Random) -> Built | None:
 
 # ---------------------------------------------------------------- families
 
+# Imported here, not at the top: nested.py builds on the helpers above.
+from . import nested  # noqa: E402
+
 # Shape families: what a question *is*, in the proportions people ask them (lists and
 # filtered lists first, then joins, counts, groups, the top one); harder features
 # (windows, CASE, date buckets) stay a minority.  ``shape_mix`` in the run config
@@ -1199,11 +1202,15 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     "set_operation": (set_operation,),
     "arithmetic": (arithmetic, arithmetic, share),
     "advanced": (case_label, window_top, date_month, date_year),
+    # Mostly derived tables / CTEs, about one in five a window over an aggregate.
+    "nested": (nested.nested_avg, nested.nested_avg, nested.nested_count, nested.nested_above,
+               nested.nested_above, nested.cte_top, nested.cte_top, nested.cte_top,
+               nested.cte_top, nested.window_over_groups, nested.running_total),
 }  # fmt: skip
 
 DEFAULT_SHAPE_MIX: dict[str, float] = {
     "listing": 0.14, "join_listing": 0.12, "aggregate": 0.09, "join_aggregate": 0.08,
     "count_distinct": 0.04, "group": 0.11, "argmax": 0.09, "top_n": 0.06, "having": 0.05,
     "compare_aggregate": 0.04, "negation": 0.05, "set_operation": 0.03, "arithmetic": 0.06,
-    "advanced": 0.04,
+    "advanced": 0.04, "nested": 0.08,
 }  # fmt: skip

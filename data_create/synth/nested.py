@@ -1,0 +1,438 @@
+"""Nested shapes: per-group figures inside a derived table or CTE, and windows over aggregates.
+
+People ask for figures *about* per-group figures: ``the average number of orders per
+customer`` (AVG over a per-group COUNT in a derived table), ``customers whose total spend
+is above the average customer's`` (a CTE compared with its own average), ``the top 5
+merchants by revenue`` (a CTE of per-group figures, ranked outside), ``rank each doctor by
+number of treatments`` (``RANK() OVER (ORDER BY COUNT(*) DESC)`` next to GROUP BY),
+``each category's share of total sales`` (``SUM(x) * 100.0 / SUM(SUM(x)) OVER ()``) and
+``the running total of sales by month`` (a date bucket, ``SUM(...) OVER (ORDER BY month)``).
+
+Every shape groups the rows of a *fact* table (:func:`_grouped`): by a category of that
+table, or through a foreign key by a parent's row or category, or along a two-edge path
+(a chain to a grandparent, or one parent grouped and the other filtered); the fact table
+is always the child side, so that each of its rows is counted once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from random import Random
+
+import sqlglot
+from sqlglot import exp
+
+from .. import engines
+from ..records import Table
+from . import dialects
+from .builder import Built, Col, Cond, Lit, Scope
+from .shapes import (
+    AGGS,
+    _agg,
+    _edge,
+    _extra_agg,
+    _group_of,
+    _Join,
+    _join_filter,
+    _n,
+    _other_filter,
+    _path3,
+    _pick,
+    _row_filter,
+    _second_agg,
+    _select,
+    _table,
+)
+
+_CTE = "per_group"  # the per-group figures, as a CTE or a derived table
+_FILTER = 0.4  # how often the grouped rows are filtered too
+
+
+@dataclass
+class _Grouped:
+    """Rows of ``fact`` grouped by ``groups`` (the first is what a question names; a row
+    of a table is grouped by its label and key), over ``join`` when there is one."""
+
+    scope: Scope
+    fact: Table
+    groups: list[Col]
+    row: bool
+    join: _Join | None
+    joined: tuple[str, ...] = ()  # the fact's link columns the join goes through
+    where: list[Cond] = field(default_factory=list)
+    slots: dict = field(default_factory=dict)
+
+    @property
+    def alias(self) -> str | None:
+        return "t1" if self.join else None
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return tuple(self.join.tables) if self.join else (self.fact,)
+
+    def names(self, figure: str) -> list[str]:
+        """Output names of the group columns: their own, unless two clash or one is a name
+        the outer query uses for a figure."""
+        out: list[str] = []
+        for g in self.groups:
+            name = g.column.name
+            if name in out or name.lower() in (figure, "rnk", "pct", "running_total"):
+                name = f"{g.table.name}_{name}"
+            out.append(name)
+        return out
+
+    def select(self, *cols: exp.Expr) -> exp.Select:
+        """``SELECT cols FROM fact [JOIN ...] [WHERE ...] GROUP BY groups``."""
+        scope = self.scope
+        q = self.join.select(*cols) if self.join else _select(scope, self.fact, *cols)
+        if self.where:
+            q = q.where(scope.where(self.where))
+        return q.group_by(*(scope.ref(g) for g in self.groups))
+
+    def features(self) -> list[str]:
+        feats = ["group_by", "aggregate"]
+        if self.join:
+            feats += ["join"] + (["multi_join"] if len(self.join.edges) == 2 else [])
+        return feats + (["filter"] if self.where else [])
+
+
+def _grouped(scope: Scope, rng: Random) -> _Grouped | None:
+    """One table grouped by a category; a child grouped by its parent's row or category;
+    or a two-edge path: a chain grouped by its far end, or a child of two parents grouped
+    by one and filtered by the other (so that the second join is a condition it states)."""
+    kind = rng.choices(("one", "join", "path"), (0.35, 0.45, 0.2))[0]
+    path = _path3(scope, rng) if kind == "path" else None
+    if path is not None:
+        return _grouped_path(scope, rng, path)
+    e = _edge(scope, rng) if kind != "one" else None
+    if e is not None:
+        j = _Join(scope, (e,), e.child)
+        groups, row = _group_of(scope, rng, j, e.parent)
+        where = (
+            _join_filter(scope, rng, j, (e.child, e.parent), groups[0])
+            if rng.random() < _FILTER
+            else []
+        )
+        slots = {"t": e.child, "t2": e.parent, "g": groups[0], "g_row": row}
+        return _Grouped(scope, e.child, groups, row, j, e.cols, where, slots)
+    t = _table(scope, rng)
+    g = _pick(rng, scope.cols(t, "cat")) if t else None
+    if g is None:
+        return None
+    other = _other_filter(scope, rng, t, g) if rng.random() < _FILTER else None
+    where = [other] if other else []
+    return _Grouped(scope, t, [g], False, None, (), where, {"t": t, "g": g})
+
+
+def _grouped_path(scope: Scope, rng: Random, path) -> _Grouped | None:
+    children = Counter(e.child.qualified_name for e in path)
+    parents = Counter(e.parent.qualified_name for e in path)
+    tables = {t.qualified_name: t for e in path for t in (e.child, e.parent)}
+    fact = tables[max(tables, key=lambda n: (children[n], -parents[n]))]
+    if parents[fact.qualified_name]:  # the fact table must be a child only
+        return None
+    j = _Join(scope, path, fact)
+    joined = tuple(c for e in path if e.child is fact for c in e.cols)
+    if children[fact.qualified_name] == 1:  # a chain: grouped by its far end
+        groups, row = _group_of(scope, rng, j, j.tables[2])
+        where = (
+            _join_filter(scope, rng, j, tuple(j.tables), groups[0])
+            if rng.random() < _FILTER
+            else []
+        )
+    else:  # two parents: grouped by one, filtered by the other
+        groups, row = _group_of(scope, rng, j, j.tables[1])
+        cond = _row_filter(scope, rng, j.tables[2])
+        if cond is None:
+            return None
+        where = [Cond(j.at(cond.col), cond.op, cond.values)]
+    slots = {"t": fact, "t2": j.tables[1], "t3": j.tables[2], "g": groups[0], "g_row": row}
+    return _Grouped(scope, fact, groups, row, j, joined, where, slots)
+
+
+def _additive(scope: Scope, rng: Random, gr: _Grouped):
+    """(expression, slot) of a figure that adds up across groups: a count of rows or the
+    total of an additive measure (shares and running totals of averages mean nothing)."""
+    num = _pick(rng, scope.cols(gr.fact, "sum"))
+    if num is None or rng.random() < 0.45:
+        return exp.Count(this=exp.Star()), ("count", None, gr.fact)
+    num = num.at(gr.alias)
+    return exp.Sum(this=scope.ref(num)), ("sum", num, gr.fact)
+
+
+def _figure(scope: Scope, rng: Random, gr: _Grouped, kinds=("count_distinct", "product")):
+    return _agg(
+        scope, rng, gr.fact, gr.alias, extra=True, exclude=gr.groups[0], kinds=kinds,
+        joined=gr.joined,
+    )  # fmt: skip
+
+
+def _avg(scope: Scope, node: exp.Expr) -> exp.Expr:
+    """AVG of ``node``: CAST first where AVG of integers is an integer (SQL Server), or the
+    average number of orders per customer would lose its fraction."""
+    profile = engines.get(scope.dialect)
+    if profile.avg_of_integers_truncates:
+        node = exp.Cast(this=node, to=exp.DataType.build(profile.numeric_text_type))
+    return exp.Avg(this=node)
+
+
+def _col(scope: Scope, name: str, table: str | None = None) -> exp.Column:
+    return exp.Column(this=scope.ident(name), table=exp.to_identifier(table) if table else None)
+
+
+def _per_group(gr: _Grouped, figure: exp.Expr, name: str) -> exp.Select:
+    """``SELECT g AS g, figure AS name FROM ... GROUP BY g``, to nest."""
+    scope = gr.scope
+    cols = [
+        exp.Alias(this=scope.ref(g), alias=scope.ident(n))
+        for g, n in zip(gr.groups, gr.names(name), strict=True)
+    ]
+    return gr.select(*cols, exp.Alias(this=figure, alias=scope.ident(name)))
+
+
+def _nest(outer: exp.Select, inner: exp.Select, cte: bool) -> exp.Select:
+    """``outer`` reads ``per_group``: a CTE (``WITH per_group AS (...)``) or a derived table
+    (``FROM (...) AS per_group``); both are written, as people write both."""
+    if cte:
+        return outer.from_(_CTE).with_(_CTE, as_=inner)
+    return outer.from_(inner.subquery(_CTE))
+
+
+def _fig_name(gr: _Grouped) -> str:
+    taken = {g.column.name.lower() for g in gr.groups}
+    return "total" if "total" not in taken else "group_total"
+
+
+def _built(shape: str, q: exp.Expr, gr: _Grouped, feats: list[str], **slots) -> Built:
+    s = {**gr.slots, "where": gr.where, **slots}
+    return Built(q, shape, "hard", tuple(dict.fromkeys(feats)), gr.tables, s)
+
+
+# ---------------------------------------------------------------- derived tables, CTEs
+
+
+def nested_avg(scope: Scope, rng: Random) -> Built | None:
+    """A figure over the per-group figures: ``the average number of orders per customer``
+    (``SELECT AVG(total) FROM (SELECT customer, COUNT(*) AS total ... GROUP BY customer)``),
+    or the highest / lowest of them."""
+    gr = _grouped(scope, rng)
+    if gr is None:
+        return None
+    # Counts and totals per group; a highest of lowests says nothing.
+    made = _extra_agg(scope, rng, gr.fact, gr.alias, gr.groups[0], ("count_distinct",), gr.joined)
+    fig, aslot = made if made and rng.random() < 0.25 else _additive(scope, rng, gr)
+    name = _fig_name(gr)
+    outer_fn = rng.choice(("avg", "avg", "avg", "max", "min"))
+    total = _col(scope, name)
+    top = _avg(scope, total) if outer_fn == "avg" else AGGS[outer_fn](this=total)
+    q = _nest(sqlglot.select(top), _per_group(gr, fig, name), rng.random() < 0.5)
+    feats = gr.features() + (["count"] if aslot[0] == "count" else [])
+    return _built("nested_avg", q, gr, feats, agg=aslot, outer=outer_fn)
+
+
+def nested_count(scope: Scope, rng: Random) -> Built | None:
+    """How many groups have at least k rows: ``how many customers have at least 3 orders``
+    (``SELECT COUNT(*) FROM (SELECT ... GROUP BY customer HAVING COUNT(*) >= 3)``)."""
+    gr = _grouped(scope, rng)
+    if gr is None:
+        return None
+    rows = gr.fact.row_count or 100
+    if gr.row:
+        groups = gr.groups[0].table.row_count or 10
+    else:
+        groups = len(scope.values(gr.groups[0].table, gr.groups[0].column)) or 10
+    per = rows / max(groups, 1)
+    k = rng.choice([x for x in (2, 3, 5, 10, 20, 50, 100) if x <= max(2, per * 1.5)])
+    kl = Lit(exp.Literal.number(k), str(k), False)
+    name = _fig_name(gr)
+    inner = _per_group(gr, exp.Count(this=exp.Star()), name).having(
+        exp.GTE(this=exp.Count(this=exp.Star()), expression=kl.node)
+    )
+    q = _nest(sqlglot.select(exp.Count(this=exp.Star())), inner, rng.random() < 0.5)
+    feats = [*gr.features(), "having", "count"]
+    return _built("nested_count", q, gr, feats, k=kl, agg=("count", None, gr.fact))
+
+
+def nested_above(scope: Scope, rng: Random) -> Built | None:
+    """Groups whose figure is above (below) the average group's: ``customers whose total
+    spend is above the average customer's`` -- a CTE of per-group figures compared with
+    ``(SELECT AVG(total) FROM per_group)``."""
+    gr = _grouped(scope, rng)
+    if gr is None:
+        return None
+    fig, aslot = _additive(scope, rng, gr)
+    name = _fig_name(gr)
+    above = rng.random() < 0.75
+    label = _col(scope, gr.names(name)[0])
+    average = sqlglot.select(_avg(scope, _col(scope, name))).from_(_CTE)
+    cmp = exp.GT if above else exp.LT
+    outer = sqlglot.select(label, _col(scope, name)).where(
+        cmp(this=_col(scope, name), expression=average.subquery())
+    )
+    slots = {"agg": aslot, "above": above}
+    if rng.random() < 0.5:  # the most extreme first
+        outer = outer.order_by(scope.ordered(_col(scope, name), above))
+        slots["order"] = (None, above)
+    q = _nest(outer, _per_group(gr, fig, name), cte=True)
+    feats = (
+        gr.features() + ["scalar_subquery", "filter"] + (["count"] if aslot[0] == "count" else [])
+    )
+    return _built("nested_above", q, gr, feats, **slots)
+
+
+def cte_top(scope: Scope, rng: Random) -> Built | None:
+    """Per-group figures in a CTE (or derived table), ranked in the outer query: ``the top 5
+    merchants by revenue from paid orders``, the one with the most, or every group sorted."""
+    gr = _grouped(scope, rng)
+    if gr is None:
+        return None
+    fig, aslot = _figure(scope, rng, gr)
+    name = _fig_name(gr)
+    desc = rng.random() < 0.75
+    label = _col(scope, gr.names(name)[0])
+    kind = rng.choice(("top", "top", "one", "sorted"))
+    shown = [label] if kind == "one" else [label, _col(scope, name)]
+    outer = sqlglot.select(*shown).order_by(scope.ordered(_col(scope, name), desc))
+    slots = {"agg": aslot, "order": (None, desc)}
+    feats = gr.features() + ["order_by"] + (["count"] if aslot[0] == "count" else [])
+    if kind != "sorted":
+        slots["n"] = _n(rng) if kind == "top" else Lit(exp.Literal.number(1), "1", False)
+        outer = outer.limit(slots["n"].node)
+        feats.append("limit")
+    q = _nest(outer, _per_group(gr, fig, name), rng.random() < 0.7)
+    shape = {"top": "cte_top", "one": "cte_argmax", "sorted": "cte_sorted"}[kind]
+    return _built(shape, q, gr, feats, **slots)
+
+
+# ---------------------------------------------------------------- windows over aggregates
+
+
+def rank_groups(scope: Scope, rng: Random) -> Built | None:
+    """Every group with its figure and its rank by it: ``rank each doctor by number of
+    treatments`` (``RANK() OVER (ORDER BY COUNT(*) DESC)`` next to ``GROUP BY``)."""
+    gr = _grouped(scope, rng)
+    if gr is None:
+        return None
+    fig, aslot = _figure(scope, rng, gr)
+    desc = rng.random() < 0.8
+    dense = rng.random() < 0.35
+    over = exp.Window(
+        this=exp.DenseRank() if dense else exp.Rank(),
+        order=exp.Order(expressions=[scope.ordered(fig.copy(), desc)]),
+    )
+    name = _fig_name(gr)
+    slots = {"agg": aslot, "order": (None, desc), "dense": dense, "rank": not dense}
+    feats = gr.features() + ["window"] + (["count"] if aslot[0] == "count" else [])
+    if rng.random() < 0.3:  # the figures in a CTE, ranked outside
+        over.set("order", exp.Order(expressions=[scope.ordered(_col(scope, name), desc)]))
+        label = _col(scope, gr.names(name)[0])
+        q = _nest(
+            sqlglot.select(label, _col(scope, name), over.as_("rnk")),
+            _per_group(gr, fig, name),
+            cte=True,
+        )
+    else:
+        q = gr.select(scope.ref(gr.groups[0]), fig.as_(name), over.as_("rnk"))
+        if rng.random() < 0.25 and (second := _second_agg(scope, rng, gr.fact, aslot, gr.alias)):
+            q.select(second[0].as_("other_value"), copy=False)  # "... and their total amount"
+            slots["agg2"] = second[1]
+    if rng.random() < 0.6:
+        q = q.order_by(scope.ordered(exp.column("rnk"), False))
+        feats.append("order_by")
+        slots["by_rank"] = True
+    return _built("rank_groups", q, gr, feats, **slots)
+
+
+def share_of_total(scope: Scope, rng: Random) -> Built | None:
+    """Each group's percentage of the whole: ``each category's share of total sales``
+    (``SUM(x) * 100.0 / SUM(SUM(x)) OVER ()``; ``* 100.0`` keeps integer division out)."""
+    gr = _grouped(scope, rng)
+    if gr is None:
+        return None
+    fig, aslot = _additive(scope, rng, gr)
+    whole = exp.Window(this=exp.Sum(this=fig.copy()))
+    pct = exp.Div(
+        this=exp.Mul(this=fig.copy(), expression=exp.Literal.number("100.0")),
+        expression=exp.Nullif(this=whole, expression=exp.Literal.number(0)),
+    )
+    name = _fig_name(gr)
+    show = rng.random() < 0.4
+    if rng.random() < 0.35:  # the figures in a CTE, each against their sum
+        total = _col(scope, name)
+        pct = exp.Div(
+            this=exp.Mul(this=total, expression=exp.Literal.number("100.0")),
+            expression=exp.Nullif(
+                this=exp.Window(this=exp.Sum(this=total.copy())), expression=exp.Literal.number(0)
+            ),
+        )
+        cols = [_col(scope, gr.names(name)[0])] + ([total.copy()] if show else [])
+        q = _nest(sqlglot.select(*cols, pct.as_("pct")), _per_group(gr, fig, name), cte=True)
+    else:
+        cols = [scope.ref(gr.groups[0])] + ([fig.as_(name)] if show else [])
+        q = gr.select(*cols, pct.as_("pct"))
+    feats = gr.features() + ["window", "arithmetic"] + (["count"] if aslot[0] == "count" else [])
+    slots = {"agg": aslot, "show": show}
+    if rng.random() < 0.5:
+        q = q.order_by(scope.ordered(exp.column("pct"), True))
+        slots["order"] = (None, True)
+        feats.append("order_by")
+    return _built("share_of_total", q, gr, feats, **slots)
+
+
+def running_total(scope: Scope, rng: Random) -> Built | None:
+    """A figure per month of a year (or per year) and its running total:
+    ``SUM(total) OVER (ORDER BY month_label)`` over a CTE of the buckets, or
+    ``SUM(COUNT(*)) OVER (ORDER BY <bucket>)`` next to the GROUP BY."""
+    t = _table(scope, rng)
+    d = _pick(rng, scope.cols(t, "date")) if t else None
+    if d is None:
+        return None
+    monthly = rng.random() < 0.6
+    where: list[Cond] = []
+    if monthly:
+        year = scope.year_cond(d, rng)
+        if year is None:
+            return None
+        where.append(year)
+        bucket, name = dialects.month_bucket(scope.ref(d), scope.dialect), "month_label"
+    else:
+        bucket, name = dialects.year_of(scope.ref(d), scope.dialect), "year_no"
+    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t)):
+        where.append(other)
+    gr = _Grouped(scope, t, [], False, None, (), where, {"t": t})
+    fig, aslot = _additive(scope, rng, gr)
+    feats = ["date_bucket", "group_by", "aggregate", "window", "order_by"]
+    feats += (["filter"] if where else []) + (["count"] if aslot[0] == "count" else [])
+    base = _select(scope, t, bucket.as_(name), fig.as_("total"))
+    base = (base.where(scope.where(where)) if where else base).group_by(bucket.copy())
+    if rng.random() < 0.6:  # the buckets in a CTE, the running total outside
+        running = exp.Window(
+            this=exp.Sum(this=exp.column("total")),
+            order=exp.Order(expressions=[scope.ordered(exp.column(name), False)]),
+        )
+        q = (
+            sqlglot.select(exp.column(name), exp.column("total"), running.as_("running_total"))
+            .from_("buckets")
+            .with_("buckets", as_=base)
+            .order_by(scope.ordered(exp.column(name), False))
+        )
+    else:
+        running = exp.Window(
+            this=exp.Sum(this=fig.copy()),
+            order=exp.Order(expressions=[scope.ordered(bucket.copy(), False)]),
+        )
+        q = base.select(running.as_("running_total"), copy=False).order_by(
+            scope.ordered(exp.column(name), False)
+        )
+    slots = {"t": t, "d": d, "agg": aslot, "where": where}
+    if monthly:
+        slots["year"] = where[0].values[0]
+        slots["where"] = where[1:]  # the year is said with the months
+    shape = "running_month" if monthly else "running_year"
+    return Built(q, shape, "hard", tuple(feats), (t,), slots)
+
+
+def window_over_groups(scope: Scope, rng: Random) -> Built | None:
+    """A rank of each group, or its share of the whole: the two windows over aggregates."""
+    return (rank_groups if rng.random() < 0.5 else share_of_total)(scope, rng)
