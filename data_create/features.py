@@ -115,7 +115,8 @@ def literals(sql: str, dialect: str) -> list[str]:
 def _structural_number(node: exp.Expr) -> bool:
     """A number that is part of how a figure is computed, not a value a person states:
     the 1 / 0 a conditional count adds up (``SUM(CASE WHEN c THEN 1 ELSE 0 END)``), the
-    ``* 1.0`` that keeps a ratio from integer division and the 0 of ``NULLIF(total, 0)``.
+    ``* 1.0`` that keeps a ratio from integer division (``* 100.0``: as a percentage) and
+    the 0 of ``NULLIF(total, 0)``.
 
     >>> literals("SELECT SUM(CASE WHEN s = 'x' THEN 1 ELSE 0 END) * 1.0 / COUNT(*) FROM t", "sqlite")
     ['x']
@@ -124,12 +125,13 @@ def _structural_number(node: exp.Expr) -> bool:
         return False
     parent = node.parent
     if isinstance(parent, exp.If) and node.arg_key == "true" and parent.find_ancestor(exp.AggFunc):
-        return node.this in ("0", "1")
+        return node.this in ("0", "1", "1.0")  # AVG(CASE WHEN c THEN 1.0 ELSE 0 END)
     if isinstance(parent, exp.Case) and node.arg_key == "default":
         return node.this in ("0", "1") and parent.find_ancestor(exp.AggFunc) is not None
     if isinstance(parent, exp.Nullif) and node.arg_key == "expression":
         return node.this == "0"  # NULLIF(total, 0): no division by zero
-    return isinstance(parent, exp.Mul) and node.this == "1.0"
+    # * 100.0: the same ratio as a percentage.
+    return isinstance(parent, exp.Mul) and node.this in ("1.0", "100.0")
 
 
 def missing_literal(question: str, sql: str, dialect: str) -> str | None:
