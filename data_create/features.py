@@ -127,7 +127,7 @@ def _structural_number(node: exp.Expr) -> bool:
         return False
     parent = node.parent
     if isinstance(parent, exp.If) and node.arg_key == "true" and parent.find_ancestor(exp.AggFunc):
-        return node.this in ("0", "1")
+        return node.this in ("0", "1", "1.0")  # AVG(CASE WHEN c THEN 1.0 ELSE 0 END)
     if isinstance(parent, exp.Case) and node.arg_key == "default":
         return node.this in ("0", "1") and parent.find_ancestor(exp.AggFunc) is not None
     if isinstance(parent, exp.Nullif) and node.arg_key == "expression":

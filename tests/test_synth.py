@@ -125,7 +125,7 @@ def test_candidates_validate_and_execute_on_real_databases(loaded: Loaded, langu
         assert set(c.tables) <= tables
         assert c.language == language and c.generator == "synth/1"
         for text in literals(c.sql, loaded.meta.dialect):
-            one_row = c.shape == "nested" and re.search(r"\b(LIMIT|TOP) 1\b", c.sql)
+            one_row = re.search(r"\b(LIMIT|TOP) 1\b", c.sql)  # "the one with the most"
             if text == "1" and (c.shape in ("argmax", "negation") or one_row):
                 continue  # LIMIT 1 is "the one with the most"; NOT EXISTS (SELECT 1 ...)
             # A code with a meaning in its comment is stated by that meaning (状态为正常).
@@ -357,3 +357,59 @@ def test_modifiers_compose_with_the_families_and_are_phrased(example):
             dialect="sqlite", metadata=example.meta,
         )  # fmt: skip
         assert not report.hits, report.by_rule
+
+
+def test_composed_figures_spell_shares_ratios_and_distinct_counts(example):
+    """Shares, percentages, ratios of two kinds of rows, shares of a measure, values per
+    distinct link and conditional distinct counts, flat and per group: each spelling as
+    people write it, valid on SQLite, and the question names every condition it counts."""
+    from data_create.quality.shape import shape
+
+    only = {f: 0.0 for f in check_shape_mix_names()} | {"arithmetic": 1.0, "group": 1.0}
+    for language, words in (("en", ("percentage", "ratio")), ("zh", ("百分比", "之比"))):
+        synth = Synthesizer(example.meta, dialect="sqlite", language=language, seed=7,
+                            shape_mix=only)  # fmt: skip
+        cands = sample(synth, example.meta, 600)
+        keys = {shape(c.sql, "sqlite").key for c in cands}
+        for key in (
+            "t1+count+case+arithmetic",
+            "t1+agg+case+arithmetic",
+            "t1+count_distinct+case+arithmetic",
+            "t1+filter+agg+case+arithmetic",
+        ):
+            assert key in keys, (language, key)  # fmt: skip
+        tags = [shape(c.sql, "sqlite").tags for c in cands]
+        assert any({"join", "group", "case", "count"} <= t for t in tags)
+        assert any(  # a computed column of joined rows, sorted by
+            {"join", "arithmetic"} <= t and t & {"order", "top", "argmax"} and "group" not in t
+            for t in tags
+        )
+        assert any({"count_distinct", "agg", "arithmetic"} <= t for t in tags)  # per customer
+        sqls = "\n".join(c.sql for c in cands)
+        for spelling in (
+            "* 100.0",
+            "AVG(CASE WHEN",
+            "COUNT(CASE WHEN",
+            "COUNT(DISTINCT CASE WHEN",
+            "NULLIF(",
+            "MAX(",
+            ") - MIN(",
+        ):
+            assert spelling in sqls, (language, spelling)  # fmt: skip
+        with Executor(example.db, timeout_s=10, row_cap=1000) as ex:
+            for c in cands:
+                assert ex.execute(c.sql).ok, c.sql
+        for c in cands:
+            if "* 100.0" in c.sql:
+                assert words[0] in c.question, c.question
+            # A ratio of two kinds of rows names both sides.
+            two = re.findall(r"CASE WHEN [^ ]+ = '([^']*)' THEN 1 (?:ELSE 0 )?END", c.sql)
+            if "NULLIF(SUM(CASE" in c.sql or "NULLIF(COUNT(CASE" in c.sql:
+                assert words[1] in c.question, c.question
+                assert all(v in c.question for v in two), (c.question, c.sql)
+
+
+def check_shape_mix_names() -> list[str]:
+    from data_create.synth import check_shape_mix
+
+    return list(check_shape_mix(None))

@@ -107,6 +107,18 @@ class Cond:
     values: tuple[Lit, ...] = ()
 
 
+@dataclass(frozen=True)
+class Figure:
+    """What a composed figure is taken of, for the question to name: the rows meeting
+    ``cond`` (``cond2``: the other side of a ratio), a measure ``num`` and a second column
+    ``den`` (the measure or the distinct values under a ratio's line)."""
+
+    cond: Cond | None = None
+    cond2: Cond | None = None
+    num: Col | None = None
+    den: Col | None = None
+
+
 @dataclass
 class Built:
     expression: exp.Expr

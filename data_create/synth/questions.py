@@ -13,7 +13,7 @@ from random import Random
 from typing import Any
 
 from ..roles import role_of
-from .builder import Built, Col, Cond, Lit
+from .builder import Built, Col, Cond, Figure, Lit
 from .naming import has_cjk, humanize, label, plural, singular
 
 _COND = {
@@ -36,9 +36,24 @@ _COND = {
 _BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
     "en": {"sum": "total {c}", "avg": "average {c}", "max": "maximum {c}", "min": "minimum {c}",
            "count": "{ts}", "count_distinct": "different {c} values",
-           "share": "share of {ts} whose {c}"},
+           "share": "share of {ts} whose {c}", "pct": "percentage of {ts} whose {c}",
+           "ratio": "ratio of {ts} whose {c} to {ts} whose {c2}",
+           "cond_count": "{ts} whose {c}", "cond_sum": "total {m} of {ts} whose {c}",
+           "weighted": "share of the total {m} from {ts} whose {c}",
+           "count_per": "number of {ts} per different {d}",
+           "sum_per": "total {m} per different {d}",
+           "per_measure": "ratio of the total {m} to the total {d}",
+           "spread": "difference between the highest and the lowest {m}",
+           "distinct_cond": "different {d} values among {ts} whose {c}",
+           "distinct_share": "share of the different {d} values found among {ts} whose {c}"},
     "zh": {"sum": "{c}总和", "avg": "平均{c}", "max": "最大{c}", "min": "最小{c}", "count": "{t}数量",
-           "count_distinct": "不同{c}的数量", "share": "{c}的{t}占比"},
+           "count_distinct": "不同{c}的数量", "share": "{c}的{t}占比",
+           "pct": "{c}的{t}所占百分比", "ratio": "{c}的{t}与{c2}的{t}的数量之比",
+           "cond_count": "{c}的{t}数量", "cond_sum": "{c}的{t}的{m}总和",
+           "weighted": "{c}的{t}的{m}占{m}总和的比例", "count_per": "平均每个不同{d}的{t}数量",
+           "sum_per": "平均每个不同{d}的{m}总和", "per_measure": "{m}总和与{d}总和之比",
+           "spread": "最高{m}与最低{m}之差", "distinct_cond": "{c}的{t}中不同{d}的数量",
+           "distinct_share": "{c}的{t}中出现的不同{d}占全部不同{d}的比例"},
 }  # fmt: skip
 
 _AGG = {
@@ -46,10 +61,26 @@ _AGG = {
            "max": "the highest {c}", "min": "the lowest {c}",
            "count_distinct": "the number of different {c} values among {ts}",
            "count_distinct_of": "the number of different {c} values",
-           "share": "the share of {ts} whose {c}"},
+           "share": "the share of {ts} whose {c}", "pct": "the percentage of {ts} whose {c}",
+           "ratio": "the ratio of the number of {ts} whose {c} to the number of {ts} whose {c2}",
+           "cond_count": "the number of {ts} whose {c}",
+           "cond_sum": "the total {m} of {ts} whose {c}",
+           "weighted": "the share of the total {m} that comes from {ts} whose {c}",
+           "count_per": "the number of {ts} per different {d}",
+           "sum_per": "the total {m} per different {d}",
+           "per_measure": "the ratio of the total {m} to the total {d}",
+           "spread": "the difference between the highest and the lowest {m}",
+           "distinct_cond": "the number of different {d} values among {ts} whose {c}",
+           "distinct_share": "the share of the different {d} values that are found among {ts} whose {c}"},
     "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}",
            "count_distinct": "{t}中不同{c}的数量", "share": "{c}的{t}所占比例",
-           "count_distinct_of": "不同{c}的数量"},
+           "count_distinct_of": "不同{c}的数量", "pct": "{c}的{t}所占百分比",
+           "ratio": "{c}的{t}数量与{c2}的{t}数量之比", "cond_count": "{c}的{t}数量",
+           "cond_sum": "{c}的{t}的{m}总和", "weighted": "{c}的{t}的{m}占{m}总和的比例",
+           "count_per": "平均每个不同{d}对应的{t}数量", "sum_per": "平均每个不同{d}对应的{m}总和",
+           "per_measure": "{m}总和与{d}总和之比", "spread": "最高{m}与最低{m}之差",
+           "distinct_cond": "{c}的{t}中不同{d}的数量",
+           "distinct_share": "{c}的{t}中出现的不同{d}占全部不同{d}的比例"},
 }  # fmt: skip
 
 _WORDS = {
@@ -58,11 +89,11 @@ _WORDS = {
            "and": " and ", "list": ", ", "rank": " (ties share the same rank)",
            "many": ("fewest", "most"), "late": ("earliest", "latest"),
            "dense": " (ties share a rank, and no rank is skipped)",
-           "op": {"times": "{a} times {b}", "minus": "{a} minus {b}"}},
+           "op": {"times": "{a} times {b}", "minus": "{a} minus {b}", "per": "{a} divided by {b}"}},
     "zh": {"dir": ("升序", "降序"), "most": ("最低", "最高"), "fromto": ("从低到高", "从高到低"),
            "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）",
            "many": ("最少", "最多"), "late": ("最早", "最晚"), "dense": "（并列名次相同，名次不跳号）",
-           "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}"}},
+           "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}", "per": "{a}除以{b}"}},
 }  # fmt: skip
 
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -184,13 +215,6 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("列出{wz}每个{t}的{cols}及其{expr}，按{expr}从高到低排列。", "查询{wz}所有{t}的{cols}和{expr}，按{expr}从高到低排序。",
                "给出{wz}全部{t}的{cols}与{expr}，{expr}大的在前。"),
     },
-    "share_of": {
-        "en": ("What share of the total {c} of {ts}{ww} comes from those whose {sc}?",
-               "Of all {c} across {ts}{ww}, what proportion belongs to {ts} whose {sc}?",
-               "What fraction of the {ts}' total {c}{ww} is from those whose {sc}?"),
-        "zh": ("{wz}{t}的{c}总和中，{sc}的{t}占多大比例？", "在{wz}{t}的全部{c}里，{sc}的部分占比是多少？",
-               "{sc}的{t}的{c}占{wz}{t}{c}总和的比例是多少？"),
-    },
     "group_having_plain": {
         "en": ("Which {gs} have at least {k} {ts}? Show each with its number of {ts}.",
                "List every {g} with {k} or more {ts}, and how many it has.",
@@ -198,12 +222,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("哪些{g}的{t}数量不少于{k}个？列出{g}及数量。", "按{g}统计{t}数量，只保留数量大于等于{k}的分组。",
                "列出拥有至少{k}个{t}的{g}及对应数量。"),
     },
-    "share": {
-        "en": ("Among all {ts}{ww}, what share are those whose {sc}?",
-               "What proportion of {ts}{ww} is made up of those whose {sc}?",
-               "What is the share of {ts} whose {sc} among all {ts}{ww}?"),
-        "zh": ("{wz}{t}中，{sc}的占比是多少？", "在{wz}{t}里，{sc}的{t}所占比例是多少？",
-               "{sc}的{t}占{wz}全部{t}的比例是多少？"),
+    "figure": {
+        "en": ("What is {agg}?", "Compute {agg}.", "Over all {ts}, what is {agg}?"),
+        "zh": ("{agg}是多少？", "计算{agg}。", "在全部{t}中，{agg}是多少？"),
+    },
+    "figure_where": {
+        "en": ("Among {ts} whose {w}, what is {agg}?", "For the {ts} where {w}, compute {agg}.",
+               "What is {agg}, counting only {ts} whose {w}?"),
+        "zh": ("在{w}的{t}中，{agg}是多少？", "只看{w}的{t}，计算{agg}。", "{w}的{t}里，{agg}是多少？"),
     },
     "top_n": {
         "en": ("List the {cols} of the {n} {ts} with the {most} {oc}.",
@@ -403,6 +429,8 @@ _NESTED_SORTED = {
     "zh": {"rank_groups": "，按名次排列", "share_of_total": "，按百分比从高到低排列",
            "nested_above": ("，按{fig}从低到高排列", "，按{fig}从高到低排列")},
 }  # fmt: skip
+# Figures that count rows or values: "the most / fewest", not "the highest / lowest".
+_COUNTS = frozenset({"count", "count_distinct", "cond_count", "distinct_cond"})
 
 
 class Phraser:
@@ -469,32 +497,39 @@ class Phraser:
         return self.words["and"].join(self.cond(c, qualify) for c in conds)
 
     def _subject(self, col: Any, qualify: bool, main: Any) -> str:
-        """What an aggregate is taken of: a column, a condition (a share of rows) or a
-        product / difference of two columns (``unit price times quantity``)."""
+        """What an aggregate is taken of: a column or a product / difference of two columns
+        (``unit price times quantity``)."""
         if col is None:
             return ""
-        if isinstance(col, Cond):
-            return self.cond(col, qualify and col.col.table is not main)
         if isinstance(col, tuple):
             a, b, op = col
             return self.words["op"][op].format(a=self.column(a), b=self.column(b))
         return self.column(col, qualify and col.table is not main)
 
+    def _parts(self, slot: tuple, qualify: bool, main: Any) -> dict[str, str]:
+        """The words an aggregate template takes: its rows ({t}, {ts}), its column or
+        product ({c}); for a composed :class:`Figure`, its conditions ({c}, {c2}), its
+        measure ({m}) and the column under its line ({d})."""
+        _, col, table = slot
+        f = {"ts": self.table(table, many=True), "t": self.table(table)}
+        if not isinstance(col, Figure):
+            return f | {"c": self._subject(col, qualify, main)}
+        for key, cond in (("c", col.cond), ("c2", col.cond2)):
+            if cond is not None:
+                f[key] = self.cond(cond, qualify and cond.col.table is not main)
+        for key, c in (("m", col.num), ("d", col.den)):
+            if c is not None:
+                f[key] = self.column(c, qualify and c.table is not main)
+        return f
+
     def agg(self, slot: tuple, qualify: bool, main: Any, named: bool = False) -> str:
         """``named``: the sentence names the rows already (``... of tracks whose ...``)."""
-        func, col, table = slot
+        func = slot[0]
         text = _AGG[self.language][func + "_of" if named and func == "count_distinct" else func]
-        return text.format(
-            ts=self.table(table, many=True), t=self.table(table),
-            c=self._subject(col, qualify, main),
-        )  # fmt: skip
+        return text.format(**self._parts(slot, qualify, main))
 
     def bare(self, slot: tuple, qualify: bool, main: Any) -> str:
-        func, col, table = slot
-        return _BARE[self.language][func].format(
-            ts=self.table(table, many=True), t=self.table(table),
-            c=self._subject(col, qualify, main),
-        )  # fmt: skip
+        return _BARE[self.language][slot[0]].format(**self._parts(slot, qualify, main))
 
     def question(self, built: Built, rng: Random) -> str:
         s, en = built.slots, self.language == "en"
@@ -526,10 +561,6 @@ class Phraser:
         if built.shape == "negation":  # conditions on the missing rows, said without owner
             f["ww"] = f" whose {f['wu']}" if where else ""
             f["wz"] = f"{f['wu']}的" if where else ""
-        if "share" in s:
-            f["sc"] = self.cond(s["share"], False)
-            if s.get("weight") is not None:
-                f["c"] = self.column(s["weight"])
         if "c2" in s:
             f["c2"] = self.column(s["c2"])
         for key in ("g", "num", "d"):
@@ -557,7 +588,7 @@ class Phraser:
                 f["shown"] += both + self.bare(s["agg2"], qualify, t)
         desc = s["order"][1] if "order" in s else s.get("above", True)
         f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]
-        if "agg" in s and s["agg"][0] in ("count", "count_distinct"):
+        if "agg" in s and s["agg"][0] in _COUNTS:
             f["most"] = self.words["many"][desc]
         elif "num" in s and s["num"].type in ("date", "datetime"):
             f["most"] = self.words["late"][desc]
@@ -597,8 +628,8 @@ class Phraser:
             key = "join_agg_count"
         if key == "scalar_sub":
             key = "scalar_sub_plain"
-        if key == "share" and s.get("weight") is not None:
-            key = "share_of"
+        if key == "share":
+            key = "figure_where" if where else "figure"
         if key == "group_having" and "order" not in s:
             key = "group_having_plain"
         if key == "arith_sum" and s.get("fn") == "avg":

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from .. import engines
 from . import dialects
-from .builder import _LIMITS, _PICK, Built, Col, Cond, Edge, Lit, Scope
+from .builder import _LIMITS, _PICK, Built, Col, Cond, Edge, Figure, Lit, Scope
 
 Shape = Callable[[Scope, Random], Built | None]
 AGGS = {"sum": exp.Sum, "avg": exp.Avg, "max": exp.Max, "min": exp.Min}
@@ -161,19 +161,20 @@ def _agg(
     *,
     extra: bool = False,
     exclude: Col | None = None,
-    kinds: tuple[str, ...] = ("count_distinct", "share", "product"),
+    kinds: tuple[str, ...] | None = None,
     joined: tuple[str, ...] = (),
 ):
     """(expression, slot) for an aggregate over ``t``: COUNT(*) or SUM/AVG/MIN/MAX(numeric).
 
     With ``extra`` (grouped questions, where each group gets its own figure) it may also be
-    ``COUNT(DISTINCT category)``, the share of rows meeting a condition
-    (``SUM(CASE WHEN c THEN 1 ELSE 0 END) * 1.0 / COUNT(*)``) or the total / average of a
-    product of two measures (``SUM(price * quantity)``), those of ``kinds``; ``exclude`` is
-    the grouping column, never the subject of a distinct count or a share (one value per
-    group says nothing).
+    ``COUNT(DISTINCT category)``, the total / average of a product of two measures
+    (``SUM(price * quantity)``) or one of the composed figures of :func:`_figure` (a share,
+    a percentage, a ratio, a conditional count...), those of ``kinds`` (default: all);
+    ``exclude`` is the grouping column, never the subject of a distinct count or a
+    condition (one value per group says nothing).
     """
     if extra and rng.random() < _EXTRA_AGG:
+        kinds = kinds if kinds is not None else ("count_distinct", "product", *_FIGURES)
         made = _extra_agg(scope, rng, t, alias, exclude, kinds, joined)
         if made is not None:
             return made
@@ -188,44 +189,47 @@ def _agg(
 # How often a question asks for a second figure of the same rows (``_second_agg``).
 _SECOND_AGG = 0.25
 # How often a grouped question's aggregate is one of the composed kinds of ``_extra_agg``.
-_EXTRA_AGG = 0.4
+_EXTRA_AGG = 0.45
 
 
 def _extra_agg(scope: Scope, rng: Random, t, alias, exclude: Col | None, kinds, joined=()):
-    # Distinct values of a category or name, or of a link to another table ("how many
-    # different authors wrote for each venue") -- not the link the query joins through,
-    # which has one value per joined row.
-    links = [Col(t, c) for c in t.columns
-             if not c.sensitive and scope.role(t, c).role == "foreign_key"
-             and c.name not in joined]  # fmt: skip
-    others = [c for c in scope.cols(t, "cat") + scope.cols(t, "label") + links
-              if exclude is None or c.column != exclude.column]  # fmt: skip
-    kind = rng.choice(kinds)
-    if kind == "count_distinct" and others:
-        col = rng.choice(others).at(alias)
+    # A distinct count most often where there is something to count (people ask "how many
+    # different customers" per group more than any composed figure), then a composed
+    # figure, then a product of two measures.
+    figures = [k for k in kinds if k in _FIGURES]
+    pool = [(k, w) for k, w in (("count_distinct", 0.4), ("product", 0.15)) if k in kinds]
+    total = sum(_FIGURE_WEIGHT.get(k, 1.0) for k in figures)
+    pool += [(k, 0.45 * _FIGURE_WEIGHT.get(k, 1.0) / total) for k in figures]
+    kind = rng.choices([k for k, _ in pool], [w for _, w in pool])[0]
+    if kind == "count_distinct":
+        col = _pick(rng, _countables(scope, t, exclude, joined))
+        if col is None:
+            return None
+        col = col.at(alias)
         node = exp.Count(this=exp.Distinct(expressions=[scope.ref(col)]))
         return node, ("count_distinct", col, t)
-    if kind == "share":
-        cats = [c for c in scope.cols(t, "cat") if exclude is None or c.column != exclude.column]
-        cond = scope.filter_cond(rng.choice(cats), rng) if cats else None
-        if cond is None or cond.op != "eq":
-            return None
-        cond = Cond(cond.col.at(alias), cond.op, cond.values)
-        hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=exp.Literal.number(1))],
-                       default=exp.Literal.number(0))  # fmt: skip
-        # * 1.0: integer division would make every share 0 or 1.
-        share = exp.Div(
-            this=exp.Mul(this=exp.Sum(this=hit), expression=exp.Literal.number("1.0")),
-            expression=exp.Count(this=exp.Star()),
-        )
-        return share, ("share", cond, t)
     if kind == "product" and (pair := _product(scope, rng, t)) is not None:
         a, b, op = pair
         a, b = a.at(alias), b.at(alias)
         func = rng.choice(("sum", "avg") if op == "times" else ("sum", "avg", "max"))
         node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
         return AGGS[func](this=node), (func, (a, b, op), t)
+    if kind in _FIGURES:
+        return _figure(scope, rng, t, alias, exclude, kind, joined)
     return None
+
+
+def _countables(scope: Scope, t, exclude: Col | None, joined=(), names: bool = True) -> list[Col]:
+    """What a distinct count counts: a category or name (not with ``names=False``: a
+    ratio per distinct name is about 1), or a link to another table ("how many different
+    authors wrote for each venue") -- not the link the query joins through, which has one
+    value per joined row, nor the grouping column."""
+    links = [Col(t, c) for c in t.columns
+             if not c.sensitive and scope.role(t, c).role == "foreign_key"
+             and c.name not in joined]  # fmt: skip
+    named = scope.cols(t, "label") if names else []
+    return [c for c in scope.cols(t, "cat") + named + links
+            if exclude is None or c.column != exclude.column]  # fmt: skip
 
 
 def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = None):
@@ -267,6 +271,203 @@ def _func(scope: Scope, rng: Random, num: Col) -> str:
     return rng.choice(list(AGGS) if additive else ["avg", "max", "min"])
 
 
+# ---------------------------------------------------------------- composed figures
+
+# Figures composed of aggregates and CASE, each named by its slot's first item; the
+# question templates (``questions._AGG``) say each one in words.
+#   share / pct     rows meeting c among all rows, as a fraction or a percentage
+#   ratio           rows meeting c per row meeting c2 (two values, or above / below one)
+#   cond_count      rows meeting c (grouped only: a WHERE says it more simply otherwise)
+#   cond_sum        the total of an additive measure over the rows meeting c (grouped only)
+#   weighted        the share of an additive measure's total from the rows meeting c
+#   count_per       rows per distinct value of a link or category (orders per customer)
+#   sum_per         an additive measure's total per distinct value (revenue per customer)
+#   per_measure     one additive measure's total per another's (amount per quantity)
+#   spread          the highest value of a measure minus the lowest
+#   distinct_cond   distinct values among the rows meeting c (grouped only)
+#   distinct_share  the share of distinct values found among the rows meeting c
+_FIGURES = (
+    "share", "pct", "ratio", "cond_count", "cond_sum", "weighted", "count_per", "sum_per",
+    "per_measure", "spread", "distinct_cond", "distinct_share",
+)  # fmt: skip
+# How often each is drawn, relative to the others: shares, percentages and ratios of rows
+# are what people ask most.
+_FIGURE_WEIGHT = {"share": 2.0, "pct": 2.0, "ratio": 2.0, "cond_count": 2.0}
+# Figures that say nothing new without a GROUP BY: a WHERE counts those rows already.
+_GROUPED_ONLY = frozenset({"cond_count", "cond_sum", "distinct_cond"})
+# Figures divided by something that can be 0 (NULLIF makes that NULL): ranked highest
+# first with NULLs last, so an undefined ratio is never "the highest".
+_NULLABLE = frozenset(
+    {"ratio", "weighted", "count_per", "sum_per", "per_measure", "distinct_share"}
+)
+
+
+def _when(scope: Scope, cond: Cond, then: exp.Expr | None = None, zero: bool = True) -> exp.Case:
+    """``CASE WHEN c THEN 1 ELSE 0 END``; without ``zero`` no ELSE (NULL, which COUNT skips)."""
+    then = then if then is not None else exp.Literal.number(1)
+    default = exp.Literal.number(0) if zero else None
+    return exp.Case(ifs=[exp.If(this=scope.cond(cond), true=then)], default=default)
+
+
+def _meeting(scope: Scope, cond: Cond, spelling: str) -> exp.Expr:
+    """The number of rows meeting ``cond``, in one of the ways people write it:
+    ``SUM(CASE WHEN c THEN 1 ELSE 0 END)`` or ``COUNT(CASE WHEN c THEN 1 END)``."""
+    if spelling == "sum":
+        return exp.Sum(this=_when(scope, cond))
+    return exp.Count(this=_when(scope, cond, zero=False))
+
+
+def _over(top: exp.Expr, bottom: exp.Expr, scale: str = "1.0", guard: bool = True) -> exp.Expr:
+    """``top * 1.0 / NULLIF(bottom, 0)``: * 1.0 (or * 100.0 for a percentage) because
+    integer division would make every share 0 or 1; NULLIF where the bottom can be 0."""
+    if guard:
+        bottom = exp.Nullif(this=bottom, expression=exp.Literal.number(0))
+    return exp.Div(this=exp.Mul(this=top, expression=exp.Literal.number(scale)), expression=bottom)
+
+
+def _split(scope: Scope, rng: Random, t, alias, exclude: Col | None) -> Cond | None:
+    """A condition that splits ``t``'s rows: a category equal to one of its real values, or
+    a measure above / below one."""
+    cats = [c for c in scope.cols(t, "cat") if exclude is None or c.column != exclude.column]
+    nums = scope.cols(t, "num")
+    col = _pick(rng, cats + nums)
+    if col is None:
+        return None
+    cond = scope.filter_cond(col, rng, ("gt", "lt") if col in nums else ("eq",))
+    if cond is None or cond.op not in ("eq", "gt", "lt"):
+        return None
+    return Cond(cond.col.at(alias), cond.op, cond.values)
+
+
+def _sides(scope: Scope, rng: Random, t, alias, exclude: Col | None) -> tuple[Cond, Cond] | None:
+    """The two sides of a ratio, on one column: two of a category's values (``'CA'`` to
+    ``'NY'``), or above and below a measure's middle value (both sides have rows)."""
+    cond = _split(scope, rng, t, alias, exclude)
+    if cond is None:
+        return None
+    vals = scope.values(t, cond.col.column)
+    if cond.op == "eq":
+        others = [v for v in vals[:_PICK] if v.text != cond.values[0].text]
+        return (cond, Cond(cond.col, "eq", (rng.choice(others),))) if others else None
+    nums = sorted(vals, key=lambda x: float(x.text))
+    if len(nums) < 3:
+        return None
+    mid = (rng.choice(nums[1:-1]),)
+    return Cond(cond.col, "gt", mid), Cond(cond.col, "lt", mid)
+
+
+def _figure(scope: Scope, rng: Random, t, alias, exclude: Col | None, kind: str, joined=()):
+    """(expression, slot) for the composed figure ``kind`` over ``t``'s rows (see
+    :data:`_FIGURES`), or None when ``t`` lacks what it needs.  The slot is
+    ``(kind, Figure, t)``: everything the question must name."""
+    if kind in ("share", "pct", "cond_count"):
+        return _share(scope, rng, t, alias, exclude, kind)
+    if kind == "ratio":
+        sides = _sides(scope, rng, t, alias, exclude)
+        if sides is None:
+            return None
+        spelling = rng.choice(("sum", "count"))
+        node = _over(_meeting(scope, sides[0], spelling), _meeting(scope, sides[1], spelling))
+        return node, ("ratio", Figure(cond=sides[0], cond2=sides[1]), t)
+    if kind in ("cond_sum", "weighted"):
+        cond = _split(scope, rng, t, alias, exclude)
+        m = _pick(rng, [c for c in scope.cols(t, "sum") if cond and c.column != cond.col.column])
+        if cond is None or m is None:
+            return None
+        m = m.at(alias)
+        part = exp.Sum(this=_when(scope, cond, scope.ref(m)))
+        node = part if kind == "cond_sum" else _over(part, exp.Sum(this=scope.ref(m)))
+        return node, (kind, Figure(cond=cond, num=m), t)
+    if kind in ("count_per", "sum_per"):
+        return _per_distinct(scope, rng, t, alias, exclude, kind, joined)
+    if kind == "per_measure":
+        adds = scope.cols(t, "sum")
+        if len(adds) < 2:
+            return None
+        a, b = (c.at(alias) for c in rng.sample(adds, 2))
+        node = _over(exp.Sum(this=scope.ref(a)), exp.Sum(this=scope.ref(b)))
+        return node, ("per_measure", Figure(num=a, den=b), t)
+    if kind == "spread":
+        m = _pick(rng, scope.cols(t, "num"))
+        if m is None:
+            return None
+        m = m.at(alias)
+        node = exp.Sub(this=exp.Max(this=scope.ref(m)), expression=exp.Min(this=scope.ref(m)))
+        return node, ("spread", Figure(num=m), t)
+    return _distinct_among(scope, rng, t, alias, exclude, kind, joined)
+
+
+def _share(scope: Scope, rng: Random, t, alias, exclude: Col | None, kind: str):
+    """The rows meeting a condition: their number, their share (``* 1.0 / COUNT(*)``, or
+    the average of a 1.0 / 0 flag) or their percentage (``* 100.0``)."""
+    cond = _split(scope, rng, t, alias, exclude)
+    if cond is None:
+        return None
+    spelling = rng.choice(("sum", "count", "avg") if kind != "cond_count" else ("sum", "count"))
+    if kind == "cond_count":
+        node = _meeting(scope, cond, spelling)
+    elif spelling == "avg":  # AVG(CASE WHEN c THEN 1.0 ELSE 0 END): 1.0, not integer 1
+        node = exp.Avg(this=_when(scope, cond, exp.Literal.number("1.0")))
+        if kind == "pct":
+            node = exp.Mul(this=node, expression=exp.Literal.number("100.0"))
+    else:  # COUNT(*) of a non-empty set of rows is never 0
+        scale = "100.0" if kind == "pct" else "1.0"
+        node = _over(_meeting(scope, cond, spelling), exp.Count(this=exp.Star()), scale, False)
+    return node, (kind, Figure(cond=cond), t)
+
+
+def _per_distinct(scope: Scope, rng: Random, t, alias, exclude, kind: str, joined=()):
+    """Rows (or an additive measure's total) per distinct value of a link or category:
+    ``COUNT(*) * 1.0 / NULLIF(COUNT(DISTINCT customer_id), 0)``, orders per customer.  A
+    row count is sometimes written ``COUNT(DISTINCT <primary key>)``, as people do."""
+    d = _pick(rng, _countables(scope, t, exclude, joined, names=False))
+    if d is None:
+        return None
+    d = d.at(alias)
+    m = _pick(rng, scope.cols(t, "sum")) if kind == "sum_per" else None
+    if kind == "sum_per" and m is None:
+        return None
+    key = scope.key_col(t)
+    if m is not None:
+        m = m.at(alias)
+        top: exp.Expr = exp.Sum(this=scope.ref(m))
+    elif key is not None and rng.random() < 0.4:
+        top = exp.Count(this=exp.Distinct(expressions=[scope.ref(key.at(alias))]))
+    else:
+        top = exp.Count(this=exp.Star())
+    node = _over(top, exp.Count(this=exp.Distinct(expressions=[scope.ref(d)])))
+    return node, (kind, Figure(num=m, den=d), t)
+
+
+def _distinct_among(scope: Scope, rng: Random, t, alias, exclude, kind: str, joined=()):
+    """Distinct values among the rows meeting a condition,
+    ``COUNT(DISTINCT CASE WHEN c THEN customer_id END)``, or their share of all the
+    distinct values (``distinct_share``)."""
+    cond = _split(scope, rng, t, alias, exclude)
+    if cond is None:
+        return None
+    cands = [c for c in _countables(scope, t, exclude, joined, names=kind == "distinct_cond")
+             if c.column != cond.col.column]  # fmt: skip
+    d = _pick(rng, cands)
+    if d is None:
+        return None
+    d = d.at(alias)
+    hit = exp.Count(this=exp.Distinct(expressions=[_when(scope, cond, scope.ref(d), zero=False)]))
+    node = hit
+    if kind == "distinct_share":
+        node = _over(hit, exp.Count(this=exp.Distinct(expressions=[scope.ref(d)])))
+    return node, (kind, Figure(cond=cond, den=d), t)
+
+
+def _rank(node: exp.Expr, desc: bool, slot: tuple, scope: Scope) -> tuple[exp.Ordered, bool]:
+    """ORDER BY the figure; a figure that can be NULL (a ratio over 0) goes highest first
+    with NULLs last, so that an undefined ratio never comes out on top (written NULLS
+    LAST only where the engine needs it)."""
+    if slot[0] in _NULLABLE:
+        return exp.Ordered(this=node, desc=True, nulls_first=False), True
+    return scope.ordered(node, desc), desc
+
+
 def group_agg(scope: Scope, rng: Random) -> Built | None:
     """An aggregate for every group of one table: ``the number of customers in each city``."""
     t = _table(scope, rng)
@@ -290,8 +491,8 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
         slots["agg2"] = second[1]
     shape = "group_agg"
     if rng.random() < 0.5:  # sorted by the figure: every group, or the top N of them
-        desc = rng.random() < 0.75
-        q = q.order_by(scope.ordered(exp.column(alias), desc))
+        order, desc = _rank(exp.column(alias), rng.random() < 0.75, aslot, scope)
+        q = q.order_by(order)
         slots["order"] = (None, desc)
         feats.append("order_by")
         if rng.random() < 0.4:
@@ -387,6 +588,14 @@ def agg_filter(scope: Scope, rng: Random) -> Built | None:
     cond = _other_filter(scope, rng, t, num) if num else None
     if cond is None:
         return None
+    # The spread of a measure (MAX - MIN), or one total per another; the condition is on
+    # a category, never on the measures these take.
+    if rng.random() < 0.25 and (
+        made := _figure(scope, rng, t, None, None, rng.choice(("spread", "per_measure")))
+    ):
+        q = _select(scope, t, made[0]).where(scope.where([cond]))
+        slots = {"t": t, "agg": made[1], "where": [cond]}
+        return Built(q, "agg", "medium", ("aggregate", "filter", "arithmetic"), (t,), slots)
     func = _func(scope, rng, num)
     q = _select(scope, t, AGGS[func](this=scope.ref(num))).where(scope.where([cond]))
     slots = {"t": t, "agg": (func, num, t), "where": [cond]}
@@ -854,12 +1063,13 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     if cond is None:
         return None
     cond = Cond(j.at(cond.col), cond.op, cond.values)
-    # A distinct count or a product (a share of one parent's rows may well be 0: trivial).
-    agg, aslot = _agg(
-        scope, rng, fact, "t1", extra=True, kinds=("count_distinct", "product"), joined=joined
-    )
+    # A distinct count, a product or a composed figure; not one that only a grouped
+    # question needs (a conditional count under a WHERE is a second WHERE).
+    kinds = ("count_distinct", "product", *(k for k in _FIGURES if k not in _GROUPED_ONLY))
+    agg, aslot = _agg(scope, rng, fact, "t1", extra=True, kinds=kinds, joined=joined)
     q = j.select(agg).where(scope.where([cond]))
     feats = ["join", "filter", "count" if aslot[0] in ("count", "count_distinct") else "aggregate"]
+    feats += ["arithmetic"] if aslot[0] in _FIGURES else []
     feats += ["multi_join"] if path is not None else []
     slots = {"t": fact, "t2": via, "agg": aslot, "where": [cond]}
     if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, fact, aslot, "t1")):
@@ -912,8 +1122,8 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         feats.append("filter")
     shape = "group_agg"
     if rng.random() < 0.55:  # sorted by the figure: every group, or the top N of them
-        desc = rng.random() < 0.8
-        q = q.order_by(scope.ordered(exp.column("total"), desc))
+        order, desc = _rank(exp.column("total"), rng.random() < 0.8, aslot, scope)
+        q = q.order_by(order)
         slots["order"] = (None, desc)
         feats.append("order_by")
         if rng.random() < 0.6:
@@ -971,10 +1181,11 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         if not groups:
             return None
         agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
+        order, most = _rank(agg, most, aslot, scope)
         q = (
             j.select(scope.ref(groups[0]))
             .group_by(*(scope.ref(g) for g in groups))
-            .order_by(scope.ordered(agg, most))
+            .order_by(order)
             .limit(one.node)
         )
         slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "order": (None, most)}
@@ -993,12 +1204,8 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         if g is None:
             return None
         agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
-        q = (
-            _select(scope, t, scope.ref(g))
-            .group_by(scope.ref(g))
-            .order_by(scope.ordered(agg, most))
-            .limit(one.node)
-        )
+        order, most = _rank(agg, most, aslot, scope)
+        q = _select(scope, t, scope.ref(g)).group_by(scope.ref(g)).order_by(order).limit(one.node)
         slots = {"t": t, "g": g, "agg": aslot, "order": (None, most)}
         feats = ["group_by", "aggregate", "order_by", "limit"]
         if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
@@ -1094,88 +1301,125 @@ def negation(scope: Scope, rng: Random) -> Built | None:
 
 
 def arithmetic(scope: Scope, rng: Random) -> Built | None:
-    """Simple arithmetic on two measures of a row: ``unit price * quantity``, ``a - b``;
-    summed or averaged (over every row or the rows meeting a condition), or per row: the
-    top N, the top one, or every row sorted by it."""
+    """Simple arithmetic on two measures of a row: ``unit price * quantity``, ``a - b``,
+    ``a * 1.0 / NULLIF(b, 0)``; summed or averaged (over every row or the rows meeting a
+    condition), or per row: the top N, the top one, or every row sorted by it."""
     t = _table(scope, rng)
     if t is None:
         return None
+    return _arith_total(scope, rng, t) if rng.random() < 0.5 else _arith_rows(scope, rng, t)
+
+
+def _arith_node(scope: Scope, a: Col, b: Col, op: str) -> exp.Expr:
+    if op == "per":  # a ratio of two amounts of one row: NULL where the second is 0
+        return _over(scope.ref(a), scope.ref(b))
+    return (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
+
+
+def _arith_total(scope: Scope, rng: Random, t) -> Built | None:
     pair = _product(scope, rng, t)
     if pair is None:
         return None
     a, b, op = pair
-    node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
+    conds = []
+    if rng.random() < 0.6:
+        cond = _other_filter(scope, rng, t)
+        if cond is None:
+            return None
+        conds = [cond]
+    func = rng.choice(("sum", "sum", "avg"))
+    q = _select(scope, t, AGGS[func](this=_arith_node(scope, a, b, op)))
+    if conds:
+        q = q.where(scope.where(conds))
+    slots = {"t": t, "a": a, "b": b, "op": op, "where": conds, "fn": func}
+    feats = ("aggregate", "arithmetic") + (("filter",) if conds else ())
+    return Built(q, "arith_sum", "medium", feats, (t,), slots)
+
+
+def _row_pair(scope: Scope, rng: Random, t) -> tuple[Col, Col, str] | None:
+    """Two measures of a row to compute with: a product or difference (:func:`_product`),
+    or one amount per another (``amount / quantity``: the price paid per unit)."""
+    adds = scope.cols(t, "sum")
+    if len(adds) >= 2 and rng.random() < 0.3:
+        a, b = rng.sample(adds, 2)
+        return a, b, "per"
+    return _product(scope, rng, t)
+
+
+def _arith_rows(scope: Scope, rng: Random, t) -> Built | None:
+    """Each row with a computed value, sometimes with the name of the row it links to
+    (``each order line's product name and its price times quantity``)."""
+    pair = _row_pair(scope, rng, t)
+    if pair is None:
+        return None
+    a, b, op = pair
     label = scope.label_col(t)
-    slots = {"t": t, "a": a, "b": b, "op": op}
-    if rng.random() < 0.5:
-        conds = []
-        if rng.random() < 0.6:
-            cond = _other_filter(scope, rng, t)
-            if cond is None:
-                return None
-            conds = [cond]
-        func = rng.choice(("sum", "sum", "avg"))
-        q = _select(scope, t, AGGS[func](this=node))
-        if conds:
-            q = q.where(scope.where(conds))
-        slots.update(where=conds, fn=func)
-        feats = ("aggregate", "arithmetic") + (("filter",) if conds else ())
-        return Built(q, "arith_sum", "medium", feats, (t,), slots)
-    # Highest first, a missing value last (NULLS LAST, written only where it is needed).
-    order = exp.Ordered(this=node.copy(), desc=True, nulls_first=False)
-    q = _select(scope, t, scope.ref(label), node.as_("amount"))
-    slots.update(cols=[label], where=[])
+    links = [e for e in scope.edges if e.child is t and e.parent is not t
+             and scope.cols(e.parent, "label")]  # fmt: skip
+    e = _pick(rng, links) if rng.random() < 0.35 else None
+    alias = "t1" if e is not None else None
+    a, b, label = a.at(alias), b.at(alias), label.at(alias)
+    node = _arith_node(scope, a, b, op)
+    shown = [label]
+    if e is not None:
+        j = _Join(scope, (e,), t)
+        shown.append(j.at(rng.choice(scope.cols(e.parent, "label"))))
+        q = j.select(*(scope.ref(c) for c in shown), node.as_("amount"))
+    else:
+        q = _select(scope, t, scope.ref(label), node.as_("amount"))
+    tables = (t, e.parent) if e is not None else (t,)
+    slots = {"t": t, "a": a, "b": b, "op": op, "cols": shown, "where": []}
     kind = rng.choice(("top", "top", "one", "all", "plain"))
     small = t.row_count is not None and t.row_count <= 200
     if rng.random() < 0.3 and (cond := _other_filter(scope, rng, t)) is not None:
+        cond = Cond(cond.col.at(alias), cond.op, cond.values)
         q = q.where(scope.where([cond]))
         slots["where"] = [cond]
         small = True  # a subset: listing it whole is what was asked
     if kind in ("all", "plain") and not small:
         kind = "top"
     feats = ["projection", "arithmetic"] + (["filter"] if slots["where"] else [])
+    feats += ["join"] if e is not None else []
     if kind == "plain":  # every row with the computed value, in no particular order
-        return Built(q, "arith_rows", "medium", tuple(feats), (t,), slots)
-    q = q.order_by(order)
+        return Built(q, "arith_rows", "medium", tuple(feats), tables, slots)
+    # Highest first, a missing value last (NULLS LAST, written only where it is needed).
+    q = q.order_by(exp.Ordered(this=node.copy(), desc=True, nulls_first=False))
     feats.append("order_by")
     if kind != "all":
         slots["n"] = _n(rng) if kind == "top" else Lit(exp.Literal.number(1), "1", False)
         q = q.limit(slots["n"].node)
         feats.append("limit")
     shape = {"top": "arith_top", "one": "arith_argmax", "all": "arith_list"}[kind]
-    return Built(q, shape, "medium", tuple(feats), (t,), slots)
+    return Built(q, shape, "medium", tuple(feats), tables, slots)
 
 
 def share(scope: Scope, rng: Random) -> Built | None:
-    """The share of rows meeting a condition, among all rows or those meeting another:
-    ``what share of orders were paid by card``
-    (``SUM(CASE WHEN c THEN 1 ELSE 0 END) * 1.0 / COUNT(*)``)."""
+    """A composed figure over a whole table or the rows meeting a condition: ``what
+    percentage of orders were paid by card`` (``COUNT(CASE WHEN c THEN 1 END) * 100.0 /
+    COUNT(*)``), the ratio of two kinds of rows, a share of a measure's total, the orders
+    per distinct customer, the spread of a measure (see :data:`_FIGURES`)."""
     t = _table(scope, rng)
-    col = _pick(rng, scope.cols(t, "cat")) if t else None
-    cond = scope.filter_cond(col, rng) if col else None
-    if cond is None or cond.op != "eq":
+    if t is None:
         return None
-    # Of the rows, or of an additive measure: "what share of revenue came from card payments".
-    weight = _pick(rng, scope.cols(t, "sum")) if rng.random() < 0.35 else None
-    one = scope.ref(weight) if weight is not None else exp.Literal.number(1)
-    hit = exp.Case(ifs=[exp.If(this=scope.cond(cond), true=one)],
-                   default=exp.Literal.number(0))  # fmt: skip
-    whole = exp.Sum(this=scope.ref(weight)) if weight is not None else exp.Count(this=exp.Star())
-    if weight is not None:  # a total of 0 has no shares
-        whole = exp.Nullif(this=whole, expression=exp.Literal.number(0))
-    node = exp.Div(
-        this=exp.Mul(this=exp.Sum(this=hit), expression=exp.Literal.number("1.0")),
-        expression=whole,
-    )
+    kinds = [k for k in _FIGURES if k not in _GROUPED_ONLY]
+    kind = rng.choices(kinds, [_FIGURE_WEIGHT.get(k, 1.0) for k in kinds])[0]
+    made = _figure(scope, rng, t, None, None, kind)
+    if made is None:
+        return None
+    node, aslot = made
+    fig = aslot[1]
+    used = {c.col.column for c in (fig.cond, fig.cond2) if c is not None}
     q = _select(scope, t, node)
     conds = []
-    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, col)):
+    other = _other_filter(scope, rng, t) if rng.random() < 0.4 else None
+    if other is not None and other.col.column not in used:  # not the column split on
         conds = [other]
         q = q.where(scope.where(conds))
-    slots = {"t": t, "share": cond, "where": conds, "weight": weight}
-    feats = ("aggregate", "case", "arithmetic") + (("filter",) if conds else ())
-    feats += () if weight is not None else ("count",)
-    return Built(q, "share", "medium", feats, (t,), slots)
+    slots = {"t": t, "agg": aslot, "where": conds}
+    feats = ["aggregate", "arithmetic"] + (["filter"] if conds else [])
+    feats += ["case"] if node.find(exp.Case) else []
+    feats += ["count"] if node.find(exp.Count) else []
+    return Built(q, "share", "medium", tuple(feats), (t,), slots)
 
 
 # ---------------------------------------------------------------- families
