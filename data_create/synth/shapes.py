@@ -490,12 +490,14 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     if second is not None:
         slots["agg2"] = second[1]
     shape = "group_agg"
-    if rng.random() < 0.5:  # sorted by the figure: every group, or the top N of them
+    # Sorted by the figure (people ask for sorted groups twice as often as for the top N):
+    # every group, or the top N of them.
+    if rng.random() < 0.65:
         order, desc = _rank(exp.column(alias), rng.random() < 0.75, aslot, scope)
         q = q.order_by(order)
         slots["order"] = (None, desc)
         feats.append("order_by")
-        if rng.random() < 0.4:
+        if rng.random() < 0.3:
             slots["n"] = _n(rng)
             q = q.limit(slots["n"].node)
             feats.append("limit")
@@ -1121,12 +1123,12 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         slots["where"] = conds
         feats.append("filter")
     shape = "group_agg"
-    if rng.random() < 0.55:  # sorted by the figure: every group, or the top N of them
+    if rng.random() < 0.65:  # sorted by the figure: every group, or the top N of them
         order, desc = _rank(exp.column("total"), rng.random() < 0.8, aslot, scope)
         q = q.order_by(order)
         slots["order"] = (None, desc)
         feats.append("order_by")
-        if rng.random() < 0.6:
+        if rng.random() < 0.4:
             slots["n"] = _n(rng)
             q = q.limit(slots["n"].node)
             feats.append("limit")
@@ -1453,8 +1455,8 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
 }  # fmt: skip
 
 DEFAULT_SHAPE_MIX: dict[str, float] = {
-    "listing": 0.14, "join_listing": 0.12, "aggregate": 0.09, "join_aggregate": 0.08,
-    "count_distinct": 0.04, "group": 0.11, "argmax": 0.09, "top_n": 0.06, "having": 0.05,
-    "compare_aggregate": 0.04, "negation": 0.05, "set_operation": 0.03, "arithmetic": 0.06,
+    "listing": 0.11, "join_listing": 0.12, "aggregate": 0.07, "join_aggregate": 0.10,
+    "count_distinct": 0.04, "group": 0.17, "argmax": 0.06, "top_n": 0.06, "having": 0.03,
+    "compare_aggregate": 0.03, "negation": 0.03, "set_operation": 0.02, "arithmetic": 0.08,
     "advanced": 0.04, "nested": 0.08,
 }  # fmt: skip
