@@ -35,7 +35,7 @@ _MIN_YIELD = 0.1
 # joins, groups and rankings people ask most (13% of samples were ``t1+filter`` against
 # 5% of human questions).  What goes over is set aside, and yielded only when its topic
 # has nothing else new.
-_MAX_SHAPE_SHARE = 0.05
+_MAX_SHAPE_SHARE = 0.03
 _SHAPE_FLOOR = 8
 
 
