@@ -413,3 +413,20 @@ def check_shape_mix_names() -> list[str]:
     from data_create.synth import check_shape_mix
 
     return list(check_shape_mix(None))
+
+
+def test_chinese_names_for_uncommented_columns_and_tables():
+    """No English identifier inside a Chinese question where the glossary knows its words:
+    first_name is 名字 (not 首次名称), an uncommented ``employees`` table is 员工."""
+    from data_create.records import Column, Table
+    from data_create.synth import glossary
+    from data_create.synth.builder import Col
+    from data_create.synth.questions import Phraser
+
+    assert glossary.compose("first name") == "名字"
+    assert glossary.compose("growth point", {"point": "积分"}) == "成长积分"
+    assert glossary.compose("frobnicate count") is None
+    t = Table("employees", columns=(Column("first_name", "text", "text"),))
+    p = Phraser("zh", SchemaMetadata(engine="sqlite", dialect="sqlite", database="x", tables=(t,)))
+    assert p.table(t) == "员工"
+    assert p.column(Col(t, t.columns[0])) == "名字"

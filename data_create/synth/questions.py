@@ -13,6 +13,7 @@ from random import Random
 from typing import Any
 
 from ..roles import role_of
+from . import glossary
 from .builder import Built, Col, Cond, Figure, Lit
 from .naming import has_cjk, humanize, label, plural, singular
 
@@ -447,6 +448,9 @@ class Phraser:
         text = label(t.comment, t.name, self.language, table=True)
         if self.language == "en" and text == humanize(t.name):
             text = singular(text)
+        elif self.language == "zh" and not has_cjk(text):
+            # An uncommented table: its name's words in Chinese when every one is known.
+            text = self._compose(" ".join(singular(w) for w in text.split()))
         return plural(text) if many and self.language == "en" else text
 
     def column(self, col: Col, qualify: bool = False) -> str:
@@ -469,9 +473,12 @@ class Phraser:
 
     def _compose(self, words: str) -> str:
         """``subject name`` -> 专题名称 when the schema names every word in Chinese elsewhere
-        (a column called ``name``, a table ``cms_subject``); else the split identifier."""
-        parts = [self.names.get(("word", w)) for w in words.split()]
-        return "".join(parts) if parts and all(parts) else words  # type: ignore[arg-type]
+        (a column called ``name``, a table ``cms_subject``) or the glossary of common
+        schema words does (``growth point`` -> 成长积分); else the split identifier."""
+        known = {
+            w: self.names[("word", w)] for w in words.lower().split() if ("word", w) in self.names
+        }
+        return glossary.compose(words, known) or words
 
     def value(self, lit: Lit) -> str:
         return f"'{lit.text}'" if lit.is_string else lit.text
