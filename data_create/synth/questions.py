@@ -46,7 +46,8 @@ _BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
            "per_measure": "ratio of the total {m} to the total {d}",
            "spread": "difference between the highest and the lowest {m}",
            "distinct_cond": "different {d} values among {ts} whose {c}",
-           "distinct_share": "share of the different {d} values found among {ts} whose {c}"},
+           "distinct_share": "share of the different {d} values found among {ts} whose {c}",
+           "distinct_per": "number of different {m} values per different {d}"},
     "zh": {"sum": "{c}总和", "avg": "平均{c}", "max": "最大{c}", "min": "最小{c}", "count": "{t}数量",
            "count_distinct": "不同{c}的数量", "share": "{c}的{t}占比",
            "pct": "{c}的{t}所占百分比", "ratio": "{c}的{t}与{c2}的{t}的数量之比",
@@ -54,7 +55,8 @@ _BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
            "weighted": "{c}的{t}的{m}占{m}总和的比例", "count_per": "平均每个不同{d}的{t}数量",
            "sum_per": "平均每个不同{d}的{m}总和", "per_measure": "{m}总和与{d}总和之比",
            "spread": "最高{m}与最低{m}之差", "distinct_cond": "{c}的{t}中不同{d}的数量",
-           "distinct_share": "{c}的{t}中出现的不同{d}占全部不同{d}的比例"},
+           "distinct_share": "{c}的{t}中出现的不同{d}占全部不同{d}的比例",
+           "distinct_per": "平均每个不同{d}对应的不同{m}数量"},
 }  # fmt: skip
 
 _AGG = {
@@ -72,7 +74,8 @@ _AGG = {
            "per_measure": "the ratio of the total {m} to the total {d}",
            "spread": "the difference between the highest and the lowest {m}",
            "distinct_cond": "the number of different {d} values among {ts} whose {c}",
-           "distinct_share": "the share of the different {d} values that are found among {ts} whose {c}"},
+           "distinct_share": "the share of the different {d} values that are found among {ts} whose {c}",
+           "distinct_per": "the number of different {m} values of {ts} per different {d}"},
     "zh": {"count": "{t}数量", "sum": "{c}总和", "avg": "平均{c}", "max": "最高{c}", "min": "最低{c}",
            "count_distinct": "{t}中不同{c}的数量", "share": "{c}的{t}所占比例",
            "count_distinct_of": "不同{c}的数量", "pct": "{c}的{t}所占百分比",
@@ -81,7 +84,8 @@ _AGG = {
            "count_per": "平均每个不同{d}对应的{t}数量", "sum_per": "平均每个不同{d}对应的{m}总和",
            "per_measure": "{m}总和与{d}总和之比", "spread": "最高{m}与最低{m}之差",
            "distinct_cond": "{c}的{t}中不同{d}的数量",
-           "distinct_share": "{c}的{t}中出现的不同{d}占全部不同{d}的比例"},
+           "distinct_share": "{c}的{t}中出现的不同{d}占全部不同{d}的比例",
+           "distinct_per": "{t}中平均每个不同{d}对应的不同{m}数量"},
 }  # fmt: skip
 
 _WORDS = {
@@ -90,11 +94,13 @@ _WORDS = {
            "and": " and ", "list": ", ", "rank": " (ties share the same rank)",
            "many": ("fewest", "most"), "late": ("earliest", "latest"),
            "dense": " (ties share a rank, and no rank is skipped)",
-           "op": {"times": "{a} times {b}", "minus": "{a} minus {b}", "per": "{a} divided by {b}"}},
+           "op": {"times": "{a} times {b}", "minus": "{a} minus {b}", "per": "{a} divided by {b}"},
+           "via": " (through their {t2s})"},
     "zh": {"dir": ("升序", "降序"), "most": ("最低", "最高"), "fromto": ("从低到高", "从高到低"),
            "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）",
            "many": ("最少", "最多"), "late": ("最早", "最晚"), "dense": "（并列名次相同，名次不跳号）",
-           "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}", "per": "{a}除以{b}"}},
+           "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}", "per": "{a}除以{b}"},
+           "via": "（经由{t2}）"},
 }  # fmt: skip
 
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -131,6 +137,32 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("How many {ts} does the {t2} whose {wu} have?", "How many {ts} belong to {t2s} whose {wu}?",
                "Count the {ts} of the {t2} where {wu}.", "What is the number of {ts} whose {w}?"),
         "zh": ("{wu}的{t2}有多少{t}？", "统计{wu}的{t2}的{t}数量。", "{w}的{t}有多少个？"),
+    },
+    # Conditions on two joined tables (both parents of the counted rows): said with
+    # their tables' names.
+    "join_agg_count_where": {
+        "en": ("How many {ts} are there whose {w}?", "Count the {ts} for which {w}.",
+               "What is the number of {ts} whose {w}?"),
+        "zh": ("{w}的{t}有多少个？", "统计{w}的{t}数量。", "满足{w}的{t}共有多少？"),
+    },
+    "join_agg_where": {
+        "en": ("What is {agg} of {ts} whose {w}?", "Compute {agg} over the {ts} where {w}.",
+               "Among {ts} for which {w}, what is {agg}?"),
+        "zh": ("{w}的{t}的{agg}是多少？", "计算{w}的{t}的{agg}。", "在{w}的{t}中，{agg}是多少？"),
+    },
+    "chain_list": {
+        "en": ("Which {ts} have {t2s} that have {t3s}? List their {cols}.",
+               "List the {cols} of the {ts} with at least one {t2} that has {t3s}.",
+               "Show the different {cols} of {ts} whose {t2s} have any {t3}."),
+        "zh": ("哪些{t}有{t2}且这些{t2}有{t3}？列出其{cols}。", "列出拥有带{t3}的{t2}的{t}的{cols}（去重）。",
+               "查询存在{t3}记录的{t2}所属的{t}，显示其{cols}（不重复）。"),
+    },
+    "chain_pairs": {
+        "en": ("List the {cols} of every {t} together with the {c2} of the {t3} its {t2} belongs to.",
+               "For each {t}, show its {cols} and the {c2} of its {t2}'s {t3}.",
+               "Give every {t}'s {cols} and the {c2} of the {t3} that its {t2} is under."),
+        "zh": ("列出每个{t}的{cols}，以及其{t2}所属{t3}的{c2}。", "查询所有{t}的{cols}和其{t2}对应{t3}的{c2}。",
+               "显示全部{t}的{cols}，以及它们的{t2}所属{t3}的{c2}。"),
     },
     "join_agg": {
         "en": ("What is {agg} of {ts} whose {w}?", "For the {t2} whose {wu}, what is {agg} of its {ts}?",
@@ -583,6 +615,11 @@ class Phraser:
             both = " and " if en else "和"
             f["g"] = f["g"] + both + self.column(s["g2"], qualify)
             f["gs"] = f["g"]
+        if "via" in s:  # the middle of a chain, the way its far end is reached
+            via = self.words["via"].format(t2=self.table(s["via"]),
+                                           t2s=self.table(s["via"], many=en))  # fmt: skip
+            for key in ("g", "gs") if "g" in s else ("t", "ts"):
+                f[key] += via
         for key in ("n", "k", "v", "hi", "lo", "year"):
             if key in s:
                 f[key] = self.value(s[key]) if key in ("hi", "lo") else s[key].text
@@ -593,9 +630,12 @@ class Phraser:
                 both = " and " if en else "和"
                 f["agg"] += both + self.agg(s["agg2"], qualify, t, named=built.shape == "join_agg")
                 f["shown"] += both + self.bare(s["agg2"], qualify, t)
+        ranking = s["agg2"] if s.get("rank2") else s.get("agg")
+        if s.get("rank2"):  # the groups are ranked by the second figure
+            f["bare"] = self.bare(s["agg2"], qualify, t)
         desc = s["order"][1] if "order" in s else s.get("above", True)
         f["dir"], f["most"] = self.words["dir"][desc], self.words["most"][desc]
-        if "agg" in s and s["agg"][0] in _COUNTS:
+        if ranking is not None and ranking[0] in _COUNTS:
             f["most"] = self.words["many"][desc]
         elif "num" in s and s["num"].type in ("date", "datetime"):
             f["most"] = self.words["late"][desc]
@@ -633,6 +673,8 @@ class Phraser:
             key = s["setop"]
         if key == "join_agg" and s["agg"][0] == "count" and "agg2" not in s:
             key = "join_agg_count"
+        if key.startswith("join_agg") and len(where) > 1:
+            key += "_where"
         if key == "scalar_sub":
             key = "scalar_sub_plain"
         if key == "share":

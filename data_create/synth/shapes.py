@@ -236,9 +236,12 @@ def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = 
     """A second figure for the same rows, of another kind than ``first``: the number of
     rows next to a total, or a total / average next to a count (``the number of orders
     and their total amount per city``); None when ``t`` has no measure for it."""
-    if first[0] != "count":
-        return exp.Count(this=exp.Star()), ("count", None, t)
     num = _pick(rng, scope.cols(t, "num"))
+    # After a distinct count either: "the number of different customers and the total
+    # amount per city", or "... and the number of orders".
+    count_next = first[0] != "count" and (first[0] != "count_distinct" or rng.random() < 0.4)
+    if count_next or (first[0] != "count" and num is None):
+        return exp.Count(this=exp.Star()), ("count", None, t)
     if num is None:
         return None
     func = _func(scope, rng, num)
@@ -286,19 +289,21 @@ def _func(scope: Scope, rng: Random, num: Col) -> str:
 #   spread          the highest value of a measure minus the lowest
 #   distinct_cond   distinct values among the rows meeting c (grouped only)
 #   distinct_share  the share of distinct values found among the rows meeting c
+#   distinct_per    distinct values of one link or category per distinct value of another
+#                   (different products per different customer)
 _FIGURES = (
     "share", "pct", "ratio", "cond_count", "cond_sum", "weighted", "count_per", "sum_per",
-    "per_measure", "spread", "distinct_cond", "distinct_share",
+    "per_measure", "spread", "distinct_cond", "distinct_share", "distinct_per",
 )  # fmt: skip
 # How often each is drawn, relative to the others: shares, percentages and ratios of rows
 # are what people ask most.
-_FIGURE_WEIGHT = {"share": 2.0, "pct": 2.0, "ratio": 2.0, "cond_count": 2.0}
+_FIGURE_WEIGHT = {"share": 2.0, "pct": 2.0, "ratio": 2.0, "cond_count": 2.0, "distinct_per": 2.0}
 # Figures that say nothing new without a GROUP BY: a WHERE counts those rows already.
 _GROUPED_ONLY = frozenset({"cond_count", "cond_sum", "distinct_cond"})
 # Figures divided by something that can be 0 (NULLIF makes that NULL): ranked highest
 # first with NULLs last, so an undefined ratio is never "the highest".
 _NULLABLE = frozenset(
-    {"ratio", "weighted", "count_per", "sum_per", "per_measure", "distinct_share"}
+    {"ratio", "weighted", "count_per", "sum_per", "per_measure", "distinct_share", "distinct_per"}
 )
 
 
@@ -378,7 +383,7 @@ def _figure(scope: Scope, rng: Random, t, alias, exclude: Col | None, kind: str,
         part = exp.Sum(this=_when(scope, cond, scope.ref(m)))
         node = part if kind == "cond_sum" else _over(part, exp.Sum(this=scope.ref(m)))
         return node, (kind, Figure(cond=cond, num=m), t)
-    if kind in ("count_per", "sum_per"):
+    if kind in ("count_per", "sum_per", "distinct_per"):
         return _per_distinct(scope, rng, t, alias, exclude, kind, joined)
     if kind == "per_measure":
         adds = scope.cols(t, "sum")
@@ -417,20 +422,27 @@ def _share(scope: Scope, rng: Random, t, alias, exclude: Col | None, kind: str):
 
 
 def _per_distinct(scope: Scope, rng: Random, t, alias, exclude, kind: str, joined=()):
-    """Rows (or an additive measure's total) per distinct value of a link or category:
+    """Rows (or an additive measure's total, or the distinct values of another link or
+    category) per distinct value of a link or category:
     ``COUNT(*) * 1.0 / NULLIF(COUNT(DISTINCT customer_id), 0)``, orders per customer.  A
     row count is sometimes written ``COUNT(DISTINCT <primary key>)``, as people do."""
-    d = _pick(rng, _countables(scope, t, exclude, joined, names=False))
+    countables = _countables(scope, t, exclude, joined, names=False)
+    d = _pick(rng, countables)
     if d is None:
         return None
     d = d.at(alias)
     m = _pick(rng, scope.cols(t, "sum")) if kind == "sum_per" else None
-    if kind == "sum_per" and m is None:
+    if kind == "distinct_per":  # COUNT(DISTINCT a) * 1.0 / NULLIF(COUNT(DISTINCT b), 0)
+        m = _pick(rng, [c for c in countables if c.column.name != d.column.name])
+    if kind in ("sum_per", "distinct_per") and m is None:
         return None
     key = scope.key_col(t)
-    if m is not None:
+    if kind == "distinct_per":
         m = m.at(alias)
-        top: exp.Expr = exp.Sum(this=scope.ref(m))
+        top: exp.Expr = exp.Count(this=exp.Distinct(expressions=[scope.ref(m)]))
+    elif m is not None:
+        m = m.at(alias)
+        top = exp.Sum(this=scope.ref(m))
     elif key is not None and rng.random() < 0.4:
         top = exp.Count(this=exp.Distinct(expressions=[scope.ref(key.at(alias))]))
     else:
@@ -477,23 +489,23 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
     alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
     q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
-    second = _second_agg(scope, rng, t, aslot) if rng.random() < _SECOND_AGG else None
-    if second is not None:
-        q.select(second[0].as_("other_value"), copy=False)
+    slots = {"t": t, "g": g, "agg": aslot}
+    ranked = _second_ranked(scope, rng, q, t, aslot, slots, None)
     conds = []
     if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, g)):
         conds = [other]
         q = q.where(scope.where(conds))
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     feats += ["filter"] if conds else []
-    slots = {"t": t, "g": g, "agg": aslot, "where": conds}
-    if second is not None:
-        slots["agg2"] = second[1]
+    slots["where"] = conds
     shape = "group_agg"
     # Sorted by the figure (people ask for sorted groups twice as often as for the top N):
-    # every group, or the top N of them.
-    if rng.random() < 0.65:
-        order, desc = _rank(exp.column(alias), rng.random() < 0.75, aslot, scope)
+    # every group, or the top N of them; by the second figure when that is the ranking.
+    if rng.random() < 0.65 or ranked is not None:
+        by, rank_slot = (
+            (ranked, slots["agg2"]) if ranked is not None else (exp.column(alias), aslot)
+        )
+        order, desc = _rank(by, rng.random() < 0.75, rank_slot, scope)
         q = q.order_by(order)
         slots["order"] = (None, desc)
         feats.append("order_by")
@@ -673,9 +685,22 @@ def join3(scope: Scope, rng: Random) -> Built | None:
     q = q.group_by(*(scope.ref(c) for c in groups))
     slots = {"t": fact, "t2": mid, "t3": far, "g": groups[0], "agg": aslot}
     slots.update(g2=groups[1] if len(groups) > 1 else None)
+    if len(groups) == 1:  # a chain: the middle table is the way to the far end
+        slots["via"] = mid
     feats = ["join", "multi_join", "group_by", "aggregate"]
     feats += ["count"] if aslot[0] == "count" else []
-    return Built(q, "join3", "hard", tuple(feats), (fact, mid, far), slots)
+    shape = "join3"
+    if rng.random() < 0.5:  # sorted by the figure: every group, or the top N of them
+        order, desc = _rank(exp.column("total"), rng.random() < 0.8, aslot, scope)
+        q = q.order_by(order)
+        slots["order"] = (None, desc)
+        feats.append("order_by")
+        if rng.random() < 0.5:
+            slots["n"] = _n(rng)
+            q = q.limit(slots["n"].node)
+            feats.append("limit")
+            shape = "group_top"
+    return Built(q, shape, "hard", tuple(feats), (fact, mid, far), slots)
 
 
 def _single_edges(scope: Scope) -> list[Edge]:
@@ -965,6 +990,65 @@ def _join(scope: Scope, rng: Random, two: float = 0.3) -> _Join | None:
     return _Join(scope, (e,), rng.choice((e.child, e.parent))) if e else None
 
 
+class _Path:
+    """A two-edge join seen from its fact table ``t1``, whose rows are counted: the leaf of a
+    chain (``fact -> mid -> far``) or the child of two parents (``p1 <- fact -> p2``).
+    Each fact row meets one row of each other table, so nothing is counted twice."""
+
+    def __init__(self, scope: Scope, path: tuple[Edge, Edge]):
+        tables = {t.qualified_name: t for e in path for t in (e.child, e.parent)}
+        children = Counter(e.child.qualified_name for e in path)
+        parents = Counter(e.parent.qualified_name for e in path)
+        name = max(tables, key=lambda n: (children[n], -parents[n]))
+        self.fact = tables[name]
+        self.star = children[name] == 2
+        self.join = _Join(scope, path, self.fact)
+        self.mid, self.far = self.join.tables[1], self.join.tables[2]
+        # The fact's own link columns the join uses: never the subject of a distinct count.
+        self.joined = tuple(c for e in path if e.child is self.fact for c in e.cols)
+
+
+def _fact_path(scope: Scope, rng: Random) -> _Path | None:
+    """A two-edge path whose fact table is a child (a chain from its leaf, or a star)."""
+    path = _path3(scope, rng)
+    if path is None:
+        return None
+    p = _Path(scope, path)
+    return p if p.star or not p.join.is_parent(p.fact) else None
+
+
+def _path_groups(scope: Scope, rng: Random, p: _Path):
+    """What a grouped question over a fact's two-edge path groups by, and what it filters
+    by so that every join is needed: ``(groups, g_row, g2, conds, via)``.
+
+    A chain groups by its far end (the middle table is named as the way there: ``via``) or
+    by its middle with a condition on the far end; a star groups by one column of each
+    parent, or by one parent with a condition on the other.
+    """
+    j = p.join
+    if p.star:
+        first, second = rng.sample([p.mid, p.far], 2)
+        if rng.random() < 0.5:
+            g1 = _pick(rng, scope.cols(first, "cat")) or scope.label_col(first)
+            g2 = _pick(rng, scope.cols(second, "cat")) or scope.label_col(second)
+            return [j.at(g1), j.at(g2)], False, j.at(g2), [], None
+        groups, row = _group_of(scope, rng, j, first)
+        cond = _row_filter(scope, rng, second)
+        if not groups or cond is None:
+            return None
+        return groups, row, None, [Cond(j.at(cond.col), cond.op, cond.values)], None
+    if rng.random() < 0.6:
+        groups, row = _group_of(scope, rng, j, p.far)
+        if not groups:
+            return None
+        return groups, row, None, [], p.mid
+    groups, row = _group_of(scope, rng, j, p.mid)
+    cond = _row_filter(scope, rng, p.far)
+    if not groups or cond is None:
+        return None
+    return groups, row, None, [Cond(j.at(cond.col), cond.op, cond.values)], None
+
+
 def _row_filter(scope: Scope, rng: Random, table) -> Cond | None:
     """A condition naming rows of ``table`` the way people do: by name, else by a category."""
     col = _pick(rng, scope.cols(table, "label")) if rng.random() < 0.6 else None
@@ -975,6 +1059,8 @@ def _row_filter(scope: Scope, rng: Random, table) -> Cond | None:
 def join_list(scope: Scope, rng: Random) -> Built | None:
     """Rows of one table picked by a condition on a joined one:
     ``titles of albums by the artist 'AC/DC'``."""
+    if rng.random() < 0.12 and (made := _chain_list(scope, rng)) is not None:
+        return made
     j = _join(scope, rng)
     if j is None:
         return None
@@ -1014,6 +1100,31 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
     return Built(q, "join_list", level, tuple(feats), tuple(j.tables), slots)
 
 
+def _chain_list(scope: Scope, rng: Random) -> Built | None:
+    """The far end's rows reached through a chain, no filter: ``patients who have
+    treatments with an outcome`` (``SELECT DISTINCT`` the far end's name: a row repeats
+    once per leaf row); or, sometimes, every leaf row with the far end's name."""
+    p = _fact_path(scope, rng)
+    if p is None or p.star:
+        return None
+    j = p.join
+    names = scope.cols(p.far, "label")
+    if not names:
+        return None
+    far = j.at(rng.choice(names))
+    slots = {"t": p.far, "t2": p.mid, "t3": p.fact, "cols": [far]}
+    small = p.fact.row_count is not None and p.fact.row_count <= 1000
+    if small and rng.random() < 0.3:  # each leaf row with the name at the far end
+        leaf = j.at(scope.label_col(p.fact))
+        q = j.select(scope.ref(leaf), scope.ref(far))
+        slots.update(t=p.fact, t3=p.far, cols=[leaf], c2=far)
+        return Built(q, "chain_pairs", "hard", ("join", "multi_join", "projection"),
+                     tuple(j.tables), slots)  # fmt: skip
+    q = j.select(scope.ref(far)).distinct()
+    feats = ("join", "multi_join", "projection", "distinct")
+    return Built(q, "chain_list", "hard", feats, tuple(j.tables), slots)
+
+
 def _join_pairs(scope: Scope, rng: Random, j: _Join) -> Built | None:
     """Every child row with its parent's name, no filter: ``each album's title and the name
     of its artist``; only over a child table small enough to list."""
@@ -1041,20 +1152,19 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     """An aggregate of child rows picked through their parent:
     ``how many albums does the artist 'Metallica' have``; or, over a two-edge path, through
     a grandparent or a second parent (``how many tracks does the artist 'X' have``)."""
-    path = _path3(scope, rng) if rng.random() < 0.25 else None
-    if path is not None:
-        # Only a chain, from its leaf: each leaf row meets one row of each other table, so
-        # nothing is counted twice, and the middle join is needed to reach the far end (with
-        # two parents of one row, the unused parent's join would be a filter nobody said).
-        children = Counter(e.child.qualified_name for e in path)
-        parents = Counter(e.parent.qualified_name for e in path)
-        tables = {t.qualified_name: t for e in path for t in (e.child, e.parent)}
-        fact = tables[max(tables, key=lambda n: (children[n], -parents[n]))]
-        if parents[fact.qualified_name] or children[fact.qualified_name] != 1:
-            return None
-        j = _Join(scope, path, fact)
-        via = j.tables[-1]  # the far end of a chain, or the second parent
-        joined = tuple(c for e in path if e.child is fact for c in e.cols)
+    p = _fact_path(scope, rng) if rng.random() < 0.25 else None
+    extra: list[Cond] = []
+    if p is not None:
+        # From the fact table, so that nothing is counted twice: through a chain to its
+        # far end (the middle join is needed to get there), or through both parents of a
+        # star with a condition on each, so that neither join is a filter nobody said
+        # (``transactions of customers in 'CA' in tickers of type 'stock'``).
+        j, fact, via, joined = p.join, p.fact, p.far, p.joined
+        if p.star:
+            first = _row_filter(scope, rng, p.mid)
+            if first is None:
+                return None
+            extra = [Cond(j.at(first.col), first.op, first.values)]
     else:
         e = _edge(scope, rng)
         if e is None:
@@ -1064,16 +1174,18 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     cond = _row_filter(scope, rng, via)
     if cond is None:
         return None
-    cond = Cond(j.at(cond.col), cond.op, cond.values)
+    conds = [*extra, Cond(j.at(cond.col), cond.op, cond.values)]
     # A distinct count, a product or a composed figure; not one that only a grouped
     # question needs (a conditional count under a WHERE is a second WHERE).
     kinds = ("count_distinct", "product", *(k for k in _FIGURES if k not in _GROUPED_ONLY))
     agg, aslot = _agg(scope, rng, fact, "t1", extra=True, kinds=kinds, joined=joined)
-    q = j.select(agg).where(scope.where([cond]))
+    q = j.select(agg).where(scope.where(conds))
     feats = ["join", "filter", "count" if aslot[0] in ("count", "count_distinct") else "aggregate"]
     feats += ["arithmetic"] if aslot[0] in _FIGURES else []
-    feats += ["multi_join"] if path is not None else []
-    slots = {"t": fact, "t2": via, "agg": aslot, "where": [cond]}
+    feats += ["multi_join"] if p is not None else []
+    slots = {"t": fact, "t2": via, "agg": aslot, "where": conds}
+    if p is not None and not p.star:
+        slots["via"] = p.mid
     if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, fact, aslot, "t1")):
         q.select(second[0], copy=False)
         slots["agg2"] = second[1]
@@ -1098,9 +1210,20 @@ def _group_of(scope: Scope, rng: Random, j: _Join, table) -> tuple[list[Col], bo
     return ([label] if key is None or key.column == label.column else [label, j.at(key)]), True
 
 
-def join_group(scope: Scope, rng: Random) -> Built | None:
-    """An aggregate for every parent row or parent category: ``the number of albums of each
-    artist``; with a limit it is a top-N (``the 5 artists with the most albums``)."""
+def _grouped_join(scope: Scope, rng: Random, path: float):
+    """The join, grouping and conditions of a grouped question over a fact table's joined
+    parents: one edge (``the number of albums of each artist``) or, with probability
+    ``path``, a two-edge path (:func:`_path_groups`).  Returns ``(join, fact, groups,
+    slots, conds, joined)``; ``slots`` says the tables, the grouping and the way there."""
+    p = _fact_path(scope, rng) if rng.random() < path else None
+    if p is not None and (made := _path_groups(scope, rng, p)) is not None:
+        groups, row, g2, conds, via = made
+        slots = {"t": p.fact, "t2": p.mid, "t3": p.far, "g": groups[0], "g_row": row}
+        if g2 is not None:  # one column of each parent, both grouped by and shown
+            slots.update(g=groups[0], g2=g2, g_row=False)
+        if via is not None:
+            slots["via"] = via
+        return p.join, p.fact, groups, slots, conds, p.joined
     e = _edge(scope, rng)
     if e is None:
         return None
@@ -1108,23 +1231,78 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
     groups, row = _group_of(scope, rng, j, e.parent)
     if not groups:
         return None
-    agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
-    q = j.select(scope.ref(groups[0]), agg.as_("total")).group_by(*(scope.ref(g) for g in groups))
-    slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "g_row": row}
-    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, e.child, aslot, "t1")):
-        q.select(second[0].as_("other_value"), copy=False)
-        slots["agg2"] = second[1]
+    slots = {"t": e.child, "t2": e.parent, "g": groups[0], "g_row": row}
+    return j, e.child, groups, slots, [], e.cols
+
+
+# How often a grouped join goes over a two-edge path when the topic has one.
+_PATH_GROUP = 0.2
+# How often a grouped question also gives a second figure of its rows, and how often it
+# is ranked by that second figure.
+_SECOND_GROUP = 0.35
+_BY_SECOND = 0.4
+
+
+def _shown_groups(scope: Scope, slots: dict, groups: list[Col]) -> list[exp.Expr]:
+    """The grouping columns a grouped join shows: its label, and a second parent's."""
+    shown = [groups[0]] + ([slots["g2"]] if slots.get("g2") is not None else [])
+    return [scope.ref(c) for c in shown]
+
+
+def _second_ranked(scope: Scope, rng: Random, q: exp.Select, fact, aslot, slots: dict,
+                   alias: str | None) -> exp.Expr | None:  # fmt: skip
+    """Adds a second figure of the group's rows (``other_value``) to ``q``, in place;
+    returns what ranks the groups when it is the second figure."""
+    if rng.random() >= _SECOND_GROUP:
+        return None
+    second = _second_agg(scope, rng, fact, aslot, alias)
+    if second is None:
+        return None
+    q.select(second[0].as_("other_value"), copy=False)
+    slots["agg2"] = second[1]
+    if rng.random() < _BY_SECOND:
+        slots["rank2"] = True
+        return exp.column("other_value")
+    return None
+
+
+def join_group(scope: Scope, rng: Random) -> Built | None:
+    """An aggregate for every parent row or parent category: ``the number of albums of each
+    artist``; with a limit it is a top-N (``the 5 artists with the most albums``).  Over a
+    two-edge path it groups by the far end of a chain or by a fact's two parents
+    (``the number of transactions per customer state and ticker type``)."""
+    made = _grouped_join(scope, rng, _PATH_GROUP)
+    if made is None:
+        return None
+    j, fact, groups, slots, conds, joined = made
+    links = _countables(scope, fact, groups[0], joined, names=False) if len(j.edges) == 2 else []
+    if links and rng.random() < 0.35:
+        # Through a link table people count the entity at its other end: "the number of
+        # different authors per journal" (writes -> paper -> journal).
+        d = j.at(rng.choice(links))
+        agg, aslot = (
+            exp.Count(this=exp.Distinct(expressions=[scope.ref(d)])),
+            ("count_distinct", d, fact),
+        )
+    else:
+        agg, aslot = _agg(scope, rng, fact, "t1", extra=True, exclude=groups[0], joined=joined)
+    q = j.select(*_shown_groups(scope, slots, groups), agg.as_("total"))
+    q = q.group_by(*(scope.ref(g) for g in groups))
+    slots["agg"] = aslot
+    ranked = _second_ranked(scope, rng, q, fact, aslot, slots, "t1")
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
-    conds = (
-        _join_filter(scope, rng, j, (e.child, e.parent), groups[0]) if rng.random() < 0.3 else []
-    )
+    feats += ["multi_join"] if len(j.edges) == 2 else []
+    if rng.random() < 0.3:
+        conds = conds + _join_filter(scope, rng, j, tuple(j.tables), groups[0], conds)
     if conds:
         q = q.where(scope.where(conds))
         slots["where"] = conds
         feats.append("filter")
     shape = "group_agg"
-    if rng.random() < 0.65:  # sorted by the figure: every group, or the top N of them
-        order, desc = _rank(exp.column("total"), rng.random() < 0.8, aslot, scope)
+    if rng.random() < 0.65 or ranked is not None:  # sorted: every group, or the top N
+        by = ranked if ranked is not None else exp.column("total")
+        rank_slot = slots["agg2"] if ranked is not None else aslot
+        order, desc = _rank(by, rng.random() < 0.8, rank_slot, scope)
         q = q.order_by(order)
         slots["order"] = (None, desc)
         feats.append("order_by")
@@ -1133,13 +1311,18 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
             q = q.limit(slots["n"].node)
             feats.append("limit")
             shape = "group_top"
-    return Built(q, shape, "medium", tuple(feats), (e.child, e.parent), slots)
+    level = "hard" if len(j.edges) == 2 else "medium"
+    return Built(q, shape, level, tuple(feats), tuple(j.tables), slots)
 
 
-def _join_filter(scope: Scope, rng: Random, j: _Join, tables, exclude: Col | None) -> list[Cond]:
-    """A category condition on one of ``tables`` of a join (not on the grouping column)."""
+def _join_filter(scope: Scope, rng: Random, j: _Join, tables, exclude: Col | None,
+                 taken: list[Cond] = ()) -> list[Cond]:  # fmt: skip
+    """A category condition on one of ``tables`` of a join (not on the grouping column,
+    nor on a column ``taken`` conditions already name)."""
     table = rng.choice(tables)
-    cands = [c for c in scope.cols(table, "cat") if exclude is None or c.column != exclude.column]
+    used = {(c.col.table.qualified_name, c.col.column.name) for c in taken}
+    cands = [c for c in scope.cols(table, "cat") if exclude is None or c.column != exclude.column
+             if (table.qualified_name, c.column.name) not in used]  # fmt: skip
     col = _pick(rng, cands)
     cond = scope.filter_cond(col, rng) if col else None
     return [Cond(j.at(cond.col), cond.op, cond.values)] if cond else []
@@ -1171,33 +1354,34 @@ def join_having(scope: Scope, rng: Random) -> Built | None:
 def argmax(scope: Scope, rng: Random) -> Built | None:
     """The one row or group with the most or least of something (``ORDER BY ... LIMIT 1``),
     or every row tied for it (``WHERE x = (SELECT MAX(x) ...)``)."""
-    kind = rng.choice(("row", "row", "ties", "group", "join", "join"))
+    kind = rng.choice(("row", "row", "ties", "group", "join", "join", "join_row"))
     most = rng.random() < 0.75
     one = Lit(exp.Literal.number(1), "1", False)
     if kind == "join":
-        e = _edge(scope, rng)
-        if e is None:
+        made = _grouped_join(scope, rng, _PATH_GROUP)
+        if made is None:
             return None
-        j = _Join(scope, (e,), e.child)
-        groups, row = _group_of(scope, rng, j, e.parent)
-        if not groups:
-            return None
-        agg, aslot = _agg(scope, rng, e.child, "t1", extra=True, exclude=groups[0], joined=e.cols)
+        j, fact, groups, slots, conds, joined = made
+        agg, aslot = _agg(scope, rng, fact, "t1", extra=True, exclude=groups[0], joined=joined)
         order, most = _rank(agg, most, aslot, scope)
         q = (
-            j.select(scope.ref(groups[0]))
+            j.select(*_shown_groups(scope, slots, groups))
             .group_by(*(scope.ref(g) for g in groups))
             .order_by(order)
             .limit(one.node)
         )
-        slots = {"t": e.child, "t2": e.parent, "g": groups[0], "agg": aslot, "order": (None, most)}
-        slots["g_row"] = row
+        slots.update(agg=aslot, order=(None, most))
         feats = ["join", "group_by", "aggregate", "order_by", "limit"]
-        if rng.random() < 0.3 and (conds := _join_filter(scope, rng, j, (e.child,), groups[0])):
+        feats += ["multi_join"] if len(j.edges) == 2 else []
+        if rng.random() < 0.3:
+            conds = conds + _join_filter(scope, rng, j, (fact,), groups[0], conds)
+        if conds:
             q = q.where(scope.where(conds))
             slots["where"] = conds
             feats.append("filter")
-        return Built(q, "argmax_group", "medium", tuple(feats), (e.child, e.parent), slots)
+        return Built(q, "argmax_group", "medium", tuple(feats), tuple(j.tables), slots)
+    if kind == "join_row":
+        return _argmax_joined_row(scope, rng, most)
     t = _table(scope, rng)
     if t is None:
         return None
@@ -1246,6 +1430,50 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
     q = q.order_by(order).limit(one.node)
     feats = ("projection", "order_by", "limit") + (("filter",) if conds else ())
     return Built(q, "argmax_row", "easy", feats, (t,), slots)
+
+
+def _argmax_joined_row(scope: Scope, rng: Random, most: bool) -> Built | None:
+    """The fact row with the most or least of a measure among those picked through a joined
+    table: ``the largest transaction of a customer in the state 'CA'``; over a chain the
+    condition is on the far end, over a star on one parent, the other parent's name shown."""
+    p = _fact_path(scope, rng) if rng.random() < 0.5 else None
+    if p is not None:
+        j, fact = p.join, p.fact
+        on, other = (rng.sample([p.mid, p.far], 2)) if p.star else (p.far, None)
+    else:
+        e = _edge(scope, rng)
+        if e is None:
+            return None
+        j, fact, on, other = _Join(scope, (e,), e.child), e.child, e.parent, None
+    num = _pick(rng, scope.cols(fact, "num") + scope.cols(fact, "date"))
+    cond = _row_filter(scope, rng, on)
+    if num is None or cond is None:
+        return None
+    num, cond = j.at(num), Cond(j.at(cond.col), cond.op, cond.values)
+    shown = [j.at(scope.label_col(fact))]
+    if other is not None:  # the second parent's join shows its name, never a silent filter
+        names = scope.cols(other, "label")
+        if not names:
+            return None
+        shown.append(j.at(rng.choice(names)))
+    shown += [num] if rng.random() < 0.4 else []
+    q = j.select(*(scope.ref(c) for c in shown))
+    if most or engines.get(scope.dialect).nulls_last_syntax:  # as in argmax: no NULL on top
+        q = q.where(scope.cond(cond))
+        order = exp.Ordered(this=scope.ref(num), desc=most, nulls_first=False)
+    else:
+        not_null = exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null()))
+        q = q.where(exp.and_(not_null, scope.cond(cond)))
+        order = scope.ordered(scope.ref(num), most)
+    q = q.order_by(order).limit(exp.Literal.number(1))
+    slots = {"t": fact, "t2": on, "cols": shown, "num": num, "order": (num, most),
+             "where": [cond]}  # fmt: skip
+    if p is not None and not p.star:
+        slots["via"] = p.mid
+    feats = ["join", "projection", "order_by", "limit", "filter"]
+    feats += ["multi_join"] if p is not None else []
+    level = "hard" if p is not None else "medium"
+    return Built(q, "argmax_row", level, tuple(feats), tuple(j.tables), slots)
 
 
 def _child_filter(scope: Scope, rng: Random, e: Edge, alias: str | None) -> list[Cond]:
