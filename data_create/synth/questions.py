@@ -691,7 +691,6 @@ class Phraser:
         if built.shape == "rank_groups" and not s.get("by_rank"):
             f["sorted"] = ""
 
-
     def _latest(self, built: Built, f: dict[str, str]) -> str:
         """The words of the latest row of each entity: which one (``most recent``, by a
         date; ``highest``, by a measure), the rows it is taken from and how ties go."""
