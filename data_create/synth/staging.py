@@ -80,10 +80,16 @@ def stage(query: exp.Expr, dialect: str, rng: Random) -> exp.Select | None:
         if key not in staged:
             if not col.table and len(tables) > 1:
                 return None  # an unqualified column over a join: whose is it?
-            ident = _unique(col, tables.get(col.table.lower(), ""), taken, dialect)
+            owner = (
+                tables.get(col.table.lower(), col.table)
+                if col.table
+                else next(iter(tables.values()))
+            )
+            ident = _unique(col, owner, taken, dialect)
             taken.add(ident.name.lower())
             staged[key] = (ident, col.this.copy())
-            source = exp.Column(this=col.this.copy(), table=col.args.get("table"))
+            qualifier = col.args.get("table")
+            source = exp.Column(this=col.this.copy(), table=qualifier.copy() if qualifier else None)
             inner.append(source if ident.name == col.name else exp.alias_(source, ident))
         return staged[key][0]
 
