@@ -132,8 +132,25 @@ def _structural_number(node: exp.Expr) -> bool:
         return node.this in ("0", "1") and parent.find_ancestor(exp.AggFunc) is not None
     if isinstance(parent, exp.Nullif) and node.arg_key == "expression":
         return node.this == "0"  # NULLIF(total, 0): no division by zero
+    if isinstance(parent, exp.EQ) and node.this == "1" and isinstance(parent.this, exp.Column):
+        return _row_number_alias(parent.this)  # rn = 1: "the latest ... of each", in words
     # * 100.0 makes a ratio a percentage, which the question says in words.
     return isinstance(parent, exp.Mul) and node.this in ("1.0", "100.0")
+
+
+def _row_number_alias(column: exp.Column) -> bool:
+    """Whether ``column`` names a ``ROW_NUMBER() OVER (...)`` of the statement.
+
+    >>> literals("WITH r AS (SELECT a, ROW_NUMBER() OVER (PARTITION BY a ORDER BY d DESC) AS rn "
+    ...          "FROM t WHERE b = 'x') SELECT a FROM r WHERE rn = 1", "sqlite")
+    ['x']
+    """
+    return any(
+        isinstance(w.this, exp.RowNumber)
+        and isinstance(w.parent, exp.Alias)
+        and w.parent.alias.lower() == column.name.lower()
+        for w in column.root().find_all(exp.Window)
+    )
 
 
 def missing_literal(question: str, sql: str, dialect: str) -> str | None:

@@ -21,7 +21,7 @@ from data_create.features import literals
 from data_create.quality.lint import lint_samples
 from data_create.quality.shape import shape
 from data_create.records import Topic
-from data_create.synth import Synthesizer, check_shape_mix, nested
+from data_create.synth import Synthesizer, check_shape_mix, latest, nested
 from data_create.synth.builder import Scope
 from data_create.synth.naming import plural
 from data_create.synth.questions import Phraser
@@ -170,6 +170,7 @@ def test_the_nested_family_is_registered():
     assert set(FAMILIES["nested"]) == set(SHAPES[:4]) | {
         nested.window_over_groups,
         nested.running_total,
+        latest.latest_row,
     }
 
 

@@ -93,12 +93,14 @@ _WORDS = {
            "fromto": ("lowest to highest", "highest to lowest"), "more": ("below", "above"),
            "and": " and ", "list": ", ", "rank": " (ties share the same rank)",
            "many": ("fewest", "most"), "late": ("earliest", "latest"),
+           "recent": ("earliest", "most recent"),
            "dense": " (ties share a rank, and no rank is skipped)",
            "op": {"times": "{a} times {b}", "minus": "{a} minus {b}", "per": "{a} divided by {b}"},
            "via": " (through their {t2s})"},
     "zh": {"dir": ("升序", "降序"), "most": ("最低", "最高"), "fromto": ("从低到高", "从高到低"),
            "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）",
-           "many": ("最少", "最多"), "late": ("最早", "最晚"), "dense": "（并列名次相同，名次不跳号）",
+           "many": ("最少", "最多"), "late": ("最早", "最晚"), "recent": ("最早", "最近"),
+           "dense": "（并列名次相同，名次不跳号）",
            "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}", "per": "{a}除以{b}"},
            "via": "（经由{t2}）"},
 }  # fmt: skip
@@ -443,6 +445,23 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{zpre}按{d}的年份统计每年的{agg}及累计值，按年份升序排列。",
                "{zpre}每年（依据{d}）的{agg}及截至该年的累计值是多少？按年份排列。"),
     },
+    # ---- the latest / first / highest row of each entity (data_create/synth/latest.py)
+    "latest_row": {
+        "en": ("For each {g}, which is the {recent} {t} by {num}{among}{tie}? Show the {cols}{sorted}.",
+               "Show the {recent} {t} of each {g}, by {num}{among}{tie}: the {cols}{sorted}.",
+               "List the {cols} of each {g}'s {recent} {t} by {num}{among}{tie}{sorted}."),
+        "zh": ("{zpre}每个{g}{recent}的一条{t}是哪条（按{num}）{tie}？列出{cols}{sorted}。",
+               "{zpre}按{num}找出每个{g}{recent}的一条{t}{tie}，列出{cols}{sorted}。",
+               "{zpre}查询各{g}{recent}的一条{t}（依据{num}）{tie}，显示{cols}{sorted}。"),
+    },
+    "top_row": {
+        "en": ("For each {g}, which {t} has the {most} {num}{among}{tie}? Show the {cols}{sorted}.",
+               "Show, for each {g}, the one {t} with the {most} {num}{among}{tie}: the {cols}{sorted}.",
+               "List the {cols} of each {g}'s {t} with the {most} {num}{among}{tie}{sorted}."),
+        "zh": ("{zpre}每个{g}中{num}{most}的{t}是哪一条{tie}？列出{cols}{sorted}。",
+               "{zpre}找出各{g}{num}{most}的一条{t}{tie}，列出{cols}{sorted}。",
+               "{zpre}查询每个{g}里{num}{most}的那一条{t}{tie}，显示{cols}{sorted}。"),
+    },
 }  # fmt: skip
 
 # Shapes of data_create/synth/nested.py whose words Phraser._nested adds.
@@ -691,6 +710,8 @@ class Phraser:
             key = "nested_extreme"
         if key == "share_of_total" and s.get("show"):
             key = "share_of_total_shown"
+        if key == "latest_row":
+            key = self._latest(built, f)
         return rng.choice(TEMPLATES[key][self.language]).format(**f)
 
     def _nested(self, built: Built, f: dict[str, str]) -> None:
@@ -719,6 +740,20 @@ class Phraser:
             f["sorted"] = sorted_
         if built.shape == "rank_groups" and not s.get("by_rank"):
             f["sorted"] = ""
+
+    def _latest(self, built: Built, f: dict[str, str]) -> str:
+        """The words of the latest row of each entity: which one (``most recent``, by a
+        date; ``highest``, by a measure), the rows it is taken from and how ties go."""
+        s, en = built.slots, self.language == "en"
+        where = s.get("where") or []
+        f["among"] = f", among {f['ts']} whose {f['wu']}" if where else ""
+        f["zpre"] = f"在{f['wu']}的{f['t']}中，" if where else ""
+        f["recent"] = self.words["recent"][s["order"][1]]
+        f["tie"] = ""
+        if "tie" in s:
+            key = self.column(s["tie"])
+            f["tie"] = f" (ties go to the lowest {key})" if en else f"，并列时取{key}最小的"
+        return "latest_row" if s["num"].type in ("date", "datetime") else "top_row"
 
 
 def _zh_names(metadata: Any) -> dict[Any, str]:

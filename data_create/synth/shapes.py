@@ -1655,7 +1655,7 @@ def share(scope: Scope, rng: Random) -> Built | None:
 # ---------------------------------------------------------------- families
 
 # Imported here, not at the top: nested.py builds on the helpers above.
-from . import nested  # noqa: E402
+from . import latest, nested  # noqa: E402
 
 # Shape families: what a question *is*, in the proportions people ask them (lists and
 # filtered lists first, then joins, counts, groups, the top one); harder features
@@ -1679,7 +1679,8 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     # Mostly derived tables / CTEs, about one in five a window over an aggregate.
     "nested": (nested.nested_avg, nested.nested_avg, nested.nested_count, nested.nested_above,
                nested.nested_above, nested.cte_top, nested.cte_top, nested.cte_top,
-               nested.cte_top, nested.window_over_groups, nested.running_total),
+               nested.cte_top, nested.window_over_groups, nested.running_total,
+               latest.latest_row),
 }  # fmt: skip
 
 DEFAULT_SHAPE_MIX: dict[str, float] = {

@@ -14,7 +14,7 @@ from .. import engines
 from ..errors import ConfigError, UnknownScheme
 from ..features import level, tag
 from ..records import DIFFICULTIES, SHAPE_FAMILIES, Candidate, Column, SchemaMetadata, Table, Topic
-from . import dialects
+from . import dialects, staging
 from .builder import Built, Scope
 from .questions import Phraser
 from .shapes import DEFAULT_SHAPE_MIX, FAMILIES
@@ -43,8 +43,10 @@ def check_shape_mix(mix: dict[str, float] | None) -> dict[str, float]:
     """The shape mix with every family, defaults for the ones not given; a one-line
     :class:`ConfigError` for unknown families or weights that are not numbers >= 0.
 
-    >>> check_shape_mix({"negation": 0.2})["negation"], check_shape_mix(None)["listing"]
-    (0.2, 0.14)
+    >>> check_shape_mix({"negation": 0.2})["negation"]
+    0.2
+    >>> check_shape_mix(None)["listing"] == DEFAULT_SHAPE_MIX["listing"]
+    True
     """
     given = dict(mix or {})
     unknown = sorted(set(given) - set(SHAPE_FAMILIES))
@@ -164,6 +166,11 @@ class Synthesizer:
             if built is None or keep == 0.0 or (keep < 1.0 and rng.random() >= keep):
                 misses += 1
                 continue
+            # Some of the joined or filtered queries are written the way people often write
+            # them, their rows staged in a CTE first: the same question, a "derived" shape.
+            share = staging.share(built.expression)
+            if share and rng.random() < share:
+                built.expression = staging.stage(built.expression, self.dialect, rng)
             sql = _render(built.expression, self.dialect)
             if sql in seen:  # caught before the question costs anything
                 misses += 1
