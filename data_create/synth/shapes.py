@@ -78,7 +78,7 @@ def _sort_listing(scope: Scope, rng: Random, q: exp.Select, t, slots: dict, feat
                   shown: list) -> None:  # fmt: skip
     """Sometimes sort a listing by a measure or date of ``t`` (``... sorted by price, highest
     first``), in place; the column is shown too, so that the order can be seen."""
-    if rng.random() >= 0.3:
+    if rng.random() >= 0.45:
         return
     col = _pick(rng, scope.cols(t, "num") + scope.cols(t, "date"))
     if col is None:
@@ -492,7 +492,8 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     slots = {"t": t, "g": g, "agg": aslot}
     ranked = _second_ranked(scope, rng, q, t, aslot, slots, None)
     conds = []
-    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, g)):
+    # A condition on grouped rows: 39% of people's grouped questions carry one.
+    if rng.random() < 0.55 and (other := _other_filter(scope, rng, t, g)):
         conds = [other]
         q = q.where(scope.where(conds))
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
@@ -1292,7 +1293,7 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
     ranked = _second_ranked(scope, rng, q, fact, aslot, slots, "t1")
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     feats += ["multi_join"] if len(j.edges) == 2 else []
-    if rng.random() < 0.3:
+    if rng.random() < 0.5:
         conds = conds + _join_filter(scope, rng, j, tuple(j.tables), groups[0], conds)
     if conds:
         q = q.where(scope.where(conds))
@@ -1373,7 +1374,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         slots.update(agg=aslot, order=(None, most))
         feats = ["join", "group_by", "aggregate", "order_by", "limit"]
         feats += ["multi_join"] if len(j.edges) == 2 else []
-        if rng.random() < 0.3:
+        if rng.random() < 0.45:
             conds = conds + _join_filter(scope, rng, j, (fact,), groups[0], conds)
         if conds:
             q = q.where(scope.where(conds))
@@ -1394,7 +1395,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         q = _select(scope, t, scope.ref(g)).group_by(scope.ref(g)).order_by(order).limit(one.node)
         slots = {"t": t, "g": g, "agg": aslot, "order": (None, most)}
         feats = ["group_by", "aggregate", "order_by", "limit"]
-        if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, g)):
+        if rng.random() < 0.45 and (other := _other_filter(scope, rng, t, g)):
             q = q.where(scope.where([other]))
             slots["where"] = [other]
             feats.append("filter")
@@ -1685,7 +1686,7 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
 
 DEFAULT_SHAPE_MIX: dict[str, float] = {
     "listing": 0.11, "join_listing": 0.12, "aggregate": 0.07, "join_aggregate": 0.10,
-    "count_distinct": 0.04, "group": 0.17, "argmax": 0.06, "top_n": 0.06, "having": 0.03,
+    "count_distinct": 0.04, "group": 0.18, "argmax": 0.06, "top_n": 0.06, "having": 0.015,
     "compare_aggregate": 0.03, "negation": 0.03, "set_operation": 0.02, "arithmetic": 0.08,
-    "advanced": 0.04, "nested": 0.08,
+    "advanced": 0.04, "nested": 0.065,
 }  # fmt: skip
