@@ -282,6 +282,7 @@ def test_labels_from_bilingual_comments_and_names():
     assert label(comment, "status", "zh") == "状态"
     assert label(comment, "status", "en") == "order status"
     assert label("订单金额(元), 明细金额之和 / Order total in CNY (sum)", "x", "zh") == "订单金额"
+    assert label("Possible values: buy, sell", "tx_type", "en") == "tx type"  # a list names nothing
     assert label("类目名称 / Category name (Chinese)", "x", "en", keep_note=True) == (
         "category name (Chinese)"
     )

@@ -24,6 +24,11 @@ _ZH_CUT = re.compile(r"[:：,，(（;；=【\[]|--+|\s-\s|—|例如|比如|如�
 _ZH_TABLE_SUFFIX = re.compile(r"(?:信息表|数据表|主表|记录表|表|信息)$")
 _EN_CUT = re.compile(r"\s*(?:[:,(;=]|\s-\s)")
 _ACRONYM = re.compile(r"^[A-Z]{2,}\b")
+# A comment that starts with its list of values names nothing: "Possible values: buy, sell".
+_NOT_A_LABEL = re.compile(
+    r"^(?:(?:possible|allowed|valid|accepted)\s+values?|values?|one of|e\.?g\.?|for example)$",
+    re.IGNORECASE,
+)
 
 
 def has_cjk(text: str) -> bool:
@@ -73,7 +78,7 @@ def label(
                 note = re.match(r"\s*\((\w+)\)\s*$", part[len(text) :]) if keep_note else None
                 if note:
                     text = f"{text} ({note.group(1)})"
-                if text and len(text) <= 40:
+                if text and len(text) <= 40 and not _NOT_A_LABEL.match(text):
                     return text if _ACRONYM.match(text) else text[0].lower() + text[1:]
     return humanize(name)
 
