@@ -25,7 +25,11 @@ Phases (each timed):
 Prompts come from :mod:`data_create.prompt` (the one prompt builder), rendered with the
 smollm2 chat format LLaMA-Factory trains with.  With ``--schema-context cards`` the training
 prompts carry the cards of each sample's tables, and each human question the cards of the
-tables its gold query names (the same "tables of this query" the training saw).
+tables its gold query names (an oracle: the same "tables of this query" the training saw).
+With ``--schema-context retrieved`` both carry what schema retrieval (``data_create.retrieve``)
+returns for the question, ``--retrieval-k`` tables within ``--retrieval-tokens`` (training
+prompts always include the sample's own tables; a human question gets retrieval alone, as the
+agent serves it); ``--card-tokens`` bounds each card (comments are shortened first).
 
 The output: base vs fine-tuned execution accuracy, answers that were SQL at all, failures
 per shape of the gold query (:mod:`data_create.quality.shape`), seconds per phase, the CPU
