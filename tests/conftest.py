@@ -14,7 +14,9 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -294,3 +296,22 @@ def defog_db(pg_server, defog) -> Iterator[Callable[[str], str]]:
     finally:
         for name in names:
             drop_pg_database(name)
+
+
+@dataclass
+class LoadedExample:
+    """The bundled example database, connected, with its metadata."""
+
+    meta: Any
+    db: Any
+
+
+@pytest.fixture(scope="module")
+def example() -> Iterator[LoadedExample]:
+    """The bundled example: a small SQLite shop (orders, items, customers, stores...)."""
+    from data_create import connect, metadata
+    from data_create.example import database as example_db
+
+    db = connect.connect(example_db.example_dsn())
+    yield LoadedExample(metadata.extract(db), db)
+    db.dispose()

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from random import Random
 
 import pytest
 import sqlglot
 
 from data_create import connect, metadata
-from data_create.example import database as example_db
 from data_create.executor import Executor
 from data_create.features import literals
 from data_create.quality.lint import lint_samples
@@ -42,20 +39,6 @@ TOPICS = (
     ("payments", "orders"),
     ("employees",),
 )
-
-
-@dataclass
-class Loaded:
-    meta: metadata.SchemaMetadata
-    db: connect.Database
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Loaded]:
-    """The bundled example: a small SQLite shop (orders, items, customers, stores...)."""
-    db = connect.connect(example_db.example_dsn())
-    yield Loaded(metadata.extract(db), db)
-    db.dispose()
 
 
 def build(meta, dialect: str, language: str, n: int = 60, seed: int = 0):

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from random import Random
 
 import pytest
 import sqlglot
 
 from data_create import connect, metadata
-from data_create.example import database as example_db
 from data_create.executor import Executor
 from data_create.features import literals
 from data_create.quality.lint import lint_samples
@@ -34,19 +31,6 @@ from data_create.validator import Validator
 
 ENGINE = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql", "tsql": "mssql"}
 SHAPES = sorted({f for family in FAMILIES.values() for f in family}, key=lambda f: f.__name__)
-
-
-@dataclass
-class Loaded:
-    meta: SchemaMetadata
-    db: connect.Database
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Loaded]:
-    db = connect.connect(example_db.example_dsn())
-    yield Loaded(metadata.extract(db), db)
-    db.dispose()
 
 
 def topics(meta: SchemaMetadata) -> list[tuple[str, ...]]:

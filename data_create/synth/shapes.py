@@ -506,16 +506,24 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
         by, rank_slot = (
             (ranked, slots["agg2"]) if ranked is not None else (exp.column(alias), aslot)
         )
-        order, desc = _rank(by, rng.random() < 0.75, rank_slot, scope)
-        q = q.order_by(order)
-        slots["order"] = (None, desc)
-        feats.append("order_by")
-        if rng.random() < 0.3:
-            slots["n"] = _n(rng)
-            q = q.limit(slots["n"].node)
-            feats.append("limit")
-            shape = "group_top"
+        q, top = _sort_groups(scope, rng, q, by, 0.75, rank_slot, slots, feats, 0.3)
+        shape = "group_top" if top else shape
     return Built(q, shape, "medium", tuple(feats), (t,), slots)
+
+
+def _sort_groups(scope: Scope, rng: Random, q: exp.Select, by: exp.Expr, desc_p: float,
+                 slot: tuple, slots: dict, feats: list, top_p: float) -> tuple[exp.Select, bool]:  # fmt: skip
+    """Grouped rows sorted by their figure ``by`` (descending with probability ``desc_p``),
+    and with probability ``top_p`` only the top N of them: (query, whether it is a top-N)."""
+    order, desc = _rank(by, rng.random() < desc_p, slot, scope)
+    q = q.order_by(order)
+    slots["order"] = (None, desc)
+    feats.append("order_by")
+    if rng.random() >= top_p:
+        return q, False
+    slots["n"] = _n(rng)
+    feats.append("limit")
+    return q.limit(slots["n"].node), True
 
 
 def group_having(scope: Scope, rng: Random) -> Built | None:
@@ -692,15 +700,8 @@ def join3(scope: Scope, rng: Random) -> Built | None:
     feats += ["count"] if aslot[0] == "count" else []
     shape = "join3"
     if rng.random() < 0.5:  # sorted by the figure: every group, or the top N of them
-        order, desc = _rank(exp.column("total"), rng.random() < 0.8, aslot, scope)
-        q = q.order_by(order)
-        slots["order"] = (None, desc)
-        feats.append("order_by")
-        if rng.random() < 0.5:
-            slots["n"] = _n(rng)
-            q = q.limit(slots["n"].node)
-            feats.append("limit")
-            shape = "group_top"
+        q, top = _sort_groups(scope, rng, q, exp.column("total"), 0.8, aslot, slots, feats, 0.5)
+        shape = "group_top" if top else shape
     return Built(q, shape, "hard", tuple(feats), (fact, mid, far), slots)
 
 
@@ -1303,15 +1304,8 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
     if rng.random() < 0.65 or ranked is not None:  # sorted: every group, or the top N
         by = ranked if ranked is not None else exp.column("total")
         rank_slot = slots["agg2"] if ranked is not None else aslot
-        order, desc = _rank(by, rng.random() < 0.8, rank_slot, scope)
-        q = q.order_by(order)
-        slots["order"] = (None, desc)
-        feats.append("order_by")
-        if rng.random() < 0.4:
-            slots["n"] = _n(rng)
-            q = q.limit(slots["n"].node)
-            feats.append("limit")
-            shape = "group_top"
+        q, top = _sort_groups(scope, rng, q, by, 0.8, rank_slot, slots, feats, 0.4)
+        shape = "group_top" if top else shape
     level = "hard" if len(j.edges) == 2 else "medium"
     return Built(q, shape, level, tuple(feats), tuple(j.tables), slots)
 
