@@ -20,9 +20,9 @@ from data_create.quality.shape import shape
 from data_create.records import Topic
 from data_create.synth import Synthesizer, check_shape_mix, latest, nested
 from data_create.synth.builder import Scope
+from data_create.synth.families import DEFAULT_SHAPE_MIX, FAMILIES
 from data_create.synth.naming import plural
 from data_create.synth.questions import Phraser
-from data_create.synth.shapes import DEFAULT_SHAPE_MIX, FAMILIES
 from data_create.synth.synthesizer import _render
 from data_create.validator import Validator
 

@@ -12,7 +12,7 @@ gives e.g. ``列出所在城市为'上海'的门店的门店名称、门店类�
 
 from __future__ import annotations
 
-from .shapes import DEFAULT_SHAPE_MIX, FAMILIES
+from .families import DEFAULT_SHAPE_MIX, FAMILIES
 from .synthesizer import DEFAULT_MIX, GENERATOR, Synthesizer, check_shape_mix
 
 __all__ = [

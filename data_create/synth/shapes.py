@@ -1182,8 +1182,7 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     kinds = ("count_distinct", "product", *(k for k in _FIGURES if k not in _GROUPED_ONLY))
     agg, aslot = _agg(scope, rng, fact, "t1", extra=True, kinds=kinds, joined=joined)
     q = j.select(agg).where(scope.where(conds))
-    feats = ["join", "filter", "count" if aslot[0] in ("count", "count_distinct") else "aggregate"]
-    feats += ["arithmetic"] if aslot[0] in _FIGURES else []
+    feats = ["join", "filter", *_agg_features(agg)]
     feats += ["multi_join"] if p is not None else []
     slots = {"t": fact, "t2": via, "agg": aslot, "where": conds}
     if p is not None and not p.star:
@@ -1641,46 +1640,17 @@ def share(scope: Scope, rng: Random) -> Built | None:
         conds = [other]
         q = q.where(scope.where(conds))
     slots = {"t": t, "agg": aslot, "where": conds}
-    feats = ["aggregate", "arithmetic"] + (["filter"] if conds else [])
+    # "arithmetic" when the tagger sees it (AVG(CASE ...) * 100.0 is not, to it).
+    feats = [*_agg_features(node)] + (["filter"] if conds else [])
     feats += ["case"] if node.find(exp.Case) else []
-    feats += ["count"] if node.find(exp.Count) else []
     return Built(q, "share", "medium", tuple(feats), (t,), slots)
 
 
-# ---------------------------------------------------------------- families
-
-# Imported here, not at the top: nested.py builds on the helpers above.
-from . import latest, nested  # noqa: E402
-
-# Shape families: what a question *is*, in the proportions people ask them (lists and
-# filtered lists first, then joins, counts, groups, the top one); harder features
-# (windows, CASE, date buckets) stay a minority.  ``shape_mix`` in the run config
-# reweighs them; the report shows the mix achieved.
-FAMILIES: dict[str, tuple[Shape, ...]] = {
-    "listing": (filter_list, filter_list, plain_list, select_star, like, between),
-    "join_listing": (join_list, join_list, subquery_in),
-    "aggregate": (count_in, agg_filter, null_check),
-    "join_aggregate": (join_agg,),
-    "count_distinct": (count_distinct, distinct_values),
-    "group": (group_agg, join_group, join_group, join3),
-    "argmax": (argmax,),
-    "top_n": (top_n,),
-    "having": (group_having, join_having),
-    "compare_aggregate": (scalar_subquery,),
-    "negation": (negation, negation, exists),
-    "set_operation": (set_operation,),
-    "arithmetic": (arithmetic, arithmetic, share),
-    "advanced": (case_label, window_top, date_month, date_year),
-    # Mostly derived tables / CTEs, about one in five a window over an aggregate.
-    "nested": (nested.nested_avg, nested.nested_avg, nested.nested_count, nested.nested_above,
-               nested.nested_above, nested.cte_top, nested.cte_top, nested.cte_top,
-               nested.cte_top, nested.window_over_groups, nested.running_total,
-               latest.latest_row),
-}  # fmt: skip
-
-DEFAULT_SHAPE_MIX: dict[str, float] = {
-    "listing": 0.11, "join_listing": 0.12, "aggregate": 0.07, "join_aggregate": 0.10,
-    "count_distinct": 0.04, "group": 0.18, "argmax": 0.06, "top_n": 0.06, "having": 0.015,
-    "compare_aggregate": 0.03, "negation": 0.03, "set_operation": 0.02, "arithmetic": 0.08,
-    "advanced": 0.04, "nested": 0.065,
-}  # fmt: skip
+def _agg_features(node: exp.Expr) -> list[str]:
+    """The features an ungrouped figure carries, as the tagger reads them: ``count`` for a
+    COUNT, ``aggregate`` for any other aggregate (``COUNT(CASE ...) * 1.0 / COUNT(*)`` is
+    counts only)."""
+    out = ["count"] if node.find(exp.Count) else []
+    if any(not isinstance(a, exp.Count) for a in node.find_all(exp.AggFunc)):
+        out.append("aggregate")
+    return out

@@ -16,8 +16,8 @@ from ..features import level, tag
 from ..records import DIFFICULTIES, SHAPE_FAMILIES, Candidate, Column, SchemaMetadata, Table, Topic
 from . import dialects, staging
 from .builder import Built, Scope
+from .families import DEFAULT_SHAPE_MIX, FAMILIES
 from .questions import Phraser
-from .shapes import DEFAULT_SHAPE_MIX, FAMILIES
 
 GENERATOR = "synth/1"
 DEFAULT_MIX = {"easy": 0.35, "medium": 0.4, "hard": 0.25}

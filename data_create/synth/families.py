@@ -1,0 +1,45 @@
+"""Shape families: which shape functions make up each kind of question, and their default mix.
+
+The shape functions live in :mod:`.shapes` (flat queries), :mod:`.nested` (derived tables,
+CTEs and windows over groups) and :mod:`.latest` (the latest row per entity); this module
+only groups them, so none of those imports another's registry.
+"""
+
+from __future__ import annotations
+
+from . import latest, nested, shapes
+from .shapes import Shape
+
+# Shape families: what a question *is*, in the proportions people ask them (lists and
+# filtered lists first, then joins, counts, groups, the top one); harder features
+# (windows, CASE, date buckets) stay a minority.  ``shape_mix`` in the run config
+# reweighs them; the report shows the mix achieved.
+FAMILIES: dict[str, tuple[Shape, ...]] = {
+    "listing": (shapes.filter_list, shapes.filter_list, shapes.plain_list, shapes.select_star,
+                shapes.like, shapes.between),
+    "join_listing": (shapes.join_list, shapes.join_list, shapes.subquery_in),
+    "aggregate": (shapes.count_in, shapes.agg_filter, shapes.null_check),
+    "join_aggregate": (shapes.join_agg,),
+    "count_distinct": (shapes.count_distinct, shapes.distinct_values),
+    "group": (shapes.group_agg, shapes.join_group, shapes.join_group, shapes.join3),
+    "argmax": (shapes.argmax,),
+    "top_n": (shapes.top_n,),
+    "having": (shapes.group_having, shapes.join_having),
+    "compare_aggregate": (shapes.scalar_subquery,),
+    "negation": (shapes.negation, shapes.negation, shapes.exists),
+    "set_operation": (shapes.set_operation,),
+    "arithmetic": (shapes.arithmetic, shapes.arithmetic, shapes.share),
+    "advanced": (shapes.case_label, shapes.window_top, shapes.date_month, shapes.date_year),
+    # Mostly derived tables / CTEs, about one in five a window over an aggregate.
+    "nested": (nested.nested_avg, nested.nested_avg, nested.nested_count, nested.nested_above,
+               nested.nested_above, nested.cte_top, nested.cte_top, nested.cte_top,
+               nested.cte_top, nested.window_over_groups, nested.running_total,
+               latest.latest_row),
+}  # fmt: skip
+
+DEFAULT_SHAPE_MIX: dict[str, float] = {
+    "listing": 0.11, "join_listing": 0.12, "aggregate": 0.07, "join_aggregate": 0.10,
+    "count_distinct": 0.04, "group": 0.18, "argmax": 0.06, "top_n": 0.06, "having": 0.015,
+    "compare_aggregate": 0.03, "negation": 0.03, "set_operation": 0.02, "arithmetic": 0.08,
+    "advanced": 0.04, "nested": 0.065,
+}  # fmt: skip
