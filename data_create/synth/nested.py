@@ -398,7 +398,7 @@ def running_total(scope: Scope, rng: Random) -> Built | None:
         bucket, name = dialects.month_bucket(scope.ref(d), scope.dialect), "month_label"
     else:
         bucket, name = dialects.year_of(scope.ref(d), scope.dialect), "year_no"
-    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t)):
+    if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, d)):
         where.append(other)
     gr = _Grouped(scope, t, [], False, None, (), where, {"t": t})
     fig, aslot = _additive(scope, rng, gr)
