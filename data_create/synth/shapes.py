@@ -505,13 +505,22 @@ def _rank(node: exp.Expr, desc: bool, slot: tuple, scope: Scope) -> tuple[exp.Or
     return scope.ordered(node, desc), desc
 
 
+# How often one table's groups are simply counted (``the number of customers in each
+# city``): a third of people's single-table grouped questions; ``_agg`` alone made it one
+# in six, and the plainest grouped kinds went missing from 1,000 samples.
+_GROUP_COUNT = 0.3
+
+
 def group_agg(scope: Scope, rng: Random) -> Built | None:
     """An aggregate for every group of one table: ``the number of customers in each city``."""
     t = _table(scope, rng)
     g = _pick(rng, scope.cols(t, "cat")) if t else None
     if g is None:
         return None
-    agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
+    if rng.random() < _GROUP_COUNT:
+        agg, aslot = exp.Count(this=exp.Star()), ("count", None, t)
+    else:
+        agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
     alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
     q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
     slots = {"t": t, "g": g, "agg": aslot}
