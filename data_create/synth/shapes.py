@@ -215,6 +215,10 @@ def _agg(
 _SECOND_AGG = 0.25
 # How often a grouped question's aggregate is one of the composed kinds of ``_extra_agg``.
 _EXTRA_AGG = 0.45
+# The weight of a figure over each row's arithmetic (``SUM(price * quantity)``,
+# ``AVG(amount / NULLIF(quantity, 0))``) among those kinds: people's grouped questions
+# compute with a row's columns twice as often as ours did at 0.15 (7.6% vs 3.8%).
+_PRODUCT = 0.3
 
 
 def _extra_agg(scope: Scope, rng: Random, t, alias, exclude: Col | None, kinds, joined=()):
@@ -222,7 +226,7 @@ def _extra_agg(scope: Scope, rng: Random, t, alias, exclude: Col | None, kinds, 
     # different customers" per group more than any composed figure), then a composed
     # figure, then a product of two measures.
     figures = [k for k in kinds if k in _FIGURES]
-    pool = [(k, w) for k, w in (("count_distinct", 0.4), ("product", 0.15)) if k in kinds]
+    pool = [(k, w) for k, w in (("count_distinct", 0.4), ("product", _PRODUCT)) if k in kinds]
     total = sum(_FIGURE_WEIGHT.get(k, 1.0) for k in figures)
     pool += [(k, 0.45 * _FIGURE_WEIGHT.get(k, 1.0) / total) for k in figures]
     kind = rng.choices([k for k, _ in pool], [w for _, w in pool])[0]
@@ -233,12 +237,14 @@ def _extra_agg(scope: Scope, rng: Random, t, alias, exclude: Col | None, kinds, 
         col = col.at(alias)
         node = exp.Count(this=exp.Distinct(expressions=[scope.ref(col)]))
         return node, ("count_distinct", col, t)
-    if kind == "product" and (pair := _product(scope, rng, t)) is not None:
+    if kind == "product" and (pair := _row_pair(scope, rng, t)) is not None:
         a, b, op = pair
         a, b = a.at(alias), b.at(alias)
-        func = rng.choice(("sum", "avg") if op == "times" else ("sum", "avg", "max"))
-        node = (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
-        return AGGS[func](this=node), (func, (a, b, op), t)
+        # A ratio of each row's amounts averages (the average price paid per unit); a sum
+        # of ratios means nothing.
+        funcs = {"times": ("sum", "avg"), "minus": ("sum", "avg", "max"), "per": ("avg", "max")}
+        func = rng.choice(funcs[op])
+        return AGGS[func](this=_arith_node(scope, a, b, op)), (func, (a, b, op), t)
     if kind in _FIGURES:
         return _figure(scope, rng, t, alias, exclude, kind, joined)
     return None
