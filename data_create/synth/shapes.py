@@ -1772,10 +1772,12 @@ def row_ratio(scope: Scope, rng: Random) -> Built | None:
     a SELECT without FROM, or as a cross join of two one-row derived tables."""
     t = _table(scope, rng)
     label = _pick(rng, _naming(scope, t)) if t else None
+    if label is None:
+        return None
     # A measure known to be recorded on every row read: a missing one makes the answer NULL.
     nums = [m for m in scope.cols(t, "num") if m.column.stats is None or not m.column.stats.nulls]
-    vals = scope.values(t, label.column)[:_PICK] if label else ()
-    if label is None or not nums or len(vals) < 2:
+    vals = scope.values(t, label.column)[:_PICK]
+    if not nums or len(vals) < 2:
         return None
     m = rng.choice(nums)
     first, second = (Cond(label, "eq", (v,)) for v in rng.sample(list(vals), 2))
