@@ -118,12 +118,17 @@ def _structural_number(node: exp.Expr) -> bool:
     """A number that is part of how a figure is computed, not a value a person states:
     the 1 / 0 a conditional count adds up (``SUM(CASE WHEN c THEN 1 ELSE 0 END)``), the
     ``* 1.0`` that keeps a ratio from integer division (``* 100.0``: a percentage), the
-    0 of ``NULLIF(total, 0)`` and the 1 of ``ORDER BY ... LIMIT 1`` (the one with the most).
+    0 of ``NULLIF(total, 0)``, the 1 of ``LIMIT 1`` (the one with the most, or any one
+    row: "give one review of May 2021") and the size of a type (``DECIMAL(38, 10)``).
 
     >>> literals("SELECT SUM(CASE WHEN s = 'x' THEN 1 ELSE 0 END) * 1.0 / COUNT(*) FROM t", "sqlite")
     ['x']
     >>> literals("SELECT a FROM t ORDER BY b DESC LIMIT 1", "sqlite"), literals("SELECT TOP 1 a FROM t ORDER BY b", "tsql")
     ([], [])
+    >>> literals("SELECT a FROM t WHERE m = 'May' LIMIT 1", "sqlite"), literals("SELECT a FROM t LIMIT 2", "sqlite")
+    (['May'], ['2'])
+    >>> literals("SELECT CAST(COUNT(*) AS DECIMAL(38, 10)) / 7 FROM t", "mysql")
+    ['7']
     """
     if not isinstance(node, exp.Literal) or node.is_string:
         return False
@@ -132,11 +137,13 @@ def _structural_number(node: exp.Expr) -> bool:
         return node.this in ("0", "1", "1.0")  # AVG(CASE WHEN c THEN 1.0 ELSE 0 END)
     if isinstance(parent, exp.Case) and node.arg_key == "default":
         return node.this in ("0", "1") and parent.find_ancestor(exp.AggFunc) is not None
+    if isinstance(parent, exp.DataTypeParam):
+        return True  # CAST(x AS DECIMAL(38, 10)): the size of a type, not a value
     if isinstance(parent, exp.Nullif) and node.arg_key == "expression":
         return node.this == "0"  # NULLIF(total, 0): no division by zero
     if isinstance(parent, exp.Limit | exp.Fetch) and node.this == "1":
-        # ORDER BY ... LIMIT 1 is "the one with the most", said in words, never as "1".
-        return bool(parent.parent and parent.parent.args.get("order"))
+        # LIMIT 1 is "the one with the most" (after ORDER BY) or "any one", said in words.
+        return True
     if isinstance(parent, exp.EQ) and node.this == "1" and isinstance(parent.this, exp.Column):
         return _row_number_alias(parent.this)  # rn = 1: "the latest ... of each", in words
     # * 100.0 makes a ratio a percentage, which the question says in words.

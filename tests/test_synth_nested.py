@@ -79,7 +79,10 @@ def test_nested_shapes_run_and_carry_their_tags(example):
     assert tags["nested_above"]["scalar_subquery"] and tags["nested_count"]["having"]
     assert tags["cte_top"]["top"] and tags["rank_groups"]["window"]
     # (the shape key sees arithmetic only over a column: SUM(x) * 100.0, not COUNT(*) * 100.0)
-    assert tags["share_of_total"]["window"] == made["share_of_total"]
+    # The whole is a window over the groups, or a scalar subquery over the same rows.
+    share = tags["share_of_total"]
+    assert share["window"] + share["scalar_subquery"] == made["share_of_total"]
+    assert share["window"] and share["scalar_subquery"]
     assert tags["share_of_total"]["arithmetic"] > 0
     # A running total: over a CTE of the buckets, or next to their GROUP BY.
     assert (

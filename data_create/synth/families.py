@@ -29,7 +29,7 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     "compare_aggregate": (shapes.scalar_subquery,),
     "negation": (shapes.negation, shapes.negation, shapes.exists),
     "set_operation": (shapes.set_operation,),
-    "arithmetic": (shapes.arithmetic, shapes.arithmetic, shapes.share),
+    "arithmetic": (shapes.arithmetic, shapes.arithmetic, shapes.share, shapes.row_ratio),
     "advanced": (shapes.case_label, shapes.window_top, shapes.date_month, shapes.date_year),
     # Mostly derived tables / CTEs, about one in five a window over an aggregate.
     "nested": (nested.nested_avg, nested.nested_avg, nested.nested_count, nested.nested_above,

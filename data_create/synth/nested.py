@@ -37,11 +37,14 @@ from .shapes import (
     _join_filter,
     _n,
     _other_filter,
+    _over,
     _path3,
     _pick,
+    _row_count,
     _row_filter,
     _second_agg,
     _select,
+    _spelled_over,
     _table,
 )
 
@@ -77,7 +80,7 @@ class _Grouped:
         out: list[str] = []
         for g in self.groups:
             name = g.column.name
-            if name in out or name.lower() in (figure, "rnk", "pct", "running_total"):
+            if name in out or name.lower() in (figure, "rnk", "pct", "share", "running_total"):
                 name = f"{g.table.name}_{name}"
             out.append(name)
         return out
@@ -89,6 +92,13 @@ class _Grouped:
         if self.where:
             q = q.where(scope.where(self.where))
         return q.group_by(*(scope.ref(g) for g in self.groups))
+
+    def whole(self, figure: exp.Expr) -> exp.Select:
+        """``SELECT figure FROM fact [JOIN ...] [WHERE ...]``: the rows the groups split,
+        as one whole (a group's share of it is against exactly these rows)."""
+        scope = self.scope
+        q = self.join.select(figure) if self.join else _select(scope, self.fact, figure)
+        return q.where(scope.where(self.where)) if self.where else q
 
     def features(self) -> list[str]:
         feats = ["group_by", "aggregate"]
@@ -346,35 +356,51 @@ def rank_groups(scope: Scope, rng: Random) -> Built | None:
 
 def share_of_total(scope: Scope, rng: Random) -> Built | None:
     """Each group's percentage of the whole: ``each category's share of total sales``
-    (``SUM(x) * 100.0 / SUM(SUM(x)) OVER ()``; ``* 100.0`` keeps integer division out)."""
+    (``SUM(x) * 100.0 / SUM(SUM(x)) OVER ()``; ``* 100.0`` keeps integer division out).
+
+    The whole is also written as a scalar subquery over the same rows, as many people
+    write it: ``COUNT(*) * 100.0 / (SELECT COUNT(*) FROM t [JOIN ...] [WHERE ...])`` --
+    the grouped rows' joins and conditions repeated, so that it counts exactly what the
+    groups count -- and then sometimes as a fraction (``* 1.0``) rather than a percentage;
+    over a CTE of the figures it is ``(SELECT SUM(total) FROM per_group)``.
+    """
     gr = _grouped(scope, rng)
     if gr is None:
         return None
     fig, aslot = _additive(scope, rng, gr)
-    whole = exp.Window(this=exp.Sum(this=fig.copy()))
-    pct = exp.Div(
-        this=exp.Mul(this=fig.copy(), expression=exp.Literal.number("100.0")),
-        expression=exp.Nullif(this=whole, expression=exp.Literal.number(0)),
-    )
     name = _fig_name(gr)
     show = rng.random() < 0.4
-    if rng.random() < 0.35:  # the figures in a CTE, each against their sum
+    spelling = rng.choices(("window", "cte", "subquery"), (0.4, 0.3, 0.3))[0]
+    sub = spelling == "subquery" or (spelling == "cte" and rng.random() < 0.4)
+    fraction = spelling == "subquery" and rng.random() < 0.4
+    scale = "1.0" if fraction else "100.0"
+    out = "share" if fraction else "pct"
+    # A total can be 0 (a count of rows meeting the groups' conditions never is).
+    guard = aslot[0] != "count" or rng.random() < 0.5
+    if spelling == "cte":  # the figures in a CTE, each against their sum
         total = _col(scope, name)
-        pct = exp.Div(
-            this=exp.Mul(this=total, expression=exp.Literal.number("100.0")),
-            expression=exp.Nullif(
-                this=exp.Window(this=exp.Sum(this=total.copy())), expression=exp.Literal.number(0)
-            ),
+        whole: exp.Expr = (
+            sqlglot.select(exp.Sum(this=total.copy())).from_(_CTE).subquery()
+            if sub
+            else exp.Window(this=exp.Sum(this=total.copy()))
         )
+        pct = _over(total, whole, scale, guard or not sub)
         cols = [_col(scope, gr.names(name)[0])] + ([total.copy()] if show else [])
-        q = _nest(sqlglot.select(*cols, pct.as_("pct")), _per_group(gr, fig, name), cte=True)
+        q = _nest(sqlglot.select(*cols, pct.as_(out)), _per_group(gr, fig, name), cte=True)
     else:
+        if sub:  # the same rows, ungrouped: (SELECT COUNT(*) FROM ... WHERE ...)
+            whole = gr.whole(fig.copy()).subquery()
+            top = _row_count(scope, rng, gr.fact, gr.alias) if aslot[0] == "count" else fig
+            pct = _spelled_over(scope, rng, top.copy(), whole, scale, guard)
+        else:
+            pct = _over(fig.copy(), exp.Window(this=exp.Sum(this=fig.copy())), scale)
         cols = [scope.ref(gr.groups[0])] + ([fig.as_(name)] if show else [])
-        q = gr.select(*cols, pct.as_("pct"))
-    feats = gr.features() + ["window", "arithmetic"] + (["count"] if aslot[0] == "count" else [])
-    slots = {"agg": aslot, "show": show}
+        q = gr.select(*cols, pct.as_(out))
+    feats = gr.features() + ["arithmetic"] + (["count"] if aslot[0] == "count" else [])
+    feats += ["scalar_subquery"] if sub else ["window"]
+    slots = {"agg": aslot, "show": show, "fraction": fraction}
     if rng.random() < 0.5:
-        q = q.order_by(scope.ordered(exp.column("pct"), True))
+        q = q.order_by(scope.ordered(exp.column(out), True))
         slots["order"] = (None, True)
         feats.append("order_by")
     return _built("share_of_total", q, gr, feats, **slots)

@@ -112,6 +112,12 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("列出{w}的{t}的{cols}{sorted}。", "查询所有{w}的{t}，显示其{cols}{sorted}。",
                "{w}的{t}有哪些？请给出{cols}{sorted}。", "{w}的{t}的{cols}是什么{sorted}？"),
     },
+    "filter_one": {
+        "en": ("Give one {t} whose {w}: show its {cols}.", "Show the {cols} of any one {t} where {w}.",
+               "Name a single {t} for which {w}, with its {cols}."),
+        "zh": ("给出任意一个{w}的{t}，显示其{cols}。", "随便列出一个{w}的{t}的{cols}。",
+               "找一个{w}的{t}，给出它的{cols}（一条即可）。"),
+    },
     "plain_list": {
         "en": ("List the {cols} of all {ts}.", "What are the {cols} of every {t}?", "Show the {cols} of each {t}."),
         "zh": ("列出所有{t}的{cols}。", "每个{t}的{cols}是什么？", "查询全部{t}的{cols}。"),
@@ -122,6 +128,27 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "For all {ts}, give their {cols} and their {t2}'s {c2}{sorted}."),
         "zh": ("列出每个{t}的{cols}及其所属{t2}的{c2}{sorted}。", "查询所有{t}的{cols}和对应{t2}的{c2}{sorted}。",
                "显示全部{t}的{cols}，以及它们所属{t2}的{c2}{sorted}。"),
+    },
+    "star_pairs": {
+        "en": ("List the {cols} of every {t} together with the {c2} of its {t2} and the {c3} of its {t3}.",
+               "For each {t}, show its {cols}, its {t2}'s {c2} and its {t3}'s {c3}.",
+               "Give every {t}'s {cols} with the {c2} of the {t2} and the {c3} of the {t3} it belongs to."),
+        "zh": ("列出每个{t}的{cols}，以及其{t2}的{c2}和{t3}的{c3}。", "查询所有{t}的{cols}、对应{t2}的{c2}和对应{t3}的{c3}。",
+               "显示全部{t}的{cols}，以及它们所属{t2}的{c2}、所属{t3}的{c3}。"),
+    },
+    "row_ratio": {
+        "en": ("What is the ratio of the {num} of the {t} whose {w0} to the {num} of the {t} whose {w1}?",
+               "The {num} of the {t} whose {w0} is how many times the {num} of the {t} whose {w1}?",
+               "Divide the {num} of the {t} where {w0} by the {num} of the {t} where {w1}."),
+        "zh": ("{w0}的{t}的{num}与{w1}的{t}的{num}之比是多少？", "{w0}的{t}的{num}是{w1}的{t}的{num}的多少倍？",
+               "计算{w0}的{t}的{num}除以{w1}的{t}的{num}。"),
+    },
+    "row_diff": {
+        "en": ("How much higher is the {num} of the {t} whose {w0} than that of the {t} whose {w1}?",
+               "What is the {num} of the {t} whose {w0} minus the {num} of the {t} whose {w1}?",
+               "By how much does the {num} of the {t} where {w0} exceed the {num} of the {t} where {w1}?"),
+        "zh": ("{w0}的{t}的{num}比{w1}的{t}的{num}高多少？", "{w0}的{t}的{num}减去{w1}的{t}的{num}是多少？",
+               "计算{w0}的{t}与{w1}的{t}的{num}之差（前者减后者）。"),
     },
     "argmax_row_where": {
         "en": ("Among {ts} whose {w}, which has the {most} {num}? Show its {cols}.",
@@ -242,6 +269,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "Among {ts}{ww}, find the one whose {expr} is the highest: its {cols} and {expr}."),
         "zh": ("{wz}{t}中{expr}最大的是哪个？列出其{cols}和该值。", "查询{wz}{expr}最高的{t}的{cols}及该值。",
                "找出{wz}{expr}最大的那个{t}，给出{cols}和{expr}。"),
+    },
+    "arith_argmin": {
+        "en": ("Which {t}{ww} has the smallest {expr}? Show its {cols} and that value.",
+               "Give the {cols} of the {t}{ww} with the lowest {expr}, with the value.",
+               "Among {ts}{ww}, find the one whose {expr} is the lowest: its {cols} and {expr}."),
+        "zh": ("{wz}{t}中{expr}最小的是哪个？列出其{cols}和该值。", "查询{wz}{expr}最低的{t}的{cols}及该值。",
+               "找出{wz}{expr}最小的那个{t}，给出{cols}和{expr}。"),
     },
     "arith_list": {
         "en": ("List the {cols} of every {t}{ww} with its {expr}, from highest to lowest.",
@@ -432,6 +466,19 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{zpre}列出每个{g}的{shown}及其占{whole}的百分比{sorted}。",
                "{zpre}统计各{g}的{shown}，以及占{whole}的百分比{sorted}。"),
     },
+    "share_of_total_frac": {
+        "en": ("What fraction of {whole}{ww} does each {g} account for{sorted}?",
+               "For each {g}, what proportion of {whole}{ww} does it have, as a fraction{sorted}?",
+               "Show each {g}'s share of {whole}{ww} as a ratio between 0 and 1{sorted}."),
+        "zh": ("{zpre}每个{g}占{whole}的比例是多少{sorted}？", "{zpre}计算各{g}在{whole}中所占的比例（以小数表示）{sorted}。",
+               "{zpre}列出每个{g}占{whole}的比例{sorted}。"),
+    },
+    "share_of_total_frac_shown": {
+        "en": ("Show each {g}'s {shown} and its fraction of {whole}{ww}{sorted}.",
+               "For each {g}, give {agg} and what proportion of {whole}{ww} it is{sorted}."),
+        "zh": ("{zpre}列出每个{g}的{shown}及其占{whole}的比例{sorted}。",
+               "{zpre}统计各{g}的{shown}，以及占{whole}的比例{sorted}。"),
+    },
     "running_month": {
         "en": ("For each month of {year}, what is {agg} by {d}{ww}, and what is the running total? List the months in order.",
                "Show {agg} per month of {year} (by {d}){ww}, with a running total, in chronological order.",
@@ -619,8 +666,9 @@ class Phraser:
         if built.shape == "negation":  # conditions on the missing rows, said without owner
             f["ww"] = f" whose {f['wu']}" if where else ""
             f["wz"] = f"{f['wu']}的" if where else ""
-        if "c2" in s:
-            f["c2"] = self.column(s["c2"])
+        for key in ("c2", "c3"):
+            if key in s:
+                f[key] = self.column(s[key])
         for key in ("g", "num", "d"):
             if key in s:
                 f[key] = self.column(s[key], qualify)
@@ -708,8 +756,12 @@ class Phraser:
             key = "scalar_sub"
         if key == "nested_avg" and s["outer"] != "avg":
             key = "nested_extreme"
-        if key == "share_of_total" and s.get("show"):
-            key = "share_of_total_shown"
+        if key == "share_of_total":
+            key += ("_frac" if s.get("fraction") else "") + ("_shown" if s.get("show") else "")
+        if key == "row_ratio" and s["rel"] == "diff":
+            key = "row_diff"
+        if key == "arith_argmax" and s.get("least"):
+            key = "arith_argmin"
         if key == "latest_row":
             key = self._latest(built, f)
         return rng.choice(TEMPLATES[key][self.language]).format(**f)
@@ -736,6 +788,8 @@ class Phraser:
         sorted_ = _NESTED_SORTED[self.language].get(built.shape)
         if isinstance(sorted_, tuple):
             sorted_ = sorted_[s["order"][1]].format(fig=f["fig"]) if "order" in s else None
+        if sorted_ and s.get("fraction") and not en:
+            sorted_ = "，按比例从高到低排列"
         if sorted_ and ("order" in s or s.get("by_rank")):
             f["sorted"] = sorted_
         if built.shape == "rank_groups" and not s.get("by_rank"):

@@ -95,8 +95,17 @@ def filter_list(scope: Scope, rng: Random) -> Built | None:
     q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where(conds))
     slots = {"t": t, "cols": shown, "where": conds}
     feats = ["projection", "filter"]
+    if rng.random() < _ONE_ROW:
+        # "Give one review written in May 2021": any one row, LIMIT 1 without an order
+        # (the question says "one" / "any"; sorted, it would be "the highest").
+        q = q.limit(exp.Literal.number(1))
+        return Built(q, "filter_one", "easy", (*feats, "limit"), (t,), slots)
     _sort_listing(scope, rng, q, t, slots, feats, [c.column for c in shown])
     return Built(q, "filter_list", "easy", tuple(feats), (t,), slots)
+
+
+# How often a filtered listing asks for one example row rather than all of them.
+_ONE_ROW = 0.08
 
 
 def _sort_listing(scope: Scope, rng: Random, q: exp.Select, t, slots: dict, feats: list,
@@ -358,7 +367,40 @@ def _over(top: exp.Expr, bottom: exp.Expr, scale: str = "1.0", guard: bool = Tru
     integer division would make every share 0 or 1; NULLIF where the bottom can be 0."""
     if guard:
         bottom = exp.Nullif(this=bottom, expression=exp.Literal.number(0))
-    return exp.Div(this=exp.Mul(this=top, expression=exp.Literal.number(scale)), expression=bottom)
+    top = exp.Mul(this=top, expression=exp.Literal.number(scale))
+    # typed: the engine's own division, which * 1.0 already keeps from being an integer
+    # one (untyped, sqlglot would add its own CAST(... AS DOUBLE PRECISION) on top).
+    return exp.Div(this=top, expression=bottom, typed=True)
+
+
+# How often a ratio is written ``CAST(top AS <float type>) / bottom`` instead of ``* 1.0``.
+_CAST_SHARE = 0.3
+
+
+def _spelled_over(scope: Scope, rng: Random, top: exp.Expr, bottom: exp.Expr, scale: str = "1.0",
+                  guard: bool = True) -> exp.Expr:  # fmt: skip
+    """``top`` over ``bottom`` in one of the ways people write it: ``top * 1.0 / bottom``
+    (:func:`_over`), or ``CAST(top AS <type>) / bottom`` (then ``* 100.0`` for a
+    percentage), the type being the engine's type for numbers stored as text (REAL,
+    NUMERIC, DECIMAL(38, 10), FLOAT): never an integer, so never an integer division."""
+    if rng.random() >= _CAST_SHARE:
+        return _over(top, bottom, scale, guard)
+    if guard:
+        bottom = exp.Nullif(this=bottom, expression=exp.Literal.number(0))
+    top = exp.Cast(this=top, to=exp.DataType.build(dialects.NUMERIC[scope.dialect]))
+    if scale != "1.0":
+        top = exp.Mul(this=top, expression=exp.Literal.number(scale))
+    return exp.Div(this=top, expression=bottom, typed=True)
+
+
+def _row_count(scope: Scope, rng: Random, t, alias: str | None = None) -> exp.Expr:
+    """The number of ``t``'s rows: ``COUNT(*)``, or as people also write it, the count of
+    its single-column primary key (never NULL, so the same number)."""
+    key = scope.key_col(t)
+    if key is None or rng.random() >= 0.3:
+        return exp.Count(this=exp.Star())
+    ident = scope.ident(key.column.name)
+    return exp.Count(this=exp.Column(this=ident, table=exp.to_identifier(alias) if alias else None))
 
 
 def _split(scope: Scope, rng: Random, t, alias, exclude: Col | None) -> Cond | None:
@@ -1147,8 +1189,10 @@ def _chain_list(scope: Scope, rng: Random) -> Built | None:
     treatments with an outcome`` (``SELECT DISTINCT`` the far end's name: a row repeats
     once per leaf row); or, sometimes, every leaf row with the far end's name."""
     p = _fact_path(scope, rng)
-    if p is None or p.star:
+    if p is None:
         return None
+    if p.star:
+        return _star_pairs(scope, rng, p)
     j = p.join
     names = scope.cols(p.far, "label")
     if not names:
@@ -1165,6 +1209,23 @@ def _chain_list(scope: Scope, rng: Random) -> Built | None:
     q = j.select(scope.ref(far)).distinct()
     feats = ("join", "multi_join", "projection", "distinct")
     return Built(q, "chain_list", "hard", feats, tuple(j.tables), slots)
+
+
+def _star_pairs(scope: Scope, rng: Random, p: _Path) -> Built | None:
+    """Every row of a table with the names of the two rows it links to, no filter:
+    ``each treatment with its patient's first name and its drug's name``; only over a
+    table small enough to list."""
+    j = p.join
+    mid_names, far_names = scope.cols(p.mid, "label"), scope.cols(p.far, "label")
+    small = p.fact.row_count is not None and p.fact.row_count <= 1000
+    if not (small and mid_names and far_names):
+        return None
+    leaf = j.at(scope.label_col(p.fact))
+    c2, c3 = j.at(rng.choice(mid_names)), j.at(rng.choice(far_names))
+    q = j.select(scope.ref(leaf), scope.ref(c2), scope.ref(c3))
+    slots = {"t": p.fact, "t2": p.mid, "t3": p.far, "cols": [leaf], "c2": c2, "c3": c3}
+    feats = ("join", "multi_join", "projection")
+    return Built(q, "star_pairs", "hard", feats, tuple(j.tables), slots)
 
 
 def _join_pairs(scope: Scope, rng: Random, j: _Join) -> Built | None:
@@ -1634,7 +1695,7 @@ def _arith_rows(scope: Scope, rng: Random, t) -> Built | None:
         q = _select(scope, t, scope.ref(label), node.as_("amount"))
     tables = (t, e.parent) if e is not None else (t,)
     slots = {"t": t, "a": a, "b": b, "op": op, "cols": shown, "where": []}
-    kind = rng.choice(("top", "top", "one", "all", "plain"))
+    kind = rng.choice(("top", "top", "one", "one", "all", "plain"))
     small = t.row_count is not None and t.row_count <= 200
     if rng.random() < 0.3 and (cond := _other_filter(scope, rng, t, a)) is not None:
         cond = Cond(cond.col.at(alias), cond.op, cond.values)
@@ -1647,6 +1708,18 @@ def _arith_rows(scope: Scope, rng: Random, t) -> Built | None:
     feats += ["join"] if e is not None else []
     if kind == "plain":  # every row with the computed value, in no particular order
         return Built(q, "arith_rows", "medium", tuple(feats), tables, slots)
+    if kind == "one" and rng.random() < 0.4:  # the smallest: "the shortest gap between ..."
+        slots["least"] = True
+        if engines.get(scope.dialect).nulls_last_syntax:
+            order = exp.Ordered(this=node.copy(), desc=False, nulls_first=False)
+        else:  # as in argmax: a missing value is never "the lowest", with no condition to say
+            not_null = exp.Not(this=exp.Is(this=node.copy(), expression=exp.Null()))
+            q = q.where(not_null)  # AND the row condition, when there is one
+            order = scope.ordered(node.copy(), False)
+        q = q.order_by(order).limit(exp.Literal.number(1))
+        slots["n"] = Lit(exp.Literal.number(1), "1", False)
+        feats += ["order_by", "limit"]
+        return Built(q, "arith_argmax", "medium", tuple(feats), tables, slots)
     # Highest first, a missing value last (NULLS LAST, written only where it is needed).
     q = q.order_by(exp.Ordered(this=node.copy(), desc=True, nulls_first=False))
     feats.append("order_by")
@@ -1668,6 +1741,8 @@ def share(scope: Scope, rng: Random) -> Built | None:
         return None
     kinds = [k for k in _FIGURES if k not in _GROUPED_ONLY]
     kind = rng.choices(kinds, [_FIGURE_WEIGHT.get(k, 1.0) for k in kinds])[0]
+    if kind in ("share", "pct") and rng.random() < _WHOLE_SUBQUERY:
+        return _share_of_all(scope, rng, t, kind)
     made = _figure(scope, rng, t, None, None, kind)
     if made is None:
         return None
@@ -1685,6 +1760,98 @@ def share(scope: Scope, rng: Random) -> Built | None:
     feats = [*_agg_features(node)] + (["filter"] if conds else [])
     feats += ["case"] if node.find(exp.Case) else []
     return Built(q, "share", "medium", tuple(feats), (t,), slots)
+
+
+# How often the share of rows meeting a condition is written with the whole as a scalar
+# subquery (``COUNT(*) * 1.0 / (SELECT COUNT(*) FROM t)``) rather than as a CASE.
+_WHOLE_SUBQUERY = 0.35
+
+
+def _share_of_all(scope: Scope, rng: Random, t, kind: str) -> Built | None:
+    """The share (or percentage) of ``t``'s rows meeting a condition, written the way many
+    people do: the rows in the WHERE, the whole as a scalar subquery,
+    ``SELECT COUNT(*) * 1.0 / (SELECT COUNT(*) FROM t) FROM t WHERE c`` -- sometimes
+    ``CAST(COUNT(*) AS <type>)``, sometimes with ``NULLIF(..., 0)`` around the subquery.
+    A condition on every row ("among the orders of 2021, ...") is in both queries, so that
+    the whole is exactly the rows the share is of."""
+    cond = _split(scope, rng, t, None, None)
+    if cond is None:
+        return None
+    other = _other_filter(scope, rng, t, cond.col) if rng.random() < 0.4 else None
+    conds = [other] if other is not None else []
+    whole = _select(scope, t, exp.Count(this=exp.Star()))
+    if conds:
+        whole = whole.where(scope.where(conds))
+    # A non-empty table never counts 0 rows; people guard the division all the same.
+    guard = rng.random() < 0.5
+    scale = "100.0" if kind == "pct" else "1.0"
+    node = _spelled_over(scope, rng, _row_count(scope, rng, t), whole.subquery(), scale, guard)
+    q = _select(scope, t, node).where(scope.where([cond, *conds]))
+    slots = {"t": t, "agg": (kind, Figure(cond=cond), t), "where": conds}
+    feats = ("count", "filter", "scalar_subquery")
+    return Built(q, "share", "hard", feats, (t,), slots)
+
+
+def _naming(scope: Scope, t) -> list[Col]:
+    """``t``'s name columns that pick one row each (``river.river_name``): declared unique,
+    or unique over every row of ``t`` (the metadata read them all).  A name shared by two
+    rows -- one row per state a river crosses -- would pick two rows, not one."""
+    out = []
+    for c in scope.cols(t, "label"):
+        stats = c.column.stats
+        read_all = stats is not None and t.row_count is not None and stats.rows >= t.row_count
+        declared = (c.column.name,) in t.unique or t.primary_key == (c.column.name,)
+        if declared or (read_all and scope.role(t, c.column).unique):
+            out.append(c)
+    return out
+
+
+def row_ratio(scope: Scope, rng: Random) -> Built | None:
+    """A measure of one named row against the same measure of another: ``how many times
+    longer is the Mississippi than the Rhine`` (a ratio, ``* 1.0 / NULLIF(..., 0)``) or
+    ``how much higher is X than Y`` (a difference).  Written as two scalar subqueries under
+    a SELECT without FROM, or as a cross join of two one-row derived tables."""
+    t = _table(scope, rng)
+    label = _pick(rng, _naming(scope, t)) if t else None
+    if label is None:
+        return None
+    # A measure known to be recorded on every row read: a missing one makes the answer NULL.
+    nums = [m for m in scope.cols(t, "num") if m.column.stats is None or not m.column.stats.nulls]
+    vals = scope.values(t, label.column)[:_PICK]
+    if not nums or len(vals) < 2:
+        return None
+    m = rng.choice(nums)
+    first, second = (Cond(label, "eq", (v,)) for v in rng.sample(list(vals), 2))
+    rel = rng.choice(("ratio", "ratio", "diff"))
+    if "unsigned" in m.column.raw_type.lower():
+        rel = "ratio"  # MySQL: an UNSIGNED a - b below 0 is an error, not a negative number
+
+    def combine(a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        if rel == "ratio":
+            return _spelled_over(scope, rng, a, b)
+        return exp.Sub(this=a, expression=b)
+
+    name = "ratio" if rel == "ratio" else "difference"
+    ref = scope.ref(m)
+    if rng.random() < 0.5:  # SELECT (SELECT m ... 'A') * 1.0 / NULLIF((SELECT m ... 'B'), 0)
+        a, b = (_select(scope, t, ref.copy()).where(scope.cond(c)).subquery()
+                for c in (first, second))  # fmt: skip
+        q = sqlglot.select(combine(a, b).as_(name))
+        feats: tuple[str, ...] = ("scalar_subquery", "filter", "arithmetic")
+    else:  # FROM (SELECT m ... 'A') AS a CROSS JOIN (SELECT m ... 'B') AS b (or a comma)
+        shown = ref if isinstance(ref, exp.Column) else ref.as_(m.column.name)  # a CAST, named
+        a, b = (_select(scope, t, shown.copy()).where(scope.cond(c)).subquery(alias)
+                for c, alias in ((first, "a"), (second, "b")))  # fmt: skip
+        side = [exp.Column(this=scope.ident(m.column.name), table=exp.to_identifier(x))
+                for x in ("a", "b")]  # fmt: skip
+        q = sqlglot.select(combine(*side).as_(name)).from_(a)
+        if rng.random() < 0.5:
+            q = q.join(b, join_type="cross")
+        else:
+            q.append("joins", exp.Join(this=b))
+        feats = ("join", "filter", "arithmetic")
+    slots = {"t": t, "num": m, "where": [first, second], "rel": rel}
+    return Built(q, "row_ratio", "hard", feats, (t,), slots)
 
 
 def _agg_features(node: exp.Expr) -> list[str]:
