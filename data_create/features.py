@@ -146,8 +146,28 @@ def _structural_number(node: exp.Expr) -> bool:
         return True
     if isinstance(parent, exp.EQ) and node.this == "1" and isinstance(parent.this, exp.Column):
         return _row_number_alias(parent.this)  # rn = 1: "the latest ... of each", in words
+    if isinstance(parent, exp.EQ) and node.arg_key == "expression" and _all_of(parent, node.this):
+        return True  # HAVING COUNT(DISTINCT c) = 2 over c IN ('a', 'b'): "both", in words
     # * 100.0 makes a ratio a percentage, which the question says in words.
     return isinstance(parent, exp.Mul) and node.this in ("1.0", "100.0")
+
+
+def _all_of(eq: exp.EQ, n: str) -> bool:
+    """Whether ``eq`` is ``HAVING COUNT(DISTINCT ...) = n`` in a SELECT whose WHERE lists
+    ``n`` values with IN (at any depth): the groups having all of them ("both ... and ...").
+
+    >>> literals("SELECT a FROM t WHERE c IN ('x', 'y') GROUP BY a HAVING COUNT(DISTINCT c) = 2", "sqlite")
+    ['x', 'y']
+    """
+    count = eq.this
+    if not (isinstance(count, exp.Count) and isinstance(count.this, exp.Distinct)):
+        return False
+    select = eq.find_ancestor(exp.Having, exp.Select)
+    select = select.parent if isinstance(select, exp.Having) else None
+    where = select.args.get("where") if isinstance(select, exp.Select) else None
+    return where is not None and any(
+        str(len(i.expressions)) == n for i in where.find_all(exp.In) if i.expressions
+    )
 
 
 def _row_number_alias(column: exp.Column) -> bool:

@@ -267,6 +267,21 @@ class Scope:
             return Col(table, c)
         return None
 
+    def unique(self, table: Table, column: Column) -> bool:
+        """Whether no two rows of ``table`` share a value of ``column``, as far as it is
+        known: its primary key, a UNIQUE constraint, or every row read when the metadata
+        was extracted (the role's ``unique`` trusts a sample of a big table, which a lookup
+        that must find at most one row cannot)."""
+        if table.primary_key == (column.name,) or (column.name,) in table.unique:
+            return True
+        stats = column.stats
+        return bool(
+            stats is not None
+            and stats.unique
+            and table.row_count is not None
+            and stats.rows >= table.row_count
+        )
+
     def big(self, table: Table) -> bool:
         return table.row_count is None or table.row_count > 50
 

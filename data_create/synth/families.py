@@ -28,7 +28,7 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     "having": (shapes.group_having, shapes.join_having),
     "compare_aggregate": (shapes.scalar_subquery,),
     "negation": (shapes.negation, shapes.negation, shapes.exists),
-    "set_operation": (shapes.set_operation,),
+    "set_operation": (shapes.set_operation, shapes.both),
     "arithmetic": (shapes.arithmetic, shapes.arithmetic, shapes.share, shapes.row_ratio),
     "advanced": (shapes.case_label, shapes.window_top, shapes.date_month, shapes.date_year),
     # Mostly derived tables / CTEs, about one in five a window over an aggregate.

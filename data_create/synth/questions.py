@@ -291,6 +291,24 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("哪些{g}的{t}数量不少于{k}个？列出{g}及数量。", "按{g}统计{t}数量，只保留数量大于等于{k}的分组。",
                "列出拥有至少{k}个{t}的{g}及对应数量。"),
     },
+    # Groups kept by a total or an average of their rows (shapes._having_figure).
+    "having_agg": {
+        "en": ("For which {gs} is {agg} of {ts}{ww} {more} {k}? Show each with its {bare}{sorted}.",
+               "For each {g}, give {agg} of its {ts}{ww}, keeping only those {more} {k}{sorted}.",
+               "List the {gs} whose {bare} over their {ts}{ww} is {more} {k}, with that {bare}{sorted}."),
+        "zh": ("{wz}{t}中，哪些{g}的{agg}{more}{k}？列出{g}及其{bare}{sorted}。",
+               "按{g}统计{wz}{t}的{agg}，只保留{more}{k}的{g}{sorted}。",
+               "列出{wz}{t}的{agg}{more}{k}的{g}及其{bare}{sorted}。"),
+    },
+    # Entities related to both of two values (relational division, shapes.both).
+    "both": {
+        "en": ("Which {ts} have both {t2s} whose {w0} and {t2s} whose {w1}? List their {cols}.",
+               "List the {cols} of the {ts} with {t2s} whose {w0} as well as {t2s} whose {w1}.",
+               "Find the {ts} that have {t2s} for which {w0} and also {t2s} for which {w1}; give their {cols}."),
+        "zh": ("哪些{t}既有{w0}的{t2}，又有{w1}的{t2}？列出其{cols}。",
+               "列出同时拥有{w0}的{t2}和{w1}的{t2}的{t}的{cols}。",
+               "找出{w0}的{t2}和{w1}的{t2}都有的{t}，给出{cols}。"),
+    },
     "figure": {
         "en": ("What is {agg}?", "Compute {agg}.", "Over all {ts}, what is {agg}?"),
         "zh": ("{agg}是多少？", "计算{agg}。", "在全部{t}中，{agg}是多少？"),
@@ -666,6 +684,9 @@ class Phraser:
         if built.shape == "negation":  # conditions on the missing rows, said without owner
             f["ww"] = f" whose {f['wu']}" if where else ""
             f["wz"] = f"{f['wu']}的" if where else ""
+        if built.shape == "both":  # each said right after the table it is about
+            for i, c in enumerate(where):
+                f[f"w{i}"] = self.cond(c, False)
         for key in ("c2", "c3"):
             if key in s:
                 f[key] = self.column(s[key])
@@ -725,6 +746,11 @@ class Phraser:
                 f", from {self.words['fromto'][order[1]]}" if en and "agg2" not in s
                 else f", sorted by {f['bare']} from {self.words['fromto'][order[1]]}" if en
                 else f"（按{f.get('bare', '')}{self.words['fromto'][order[1]]}排列）"
+            )  # fmt: skip
+        if key == "having_agg" and order is not None:
+            f["sorted"] = (
+                f", from {self.words['fromto'][order[1]]}" if en
+                else f"，按{f['bare']}{self.words['fromto'][order[1]]}排列"
             )  # fmt: skip
         if "by" in s:  # a listing sorted by one of its columns
             col, desc = s["by"]

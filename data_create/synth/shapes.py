@@ -8,8 +8,11 @@ functions (top-N per group), date bucketing by month and year.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections import Counter
 from collections.abc import Callable
+from decimal import ROUND_FLOOR, Decimal
 from random import Random
 
 import sqlglot
@@ -609,10 +612,14 @@ def _sort_groups(scope: Scope, rng: Random, q: exp.Select, by: exp.Expr, desc_p:
 
 
 def group_having(scope: Scope, rng: Random) -> Built | None:
+    """Groups kept by their number of rows (``cities with at least 5 customers``) or, about
+    half the time, by a total or an average (:func:`_having_figure`)."""
     t = _table(scope, rng)
     g = _pick(rng, scope.cols(t, "cat")) if t else None
     if g is None:
         return None
+    if rng.random() < _HAVING_FIGURE and (made := _group_having_figure(scope, rng, t, g)):
+        return made
     rows = t.row_count or 100
     k = rng.choice([x for x in (2, 3, 5, 10, 20, 50) if x <= max(2, rows // 20)])
     kl = Lit(exp.Literal.number(k), str(k), False)
@@ -628,6 +635,123 @@ def group_having(scope: Scope, rng: Random) -> Built | None:
         slots["order"] = (None, True)
         feats += ("order_by",)
     return Built(q, "group_having", "medium", feats, (t,), slots)
+
+
+# How often a HAVING keeps groups by a total or an average of a measure, not a row count.
+_HAVING_FIGURE = 0.5
+
+
+def _spread(scope: Scope, col: Col) -> tuple[float, float] | None:
+    """A low and a high estimate of a measure's mean: the lower quartile of its real values
+    (the most frequent ones, or the smallest when none repeats: below the mean of the
+    right-skewed amounts most measures are), and the middle of its range in the rows the
+    metadata read (above it, for the same reason)."""
+    nums = sorted(float(v.text) for v in scope.values(col.table, col.column))
+    if not nums:
+        return None
+    lo, hi = nums[len(nums) // 4], nums[-1]
+    stats = col.column.stats
+    # No statistics, or not numbers: the largest value known.
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
+        hi = (float(stats.min) + float(stats.max)) / 2
+    return lo, max(lo, hi)
+
+
+def _distinct(scope: Scope, col: Col) -> int:
+    """About how many different values ``col`` has (in the rows the metadata read)."""
+    stats = col.column.stats
+    return max(stats.distinct if stats is not None else len(scope.values(col.table, col.column)), 1)
+
+
+def _selectivity(scope: Scope, conds: list[Cond]) -> float:
+    """About what share of the rows ``conds`` keep: one of n values of a category is 1/n
+    of them (less than the share of the frequent values the filters draw)."""
+    share = 1.0
+    for c in conds:
+        n = _distinct(scope, c.col)
+        share *= min(1.0, len(c.values) / n) if c.op in ("eq", "in") else 0.5
+    return share
+
+
+def _round_down(x: float) -> Lit | None:
+    """``x`` rounded down to two significant digits, as a person states a threshold.
+
+    >>> _round_down(12345.6).text, _round_down(0.0347).text, _round_down(7.0).text
+    ('12000', '0.034', '7')
+    """
+    if not (x > 0 and math.isfinite(x)):
+        return None
+    step = Decimal(10) ** (math.floor(math.log10(x)) - 1)
+    value = (Decimal(repr(x)) / step).to_integral_value(rounding=ROUND_FLOOR) * step
+    text = format(value.normalize(), "f")
+    return Lit(exp.Literal.number(text), text, False)
+
+
+def _having_figure(scope: Scope, rng: Random, t, alias: str | None, groups: int,
+                   conds: list[Cond]) -> tuple[exp.Expr, tuple, Lit, bool] | None:  # fmt: skip
+    """``(figure, slot, threshold, above)`` for a HAVING on a measure of ``t``: its total
+    (additive measures only) or its average, above or below a threshold from the data, so
+    that some of the ``groups`` pass.  The groups' averages straddle the overall one: an
+    average is kept above a low estimate of it or below a high one (:func:`_spread`).  A
+    total is held against a share (above) or a multiple (below) of a typical group's total,
+    the estimate times the rows per group that ``conds`` keep: the biggest group is above
+    the mean group and the smallest below it."""
+    num = _pick(rng, scope.cols(t, "num"))
+    spread = _spread(scope, num) if num is not None else None
+    if spread is None or spread[0] <= 0:
+        return None
+    func = "sum" if scope.role(t, num.column).can_sum and rng.random() < 0.6 else "avg"
+    above = rng.random() < 0.75
+    # Above a low estimate of a row's mean, or below one between the low and the high (the
+    # middle of a skewed range is far above most rows): the groups straddle the mean.
+    lo, hi = spread
+    typical = (
+        lo * rng.choice((0.7, 0.85, 1.0))
+        if above
+        else math.sqrt(lo * hi) * rng.choice((1.0, 1.25, 1.5))
+    )
+    if func == "sum":  # rows per group: at least one, or there is no group
+        rows = max(1.0, (t.row_count or 100) * _selectivity(scope, conds) / max(groups, 1))
+        typical *= rows * rng.choice((0.3, 0.5, 0.8) if above else (1.0, 1.5, 2.0))
+    k = _round_down(typical)
+    if k is None:
+        return None
+    num = num.at(alias)
+    return AGGS[func](this=scope.ref(num)), (func, num, t), k, above
+
+
+def _having_query(scope: Scope, rng: Random, q: exp.Select, made: tuple, slots: dict,
+                  feats: list[str]) -> exp.Select:  # fmt: skip
+    """``q`` (the grouping shown, grouped) with the figure of :func:`_having_figure`
+    shown, the groups kept by it and, most often, sorted by it; fills ``slots``/``feats``."""
+    node, aslot, k, above = made
+    name = "total" if aslot[0] == "sum" else "avg_value"
+    cmp = exp.GT if above else exp.LT
+    q = q.select(node.as_(name)).having(cmp(this=node.copy(), expression=k.node))
+    slots.update(agg=aslot, k=k, above=above)
+    feats += ["group_by", "having", "aggregate"]
+    if rng.random() < 0.7:
+        desc = rng.random() < 0.75
+        q = q.order_by(scope.ordered(exp.column(name), desc))
+        slots["order"] = (None, desc)
+        feats.append("order_by")
+    return q
+
+
+def _group_having_figure(scope: Scope, rng: Random, t, g: Col) -> Built | None:
+    """Groups of one table kept by a total or an average of their rows, sometimes only of
+    the rows meeting a condition: ``cities whose paid orders total more than 12000``."""
+    conds = []
+    if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, g)):
+        conds = [other]
+    made = _having_figure(scope, rng, t, None, _distinct(scope, g), conds)
+    if made is None:
+        return None
+    slots: dict = {"t": t, "g": g, "where": conds}
+    feats = ["filter"] if conds else []
+    q = _select(scope, t, scope.ref(g)).group_by(scope.ref(g))
+    q = _having_query(scope, rng, q.where(scope.where(conds)) if conds else q, made, slots, feats)
+    return Built(q, "having_agg", "medium", tuple(feats), (t,), slots)
 
 
 def between(scope: Scope, rng: Random) -> Built | None:
@@ -881,6 +1005,128 @@ def set_operation(scope: Scope, rng: Random) -> Built | None:
     q = node(left, right, distinct=True)
     slots = {"t": t, "g": shown, "where": [c1, c2], "setop": op}
     return Built(q, "setop", "hard", ("set_operation", "filter", "projection"), (t,), slots)
+
+
+def both(scope: Scope, rng: Random) -> Built | None:
+    """Entities related to both of two values (relational division): ``customers with
+    orders in the channel 'store' and orders in the channel 'online'`` --
+    ``SELECT name FROM customers WHERE id IN (SELECT customer_id FROM orders WHERE channel
+    IN ('store', 'online') GROUP BY customer_id HAVING COUNT(DISTINCT channel) = 2)``; or,
+    through a link table, values of a third table (``authors in both the domain 'A' and
+    the domain 'B'``: author <- domain_author -> domain)."""
+    options = [("child", e, None) for e in _single_edges(scope)]
+    options += [("bridge", e, d) for e in _single_edges(scope) for d in _single_edges(scope)
+                if d.child is e.child and d.parent is not e.parent
+                and e.child not in (e.parent, d.parent)]  # fmt: skip
+    if not options:
+        return None
+    kind, e, d = rng.choice(options)
+    return _both_child(scope, rng, e) if kind == "child" else _both_bridge(scope, rng, e, d)
+
+
+# What "both" is asked of: fewer expected entities than this, and the answer is most often
+# empty (an entity needs rows with each of the two values).
+_BOTH_EXPECTED = 0.5
+
+
+def _both_values(scope: Scope, rng: Random, col: Col, per: float, entities: int,
+                 unique: bool) -> tuple[Lit, Lit] | None:  # fmt: skip
+    """Two values of ``col`` that some of ``entities`` (each with about ``per`` related
+    rows) likely have both of: among the most frequent ones (any two of a unique name).
+    None when even a typical pair is unlikely (fewer than two rows per entity, or so many
+    values that one entity's rows rarely reach two of them)."""
+    vals = scope.values(col.table, col.column)
+    n = (col.table.row_count or len(vals)) if unique else _distinct(scope, col)
+    if len(vals) < 2 or per < 1.5 or entities * min(1.0, per / max(n, 1)) ** 2 < _BOTH_EXPECTED:
+        return None
+    a, b = rng.sample(list(vals[: _PICK if unique else 4]), 2)
+    return a, b
+
+
+def _both_cols(scope: Scope, table) -> list[Col]:
+    """The columns "both" may be asked of: a category (not a yes/no flag, whose two values
+    say nothing together, nor a float, never compared for equality) or a name."""
+    return [c for c in scope.cols(table, "cat") + scope.cols(table, "label")
+            if scope.role(table, c.column).role != "flag" and c.type != "float"]  # fmt: skip
+
+
+def _both_query(scope: Scope, entity, key: str, inner: exp.Select) -> tuple[exp.Select, Col]:
+    """``SELECT <entity's label> FROM entity WHERE key IN (inner)``, and that label."""
+    label = scope.label_col(entity)
+    cond = exp.In(this=exp.Column(this=scope.ident(key)), query=inner.subquery())
+    return _select(scope, entity, scope.ref(label)).where(cond), label
+
+
+def _both_built(q: exp.Select, col: Col, pair: tuple[Lit, Lit], label: Col, tables: tuple,
+                t2) -> Built:  # fmt: skip
+    slots = {"t": tables[0], "t2": t2, "cols": [label],
+             "where": [Cond(col, "eq", (pair[0],)), Cond(col, "eq", (pair[1],))]}  # fmt: skip
+    feats = ("subquery_in", "group_by", "having", "count", "distinct", "filter", "projection")
+    return Built(q, "both", "hard", feats, tables, slots)
+
+
+def _both_child(scope: Scope, rng: Random, e: Edge) -> Built | None:
+    """Parents with children of both values of a child's category."""
+    col = _pick(rng, [c for c in _both_cols(scope, e.child) if c.column.name not in e.cols])
+    if col is None:
+        return None
+    per = (e.child.row_count or 0) / max(e.parent.row_count or 1, 1)
+    pair = _both_values(scope, rng, col, per, e.parent.row_count or 0, False)
+    if pair is None:
+        return None
+    fk = exp.Column(this=scope.ident(e.cols[0]))
+    inner = (
+        _select(scope, e.child, fk)
+        .where(exp.In(this=scope.ref(col), expressions=[v.node.copy() for v in pair]))
+        .group_by(fk.copy())
+        .having(exp.EQ(this=exp.Count(this=exp.Distinct(expressions=[scope.ref(col)])),
+                       expression=exp.Literal.number(2)))
+    )  # fmt: skip
+    q, label = _both_query(scope, e.parent, e.ref_cols[0], inner)
+    return _both_built(q, col, pair, label, (e.parent, e.child), e.child)
+
+
+def _both_bridge(scope: Scope, rng: Random, e: Edge, d: Edge) -> Built | None:
+    """Entities (``e.parent``) linked through a link table (``e.child``) to both of two
+    rows of a third table (``d.parent``), named by a unique name or a category of it.  By
+    a unique name the link table's own key to the third table is counted, the names
+    looked up in a nested IN most of the time; otherwise the third table is joined."""
+    link, entity, other = e.child, e.parent, d.parent
+    col = _pick(rng, _both_cols(scope, other))
+    if col is None:
+        return None
+    unique = scope.unique(other, col.column)
+    per = (link.row_count or 0) / max(entity.row_count or 1, 1)
+    pair = _both_values(scope, rng, col, per, entity.row_count or 0, unique)
+    if pair is None:
+        return None
+    values = [v.node.copy() for v in pair]
+    two = exp.Literal.number(2)
+    fk = exp.Column(this=scope.ident(e.cols[0]))
+    if unique and rng.random() < 0.7:
+        link_col = exp.Column(this=scope.ident(d.cols[0]))
+        names = _select(scope, other, exp.Column(this=scope.ident(d.ref_cols[0]))).where(
+            exp.In(this=scope.ref(col), expressions=values)
+        )
+        inner = (
+            _select(scope, link, fk)
+            .where(exp.In(this=link_col, query=names.subquery()))
+            .group_by(fk.copy())
+            .having(exp.EQ(this=exp.Count(this=exp.Distinct(expressions=[link_col.copy()])),
+                           expression=two))
+        )  # fmt: skip
+    else:
+        j = _Join(scope, (d,), link)
+        at, fk = j.at(col), exp.Column(this=scope.ident(e.cols[0]), table=exp.to_identifier("t1"))
+        inner = (
+            j.select(fk)
+            .where(exp.In(this=scope.ref(at), expressions=values))
+            .group_by(fk.copy())
+            .having(exp.EQ(this=exp.Count(this=exp.Distinct(expressions=[scope.ref(at)])),
+                           expression=two))
+        )  # fmt: skip
+    q, label = _both_query(scope, entity, e.ref_cols[0], inner)
+    return _both_built(q, col, pair, label, (entity, link, other), other)
 
 
 _CASE_LABELS = {"en": ("high", "low"), "zh": ("高", "低")}
@@ -1433,6 +1679,8 @@ def join_having(scope: Scope, rng: Random) -> Built | None:
     groups, row = _group_of(scope, rng, j, e.parent)
     if not groups:
         return None
+    if rng.random() < _HAVING_FIGURE and (made := _join_having_figure(scope, rng, j, groups, row)):
+        return made
     per = (e.child.row_count or 100) / max(e.parent.row_count or 10, 1)
     ks = [k for k in (2, 3, 5, 10, 20, 50, 100) if k <= max(2, per * 1.5)]
     k = rng.choice(ks)
@@ -1445,6 +1693,26 @@ def join_having(scope: Scope, rng: Random) -> Built | None:
     slots = {"t": e.child, "t2": e.parent, "g": groups[0], "k": kl, "g_row": row}
     feats = ("join", "group_by", "having", "count", "aggregate")
     return Built(q, "join_having", "hard", feats, (e.child, e.parent), slots)
+
+
+def _join_having_figure(scope: Scope, rng: Random, j: _Join, groups: list[Col],
+                        row: bool) -> Built | None:  # fmt: skip
+    """Parent rows or categories kept by a total or an average of their children, sometimes
+    only of the children meeting a condition (on either table): ``stores whose online
+    orders average more than 300``."""
+    (e,) = j.edges
+    conds = (
+        _join_filter(scope, rng, j, (e.child, e.parent), groups[0]) if rng.random() < 0.5 else []
+    )
+    n = (e.parent.row_count or 10) if row else _distinct(scope, groups[0])
+    made = _having_figure(scope, rng, e.child, "t1", n, conds)
+    if made is None:
+        return None
+    slots: dict = {"t": e.child, "t2": e.parent, "g": groups[0], "g_row": row, "where": conds}
+    feats = ["join"] + (["filter"] if conds else [])
+    q = j.select(scope.ref(groups[0])).group_by(*(scope.ref(g) for g in groups))
+    q = _having_query(scope, rng, q.where(scope.where(conds)) if conds else q, made, slots, feats)
+    return Built(q, "having_agg", "hard", tuple(feats), (e.child, e.parent), slots)
 
 
 def argmax(scope: Scope, rng: Random) -> Built | None:

@@ -14,7 +14,7 @@ from .. import engines
 from ..errors import ConfigError, UnknownScheme
 from ..features import level, tag
 from ..records import DIFFICULTIES, SHAPE_FAMILIES, Candidate, Column, SchemaMetadata, Table, Topic
-from . import dialects, staging
+from . import dialects, lookup, staging
 from .builder import Built, Scope
 from .families import DEFAULT_SHAPE_MIX, FAMILIES
 from .questions import Phraser
@@ -175,6 +175,10 @@ class Synthesizer:
             share = staging.share(built.expression)
             if share and rng.random() < share:
                 built.expression = staging.stage(built.expression, self.dialect, rng)
+            # Others pick rows by a parent's name through a lookup instead of joining it:
+            # ``WHERE store_id = (SELECT store_id FROM stores WHERE name = 'X')``.
+            elif (share := lookup.share(built.expression, scope)) and rng.random() < share:
+                lookup.apply(built, scope, rng)
             sql = _render(built.expression, self.dialect)
             if sql in seen:  # caught before the question costs anything
                 misses += 1
