@@ -156,6 +156,8 @@ def test_the_nested_family_is_registered():
     assert set(FAMILIES["nested"]) == set(SHAPES[:4]) | {
         nested.window_over_groups,
         nested.running_total,
+        nested.period_change,
+        nested.bucket_share,
         latest.latest_row,
     }
 

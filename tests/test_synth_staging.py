@@ -98,7 +98,10 @@ def test_staged_queries_give_the_same_answers_and_gain_derived(example):
         forms["cte" if staged.args.get("with_") else "derived"] += 1
         keys.add(new.key)
     assert forms["cte"] > forms["derived"] > 0.15 * len(pairs)
-    assert {"t2+join+filter+agg+derived", "t2+join+filter+count+group+derived"} <= keys
+    assert "t2+join+filter+agg+derived" in keys
+    # A grouped count of filtered joined rows, in one of its forms (sorted, top N ...): any
+    # one key of them is too rare in 3,000 draws to depend on the order of the shapes.
+    assert any(k.startswith("t2+join+filter+count+") and "+group+" in k for k in keys), keys
     assert len(keys) >= 60
 
 

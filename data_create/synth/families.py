@@ -35,7 +35,7 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     "nested": (nested.nested_avg, nested.nested_avg, nested.nested_count, nested.nested_above,
                nested.nested_above, nested.cte_top, nested.cte_top, nested.cte_top,
                nested.cte_top, nested.window_over_groups, nested.running_total,
-               latest.latest_row),
+               nested.period_change, nested.bucket_share, latest.latest_row),
 }  # fmt: skip
 
 DEFAULT_SHAPE_MIX: dict[str, float] = {

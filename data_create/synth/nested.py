@@ -5,8 +5,11 @@ customer`` (AVG over a per-group COUNT in a derived table), ``customers whose to
 is above the average customer's`` (a CTE compared with its own average), ``the top 5
 merchants by revenue`` (a CTE of per-group figures, ranked outside), ``rank each doctor by
 number of treatments`` (``RANK() OVER (ORDER BY COUNT(*) DESC)`` next to GROUP BY),
-``each category's share of total sales`` (``SUM(x) * 100.0 / SUM(SUM(x)) OVER ()``) and
-``the running total of sales by month`` (a date bucket, ``SUM(...) OVER (ORDER BY month)``).
+``each category's share of total sales`` (``SUM(x) * 100.0 / SUM(SUM(x)) OVER ()``),
+``the running total of sales by month`` (a date bucket, ``SUM(...) OVER (ORDER BY month)``),
+``sales per month and the change from the previous month`` (``total - LAG(total) OVER
+(ORDER BY month)``) and ``the share of customers with at least 3 orders`` (``CASE`` over a
+derived table of per-customer counts).
 
 Every shape groups the rows of a *fact* table (:func:`_grouped`): by a category of that
 table, or through a foreign key by a parent's row or category, or along a two-edge path
@@ -315,6 +318,143 @@ def cte_top(scope: Scope, rng: Random) -> Built | None:
     return _built(shape, q, gr, feats, **slots)
 
 
+# How often the entities compared are the values of a fact's own link column (``writes``
+# grouped by ``authorid``): a question that only counts entities needs no label of theirs.
+_BY_LINK = 0.5
+# Thresholds of rows an entity has, the round numbers people say; k is picked near the
+# typical number.
+_LADDER = (
+    1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 100, 150, 200, 250, 300,
+    400, 500, 750, 1000, 1500, 2000, 3000, 5000,
+)  # fmt: skip
+
+
+def _linked(scope: Scope, rng: Random) -> _Grouped | None:
+    """A child's rows grouped by its single-column link to a parent (never NULL in the
+    sampled rows: a NULL group is no parent); the question names the parent's rows."""
+    e = _edge(scope, rng)
+    if e is None or len(e.cols) != 1:
+        return None
+    link, ref = e.child.column(e.cols[0]), e.parent.column(e.ref_cols[0])
+    if link is None or ref is None or link.stats is None or link.stats.nulls:
+        return None
+    other = _other_filter(scope, rng, e.child) if rng.random() < _FILTER else None
+    slots = {"t": e.child, "g": Col(e.parent, ref), "g_row": True}
+    return _Grouped(scope, e.child, [Col(e.child, link)], True, None, e.cols,
+                    [other] if other else [], slots)  # fmt: skip
+
+
+def _distinct(scope: Scope, col: Col) -> int | None:
+    """About how many different values ``col`` has in its whole table: the distinct count
+    of the sampled rows, scaled up to the table's rows unless the sample saw the values
+    repeat a lot already (then it has seen about all of them)."""
+    stats, rows = col.column.stats, col.table.row_count
+    if stats is None or not stats.distinct:
+        return len(scope.values(col.table, col.column)) or None
+    n = float(stats.distinct)
+    if rows and stats.rows and rows > stats.rows and stats.distinct_ratio > 0.2:
+        n *= rows / stats.rows
+    return max(1, round(n))
+
+
+def _entity_rows(scope: Scope, gr: _Grouped) -> tuple[float, int] | None:
+    """About how many rows each entity counted by :func:`bucket_share` has, and how many
+    entities there are: rows of a table (the parents a link column points at, or the far
+    end of a chain), each with about the fact's rows over their number -- a sample of
+    the link column's values undercounts them when the rows come sorted by it -- or the
+    values of a category."""
+    g, rows = gr.groups[-1], gr.fact.row_count
+    if not rows:
+        return None
+    n = _distinct(scope, g)
+    if gr.row:
+        # The fact's link column to them, when the sample read all its rows: exact.
+        one = gr.join is None or len(gr.join.edges) == 1
+        link = gr.fact.column(gr.joined[0]) if one and gr.joined else None
+        stats = link.stats if link is not None else None
+        if stats is not None and stats.rows >= rows:
+            n = stats.distinct
+        else:
+            n = gr.slots["g"].table.row_count or n
+    if not n:
+        return None
+    kept = 1.0  # the share of rows the conditions keep: one value of so many, or about half
+    for c in gr.where:
+        values = _distinct(scope, Col(c.col.table, c.col.column)) or 2
+        kept *= {"eq": 1 / values, "in": 2 / values}.get(c.op, 0.5)
+    return rows * kept / n, n
+
+
+def _threshold(rng: Random, per: float, lowest: int, near: float) -> Lit:
+    """k at most the mean number of rows per entity, so that some entity has k rows or
+    more (at least the mean), and at least ``near`` times it, so that some have fewer:
+    an answer neither 0 nor undefined (entities may all have about the mean)."""
+    fits = [k for k in _LADDER if lowest <= k and per * near <= k <= per]
+    if not fits:  # the ladder value nearest below the typical number
+        fits = [max([k for k in _LADDER if lowest <= k <= max(per, lowest)] or [lowest])]
+    k = rng.choice(fits)
+    return Lit(exp.Literal.number(k), str(k), False)
+
+
+def bucket_share(scope: Scope, rng: Random) -> Built | None:
+    """Entities compared by how many rows each has, over a CTE (or derived table) of their
+    counts: ``the share of customers with at least 3 orders``
+    (``COUNT(CASE WHEN total >= 3 THEN 1 END) * 1.0 / COUNT(*)``), or ``the ratio of authors
+    with more than 2 papers to those with at most 2``
+    (``... / NULLIF(COUNT(CASE WHEN total <= 2 THEN 1 END), 0)``); counted with
+    ``COUNT(DISTINCT CASE WHEN ... THEN <entity> END)`` too, as people write it."""
+    gr = _linked(scope, rng) if rng.random() < _BY_LINK else None
+    gr = gr or _grouped(scope, rng)
+    if gr is None:
+        return None
+    stats = gr.groups[-1].column.stats  # the key of a row, or the category
+    if stats is not None and stats.nulls:  # a NULL group is no entity
+        return None
+    made = _entity_rows(scope, gr)
+    if made is None:
+        return None
+    per, groups = made
+    if groups < 4 or per < 1.2:  # too few entities, or nearly all with one row
+        return None
+    ratio = rng.random() < 0.45
+    # "more than k" against "at most k" needs entities on both sides: k just under the
+    # mean; "at least k" only some at or above it.
+    kl = _threshold(rng, per, 1, 0.8) if ratio else _threshold(rng, per, 2, 0.5)
+    k = int(kl.text)
+    name = _fig_name(gr)
+    total, entity = _col(scope, name), _col(scope, gr.names(name)[-1])
+    spelling = rng.choices(("count", "distinct", "sum"), (0.5, 0.35, 0.15))[0]
+
+    def meeting(cmp: type[exp.Expr]) -> exp.Expr:
+        test = cmp(this=total.copy(), expression=kl.node.copy())
+        if spelling == "sum":
+            return exp.Sum(this=exp.Case(ifs=[exp.If(this=test, true=exp.Literal.number(1))],
+                                         default=exp.Literal.number(0)))  # fmt: skip
+        then = entity.copy() if spelling == "distinct" else exp.Literal.number(1)
+        case = exp.Case(ifs=[exp.If(this=test, true=then)])
+        return exp.Count(this=exp.Distinct(expressions=[case]) if spelling == "distinct" else case)
+
+    slots: dict = {"k": kl, "agg": ("count", None, gr.fact)}
+    if ratio:
+        # "at most k" or "exactly k" below the line (one and the same for k = 1: every
+        # entity here has a row).
+        exact = k <= 3 and rng.random() < 0.4
+        slots["low"] = "eq" if exact or k == 1 else "le"
+        fig = _over(meeting(exp.GT), meeting(exp.EQ if exact else exp.LTE))
+    else:
+        slots["pct"] = rng.random() < 0.3
+        whole = (
+            exp.Count(this=exp.Distinct(expressions=[entity.copy()]))
+            if spelling == "distinct"
+            else exp.Count(this=exp.Star())
+        )
+        fig = _over(meeting(exp.GTE), whole, "100.0" if slots["pct"] else "1.0")
+    inner = _per_group(gr, exp.Count(this=exp.Star()), name)
+    q = _nest(sqlglot.select(fig.as_("ratio" if ratio else "share")), inner, rng.random() < 0.5)
+    feats = [*gr.features(), "count", "case", "arithmetic"]
+    return _built("bucket_ratio" if ratio else "bucket_share", q, gr, feats, **slots)
+
+
 # ---------------------------------------------------------------- windows over aggregates
 
 
@@ -457,6 +597,89 @@ def running_total(scope: Scope, rng: Random) -> Built | None:
         slots["where"] = where[1:]  # the year is said with the months
     shape = "running_month" if monthly else "running_year"
     return Built(q, shape, "hard", tuple(feats), (t,), slots)
+
+
+# How often the rows bucketed by period are those of one parent (``sales of cars made by
+# Toyota``): joined to it and filtered by it.
+_OF_PARENT = 0.35
+
+
+def period_change(scope: Scope, rng: Random) -> Built | None:
+    """A figure per month of a year (or per year) and its change from the previous one:
+    ``total - LAG(total) OVER (ORDER BY month_label)`` over a CTE of the buckets, or
+    ``SUM(x) - LAG(SUM(x)) OVER (ORDER BY <bucket>)`` next to the GROUP BY; sometimes the
+    change in percent too (``* 100.0 / NULLIF(LAG(total) ..., 0)``).  The rows may be
+    filtered, or be those of one parent row or category (a join, filtered by the parent)."""
+    e = _edge(scope, rng) if rng.random() < _OF_PARENT else None
+    j = _Join(scope, (e,), e.child) if e is not None and scope.cols(e.child, "date") else None
+    t = j.tables[0] if j else _table(scope, rng)
+    monthly = rng.random() < 0.6
+    # Every year of a date with NULLs would have a NULL year too, its change from nothing
+    # (the months of one year leave the NULLs out).
+    dates = [
+        c for c in (scope.cols(t, "date") if t else [])
+        if monthly or c.column.stats is None or not c.column.stats.nulls
+    ]  # fmt: skip
+    d = _pick(rng, dates)
+    if d is None:
+        return None
+    alias = "t1" if j else None
+    d = d.at(alias)
+    where: list[Cond] = []
+    if monthly:
+        year = scope.year_cond(d, rng)
+        if year is None:
+            return None
+        where.append(year)
+        bucket, name = dialects.month_bucket(scope.ref(d), scope.dialect), "month_label"
+    else:
+        bucket, name = dialects.year_of(scope.ref(d), scope.dialect), "year_no"
+    if j is not None:  # the parent the rows belong to: why it is joined
+        parent = _row_filter(scope, rng, j.tables[1])
+        if parent is None:
+            return None
+        where.append(Cond(j.at(parent.col), parent.op, parent.values))
+    elif rng.random() < 0.3 and (other := _other_filter(scope, rng, t)):
+        where.append(other)
+    gr = _Grouped(scope, t, [], False, j, e.cols if j else (), where, {"t": t})
+    fig, aslot = _additive(scope, rng, gr)
+    cols = [bucket.as_(name), fig.as_("total")]
+    slots: dict = {"t": t, "d": d, "agg": aslot, "where": where}
+    if rng.random() < 0.3 and (second := _second_agg(scope, rng, t, aslot, alias)):
+        cols.append(second[0].as_("other_value"))  # "... and their average price"
+        slots["agg2"] = second[1]
+    base = j.select(*cols) if j else _select(scope, t, *cols)
+    base = (base.where(scope.where(where)) if where else base).group_by(bucket.copy())
+    pct = slots["pct"] = rng.random() < 0.35
+    cte = rng.random() < 0.6  # the buckets in a CTE, the change outside
+    now = exp.column("total") if cte else fig.copy()
+    by = exp.column(name) if cte else bucket.copy()
+    before = exp.Window(
+        this=exp.Lag(this=now.copy()),
+        order=exp.Order(expressions=[scope.ordered(by, False)]),
+    )
+    change = [exp.Sub(this=now.copy(), expression=before.copy()).as_("total_change")]
+    if pct:
+        rise = exp.Paren(this=exp.Sub(this=now.copy(), expression=before.copy()))
+        change.append(_over(rise, before.copy(), "100.0").as_("pct_change"))
+    if cte:
+        shown = [exp.column(name), exp.column("total")]
+        shown += [exp.column("other_value")] if "agg2" in slots else []
+        q = sqlglot.select(*shown, *change).from_("buckets").with_("buckets", as_=base)
+    else:
+        q = base.select(*change, copy=False)
+    q = q.order_by(scope.ordered(exp.column(name), False))
+    feats = ["date_bucket", "group_by", "aggregate", "window", "order_by", "arithmetic"]
+    feats += (["join"] if j else []) + (["filter"] if where else [])
+    feats += ["count"] if "count" in (aslot[0], slots.get("agg2", ("",))[0]) else []
+    if j is not None:
+        slots["t2"] = j.tables[1]
+    if monthly:
+        slots["year"] = where[0].values[0]
+        slots["where"] = where[1:]  # the year is said with the months
+    shape = "period_month" if monthly else "period_year"
+    tables = tuple(j.tables) if j else (t,)
+    return Built(q, shape, "hard", tuple(feats), tables, slots)
 
 
 def window_over_groups(scope: Scope, rng: Random) -> Built | None:

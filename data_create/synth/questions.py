@@ -510,6 +510,33 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("{zpre}按{d}的年份统计每年的{agg}及累计值，按年份升序排列。",
                "{zpre}每年（依据{d}）的{agg}及截至该年的累计值是多少？按年份排列。"),
     },
+    "period_month": {
+        "en": ("For each month of {year}, what is {agg} by {d}{ww}, and how much did {chg} change from the previous month{pct}? List the months in order.",
+               "Show {agg} per month of {year} (by {d}){ww}, with the change{chgin} from the previous month{pct}, in chronological order.",
+               "Month by month in {year} (based on {d}){ww}, give {agg} and how {chg} changed from the month before{pct}, earliest month first."),
+        "zh": ("{zpre}按{d}统计{year}年每个月的{agg}，以及{chgz}比上个月的变化{pctz}，按月份先后排列。",
+               "{zpre}{year}年（依据{d}）各月的{agg}是多少？{chgz}比上个月变化了多少{pctz}？按时间顺序列出。"),
+    },
+    "period_year": {
+        "en": ("For each year of {d}, what is {agg}{ww}, and how much did {chg} change from the previous year{pct}? List the years in order.",
+               "Show {agg} per year (by {d}){ww} with the change{chgin} from the previous year{pct}, in chronological order."),
+        "zh": ("{zpre}按{d}的年份统计每年的{agg}，以及{chgz}比上一年的变化{pctz}，按年份升序排列。",
+               "{zpre}每年（依据{d}）的{agg}是多少？{chgz}比上一年变化了多少{pctz}？按年份排列。"),
+    },
+    # ---- entities compared by how many rows each has (nested.bucket_share)
+    "bucket_share": {
+        "en": ("What {share} of {pop} have at least {k} {rows}?",
+               "Among {pop}, what {share} have {k} or more {rows}?",
+               "Of {pop}, what is the {share} of those with no fewer than {k} {rows}?"),
+        "zh": ("{zpop}中，{zrows}数量不少于{k}个的{g}所占{zshare}是多少？",
+               "{zpop}中，拥有至少{k}个{zrows}的{g}所占{zshare}是多少？"),
+    },
+    "bucket_ratio": {
+        "en": ("Among {pop}, what is the ratio of those with more than {k} {rows} to those with {low}?",
+               "Of {pop}, how many have more than {k} {rows} for each one with {low}?"),
+        "zh": ("{zpop}中，{zrows}数量多于{k}个的{g}与{zrows}数量{zlow}的{g}的数量之比是多少？",
+               "{zpop}中，{zrows}超过{k}个的{g}数量与{zrows}{zlow}的{g}数量之比是多少？"),
+    },
     # ---- the latest / first / highest row of each entity (data_create/synth/latest.py)
     "latest_row": {
         "en": ("For each {g}, which is the {recent} {t} by {num}{among}{tie}? Show the {cols}{sorted}.",
@@ -532,7 +559,8 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
 # Shapes of data_create/synth/nested.py whose words Phraser._nested adds.
 _NESTED = frozenset(
     {"nested_avg", "nested_count", "nested_above", "rank_groups", "share_of_total",
-     "running_month", "running_year"}
+     "running_month", "running_year", "period_month", "period_year", "bucket_share",
+     "bucket_ratio"}
 )  # fmt: skip
 _TEMPLATE_OF = {
     "join_list": "filter_list", "join3": "group_agg",
@@ -820,6 +848,41 @@ class Phraser:
             f["sorted"] = sorted_
         if built.shape == "rank_groups" and not s.get("by_rank"):
             f["sorted"] = ""
+        if built.shape.startswith("period_"):
+            self._period(built, f)
+        if built.shape.startswith("bucket_"):
+            self._buckets(built, f)
+
+    def _period(self, built: Built, f: dict[str, str]) -> None:
+        """A figure per period and its change: which figure changed, when there are two
+        (``how much did the number of sales change``), and whether in percent too."""
+        s = built.slots
+        two = "agg2" in s
+        first = self.agg(s["agg"], len(built.tables) > 1, s["t"])
+        f["chg"] = first if two else "it"
+        f["chgin"] = f" in {first}" if two else ""
+        f["chgz"] = first if two else ""
+        f["pct"] = ", as an amount and as a percentage" if s.get("pct") else ""
+        f["pctz"] = "（差值及百分比）" if s.get("pct") else ""
+
+    def _buckets(self, built: Built, f: dict[str, str]) -> None:
+        """Entities compared by how many rows each has.  Only entities with a (matching)
+        row are counted, so the question says whose share it is: ``customers with any
+        orders where ...``; rows under a condition are ``such orders`` after that."""
+        s = built.slots
+        where = s.get("where") or []
+        some = bool(s.get("g_row") or where)
+        f["pop"] = f"{f['gs']} with any {f['ts']}{f['ww']}" if some else f"all {f['gs']}"
+        f["rows"] = f"such {f['ts']}" if where else f["ts"]
+        f["zpop"] = f"在有{f['wz']}{f['t']}的{f['g']}" if some else f"在所有{f['g']}"
+        f["zrows"] = f"这类{f['t']}" if where else f["t"]
+        f["share"] = "percentage" if s.get("pct") else "share"
+        f["zshare"] = "百分比" if s.get("pct") else "比例"
+        k = s["k"].text
+        if s.get("low") == "eq":
+            f["low"], f["zlow"] = f"exactly {k}", f"恰好{k}个"
+        else:
+            f["low"], f["zlow"] = f"at most {k}", f"不超过{k}个"
 
     def _latest(self, built: Built, f: dict[str, str]) -> str:
         """The words of the latest row of each entity: which one (``most recent``, by a
