@@ -171,10 +171,15 @@ class Scope:
                     continue
                 parent = by_name[ref]
                 if all(
-                    child.column(c) and parent.column(r)
+                    child.column(c) and parent.column(r) and self._linked(child, child.column(c))
                     for c, r in zip(fk.columns, fk.ref_columns, strict=True)
                 ):
                     self.edges.append(Edge(child, parent, fk.columns, fk.ref_columns))
+
+    def _linked(self, child: Table, column: Column) -> bool:
+        """Whether a link column holds any value: a join through one that is NULL in every
+        row (Sakila's ``film.original_language_id``) has no rows, whatever it asks."""
+        return column.sensitive or column.type in _SKIP or bool(self.values(child, column))
 
     # ---------------------------------------------------------------- values and roles
 

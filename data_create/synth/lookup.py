@@ -167,8 +167,12 @@ def _lookups(query: exp.Expr, scope: Scope) -> list[_Lookup]:
             continue
         table = _table(scope, sources[s])
         key = table.column(sides[0].name) if table is not None else None
-        if key is None or not scope.unique(table, key):
-            continue  # a key that repeats: the join could repeat rows, the lookup not
+        if key is None or not _declared_key(table, key):
+            # A key that repeats: the join could repeat rows, the lookup not.  Declared
+            # keys only: a column found unique in today's rows (a bridge table with one row
+            # per student so far) is still the table whose rows a COUNT(*) counts, and
+            # dropping it would change what the question asks.
+            continue
         scalar = any(
             isinstance(c, exp.EQ)
             and isinstance(c.this, exp.Column)
@@ -179,6 +183,11 @@ def _lookups(query: exp.Expr, scope: Scope) -> list[_Lookup]:
         )
         found.append(_Lookup(s, ons[0], mine, scalar))
     return found
+
+
+def _declared_key(table, column) -> bool:
+    """``column`` is ``table``'s one-column primary key or has a UNIQUE constraint."""
+    return table.primary_key == (column.name,) or (column.name,) in table.unique
 
 
 def _alias(table: exp.Table) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import math
 from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from random import Random
 
@@ -668,9 +669,28 @@ def _selectivity(scope: Scope, conds: list[Cond]) -> float:
     of them (less than the share of the frequent values the filters draw)."""
     share = 1.0
     for c in conds:
-        n = _distinct(scope, c.col)
-        share *= min(1.0, len(c.values) / n) if c.op in ("eq", "in") else 0.5
+        if c.op in ("eq", "in"):
+            share *= min(1.0, len(c.values) / _distinct(scope, c.col))
+        elif c.op in ("year", "range"):
+            share *= _period_share(scope, c)
+        else:
+            share *= 0.5
     return share
+
+
+def _period_share(scope: Scope, c: Cond) -> float:
+    """About what share of the rows a year or a date range keeps: the period's length over
+    the span of the column's years (a month of a column over five years keeps 1/60)."""
+    years = sorted({int(v.text[:4]) for v in scope.values(c.col.table, c.col.column)
+                    if v.text[:4].isdigit()})  # fmt: skip
+    span = (years[-1] - years[0] + 1) if years else 1
+    if c.op == "year":
+        return min(1.0, 1 / span)
+    lo, hi = (v.text for v in c.values)
+    with contextlib.suppress(ValueError):
+        days = (date.fromisoformat(hi[:10]) - date.fromisoformat(lo[:10])).days
+        return min(1.0, days / (365.0 * span))
+    return 0.5
 
 
 def _round_down(x: float) -> Lit | None:
