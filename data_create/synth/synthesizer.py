@@ -13,6 +13,7 @@ from sqlglot import exp
 from .. import engines
 from ..errors import ConfigError, UnknownScheme
 from ..features import level, tag
+from ..quality.shape import shape_of
 from ..records import DIFFICULTIES, SHAPE_FAMILIES, Candidate, Column, SchemaMetadata, Table, Topic
 from . import dialects, lookup, staging
 from .builder import Built, Scope
@@ -35,12 +36,18 @@ _MIN_YIELD = 0.1
 # joins, groups and rankings people ask most (13% of samples were ``t1+filter`` against
 # 5% of human questions).  What goes over is set aside, and yielded only when its topic
 # has nothing else new.  People's questions are spread thin over kinds (314 questions of
-# the defog sets have 247 distinct shape keys per database), so the cap is low: 1.2% keeps
-# the tag marginals as close to theirs as 3% did (L1 over tags 64 vs 69 points) and
-# covers more of their kinds in 1,000 samples (77% vs 75%); 0.5% covers a little more but
-# bends the marginals toward the many-variant nested kinds (derived 29% vs their 12%).
-_MAX_SHAPE_SHARE = 0.012
-_SHAPE_FLOOR = 5
+# the defog sets have 247 distinct shape keys per database, most of them asked once), so
+# the cap is low.  Measured over two seeds on the 11 defog databases (bench_shapes.py):
+# 3% covered 75% of their kinds in 1,000 samples, 1.2% 78%, 0.6% 82%; the price is tag
+# marginals bent toward the kinds with many variants (grouped 57% of samples against
+# their 49%, derived tables 21% against 12%).
+_MAX_SHAPE_SHARE = 0.006
+_SHAPE_FLOOR = 4
+
+
+def _cap(made: int) -> float:
+    """How many samples of one shape key may be yielded once ``made`` have been."""
+    return max(_SHAPE_FLOOR, _MAX_SHAPE_SHARE * made)
 
 
 def check_shape_mix(mix: dict[str, float] | None) -> dict[str, float]:
@@ -146,8 +153,7 @@ class Synthesizer:
         families = [f for f in SHAPE_FAMILIES if self.shape_mix[f] > 0]
         weights = [self.shape_mix[f] for f in families]
         yields = dict.fromkeys(families, 1.0)
-        seen, asked = self._seen_sql, self._seen_questions
-        set_aside: list[tuple[Built, str, str, str]] = []
+        set_aside: list[tuple[Built, str, str]] = []
         self.repeats[topic.name] = 0
         bound, made, misses = 50 * topic.count + 200, 0, 0
         while made < bound and misses < _MAX_MISSES and families:
@@ -179,45 +185,54 @@ class Synthesizer:
             # ``WHERE store_id = (SELECT store_id FROM stores WHERE name = 'X')``.
             elif (share := lookup.share(built.expression, scope)) and rng.random() < share:
                 lookup.apply(built, scope, rng)
-            sql = _render(built.expression, self.dialect)
-            if sql in seen:  # caught before the question costs anything
-                misses += 1
-                self.repeats[topic.name] += 1
-                continue
-            seen.add(sql)
-            # What the query does, read back from its SQL by the one tagger every generator
-            # uses: features and difficulty agree with what an LLM sample would carry.
-            tags = tag(sql, self.dialect)
-            if tags.parsed:
-                built.features = tuple(sorted(set(built.features) | set(tags.features)))
-                if tags.difficulty != built.difficulty:
-                    built.difficulty = tags.difficulty
-                    if self._keep[built.difficulty] == 0.0:
-                        misses += 1
-                        continue
-            key = tags.shape or built.shape
-            if self._shapes[key] >= max(_SHAPE_FLOOR, _MAX_SHAPE_SHARE * self._made):
-                set_aside.append((built, sql, family, key))
+            # The kind of question, read from the tree before it costs a rendering and a
+            # parse: one over its share is set aside.
+            key = shape_of(built.expression).key
+            if self._shapes[key] >= _cap(self._made):
+                set_aside.append((built, family, key))
                 yields[family] += _YIELD_DECAY  # new, only over its share: not run out
                 misses += 1
                 continue
-            question = self.phraser.question(built, rng)
-            if question in asked:  # another query already has this text
+            made_one = self._finish(topic, built, family, key, rng)
+            if made_one is None:
                 misses += 1
-                self.repeats[topic.name] += 1
                 continue
-            asked.add(question)
             yields[family] += _YIELD_DECAY
             misses = 0
             made += 1
-            yield self._candidate(topic, built, sql, family, key, question)
+            yield made_one
         # The topic has nothing new left but what went over its shape's share: still
         # distinct queries, better than falling short of the request.
-        for built, sql, family, key in set_aside:
-            question = self.phraser.question(built, rng)
-            if question not in asked:
-                asked.add(question)
-                yield self._candidate(topic, built, sql, family, key, question)
+        for built, family, key in set_aside:
+            if (made_one := self._finish(topic, built, family, key, rng)) is not None:
+                yield made_one
+
+    def _finish(
+        self, topic: Topic, built: Built, family: str, key: str, rng: Random
+    ) -> Candidate | None:
+        """The candidate for ``built``: rendered, tagged and phrased; None when its SQL or
+        its question was yielded already (caught before the question costs anything), or
+        when its tagged difficulty is one the mix does not keep."""
+        sql = _render(built.expression, self.dialect)
+        if sql in self._seen_sql:
+            self.repeats[topic.name] += 1
+            return None
+        self._seen_sql.add(sql)
+        # What the query does, read back from its SQL by the one tagger every generator
+        # uses: features and difficulty agree with what an LLM sample would carry.
+        tags = tag(sql, self.dialect)
+        if tags.parsed:
+            built.features = tuple(sorted(set(built.features) | set(tags.features)))
+            if tags.difficulty != built.difficulty:
+                built.difficulty = tags.difficulty
+                if self._keep[built.difficulty] == 0.0:
+                    return None
+        question = self.phraser.question(built, rng)
+        if question in self._seen_questions:  # another query already has this text
+            self.repeats[topic.name] += 1
+            return None
+        self._seen_questions.add(question)
+        return self._candidate(topic, built, sql, family, key, question)
 
     def _candidate(
         self, topic: Topic, built: Built, sql: str, family: str, key: str, question: str
@@ -244,4 +259,4 @@ def _render(expression: exp.Expr, dialect: str) -> str:
         for lit in list(expression.find_all(exp.Literal)):
             if lit.is_string and not lit.this.isascii():
                 lit.replace(exp.National(this=lit.this))
-    return expression.sql(dialect=dialect)
+    return expression.sql(dialect=dialect, copy=False)  # a built tree is rendered once
