@@ -24,11 +24,16 @@ _ZH_CUT = re.compile(r"[:：,，(（;；=【\[]|--+|\s-\s|—|例如|比如|如�
 _ZH_TABLE_SUFFIX = re.compile(r"(?:信息表|数据表|主表|记录表|表|信息)$")
 _EN_CUT = re.compile(r"\s*(?:[:,(;=]|\s-\s)")
 _ACRONYM = re.compile(r"^[A-Z]{2,}\b")
-# A comment that starts with its list of values names nothing: "Possible values: buy, sell".
+# A comment that starts with its list of values names nothing: "Possible values: buy, sell";
+# nor does one that starts with a note on its NULLs or a condition ("NULL if the treatment is
+# ongoing", "If set, ...", "Whether ...": the identifier says more).
 _NOT_A_LABEL = re.compile(
-    r"^(?:(?:possible|allowed|valid|accepted)\s+values?|values?|one of|e\.?g\.?|for example)$",
+    r"^(?:(?:possible|allowed|valid|accepted)\s+values?|values?|one of|e\.?g\.?|for example)$"
+    r"|^(?:null|empty|if|when|whether)\b",
     re.IGNORECASE,
 )
+# "The title of the publication" is said after "whose" and "the": the article goes.
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 
 
 def has_cjk(text: str) -> bool:
@@ -60,6 +65,8 @@ def label(
 
     >>> label("用户信息表", "sys_user", "zh", table=True), label("用户姓名--例如张三", "x", "zh")
     ('用户', '用户姓名')
+    >>> label("The title of the paper", "title", "en"), label("NULL if ongoing", "end_dt", "en")
+    ('title of the paper', 'end dt')
     """
     parts = _parts(comment or "")
     if language == "zh":
@@ -78,6 +85,7 @@ def label(
                 note = re.match(r"\s*\((\w+)\)\s*$", part[len(text) :]) if keep_note else None
                 if note:
                     text = f"{text} ({note.group(1)})"
+                text = _ARTICLE.sub("", text)
                 if text and len(text) <= 40 and not _NOT_A_LABEL.match(text):
                     return text if _ACRONYM.match(text) else text[0].lower() + text[1:]
     return humanize(name)
