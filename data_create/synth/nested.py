@@ -294,28 +294,92 @@ def nested_above(scope: Scope, rng: Random) -> Built | None:
     return _built("nested_above", q, gr, feats, **slots)
 
 
+# How often cte_top, grouping by a parent's row, figures the groups from the child table
+# alone (by its link column) and joins the parent back outside for its label.
+_JOIN_BACK = 0.35
+
+
 def cte_top(scope: Scope, rng: Random) -> Built | None:
     """Per-group figures in a CTE (or derived table), ranked in the outer query: ``the top 5
-    merchants by revenue from paid orders``, the one with the most, or every group sorted."""
+    merchants by revenue from paid orders``, the one with the most, or every group sorted.
+
+    Grouped by a parent's row, the figures are also written per link column of the child,
+    the parent joined back in the outer query for its name (:func:`_join_back`)."""
     gr = _grouped(scope, rng)
     if gr is None:
         return None
     fig, aslot = _figure(scope, rng, gr)
-    name = _fig_name(gr)
+    back = gr.row and gr.join is not None and rng.random() < _JOIN_BACK
+    made = _join_back(gr, fig) if back else None
+    if made is not None:
+        inner, outer, name, label = made
+        total = _col(scope, name, _CTE)
+    else:
+        name = _fig_name(gr)
+        inner, outer = _per_group(gr, fig, name), sqlglot.select()
+        label, total = _col(scope, gr.names(name)[0]), _col(scope, name)
     desc = rng.random() < 0.75
-    label = _col(scope, gr.names(name)[0])
     kind = rng.choice(("top", "top", "one", "sorted"))
-    shown = [label] if kind == "one" else [label, _col(scope, name)]
-    outer = sqlglot.select(*shown).order_by(scope.ordered(_col(scope, name), desc))
-    slots = {"agg": aslot, "order": (None, desc)}
+    shown = [label] if kind == "one" else [label, total]
+    outer = outer.select(*shown).order_by(scope.ordered(total.copy(), desc))
+    slots = {"agg": aslot, "order": (None, desc), "join_back": made is not None}
     feats = gr.features() + ["order_by"] + (["count"] if aslot[0] == "count" else [])
     if kind != "sorted":
         slots["n"] = _n(rng) if kind == "top" else Lit(exp.Literal.number(1), "1", False)
         outer = outer.limit(slots["n"].node)
         feats.append("limit")
-    q = _nest(outer, _per_group(gr, fig, name), rng.random() < 0.7)
+    cte = rng.random() < 0.7
+    if made is not None:  # the parent joined after FROM per_group: built here, not by _nest
+        q = outer.with_(_CTE, as_=inner) if cte else outer
+        q.set("from_", exp.From(this=exp.to_table(_CTE) if cte else inner.subquery(_CTE)))
+    else:
+        q = _nest(outer, inner, cte)
     shape = {"top": "cte_top", "one": "cte_argmax", "sorted": "cte_sorted"}[kind]
     return _built(shape, q, gr, feats, **slots)
+
+
+def _join_back(gr: _Grouped, fig: exp.Expr):
+    """``gr``'s figures per value of the link to the grouped parent, from the rows that
+    hold the link, and the outer query joining the parent on it:
+    ``WITH per_group AS (SELECT t1.customer_id, COUNT(*) AS total FROM orders AS t1 GROUP
+    BY t1.customer_id) SELECT t2.name, per_group.total FROM per_group JOIN customers AS t2
+    ON t2.id = per_group.customer_id`` -- over a chain the CTE keeps the join to the middle
+    table that holds the link.  Each link value is one parent row (it references a unique
+    key) and a NULL link joins none, so the groups and figures are those of grouping by the
+    parent's row.  Conditions on the parent move to the outer query: they keep or drop a
+    whole group.  Returns ``(inner, outer without its columns, figure name, label)``, or
+    None when a condition could not stay with its table or each link value has one row."""
+    scope, j = gr.scope, gr.join
+    parent = gr.groups[0].table.qualified_name
+    at = j.alias[parent]
+    edge = next((e for e in j.edges if e.parent.qualified_name == parent), None)
+    if edge is None or any(c.col.alias is None for c in gr.where):
+        return None
+    child = j.alias[edge.child.qualified_name]
+    links = [Col(edge.child, c, child) for c in map(edge.child.column, edge.cols)]
+    if child == "t1" and any(scope.role(c.table, c.column).unique for c in links):
+        return None  # one fact row per link value (a one-to-one child): groups of one row
+    taken = {c.column.name.lower() for c in links}
+    name = "total" if "total" not in taken else "group_total"
+    cols = [exp.Alias(this=scope.ref(c), alias=scope.ident(c.column.name)) for c in links]
+    q = _select(scope, j.tables[0], *cols, fig.as_(name), alias="t1")
+    for e, new in j.order:  # the same aliases as the grouped join, less the parent's
+        if e is not edge:
+            on = scope.join_on(e, j.alias[e.child.qualified_name], j.alias[e.parent.qualified_name])
+            q = q.join(scope.table_ref(new, j.alias[new.qualified_name]), on=on)
+    inner = [c for c in gr.where if c.col.alias != at]
+    outside = [c for c in gr.where if c.col.alias == at]
+    if inner:
+        q = q.where(scope.where(inner))
+    q = q.group_by(*(scope.ref(c) for c in links))
+    on = exp.and_(*(
+        exp.EQ(this=_col(scope, r, at), expression=_col(scope, c, _CTE))
+        for c, r in zip(edge.cols, edge.ref_cols, strict=True)
+    ))  # fmt: skip
+    outer = sqlglot.select().join(scope.table_ref(edge.parent, at), on=on)
+    if outside:
+        outer = outer.where(scope.where(outside))
+    return q, outer, name, scope.ref(gr.groups[0])
 
 
 # How often the entities compared are the values of a fact's own link column (``writes``
@@ -458,9 +522,38 @@ def bucket_share(scope: Scope, rng: Random) -> Built | None:
 # ---------------------------------------------------------------- windows over aggregates
 
 
+# How often rank_groups' GROUP BY spelling shows a second figure of the groups, and how
+# often its CTE spelling ranks a parent's rows within each of its categories.
+_SECOND_FIGURE = 0.45
+_WITHIN = 0.6
+
+
+def _within(scope: Scope, rng: Random, gr: _Grouped) -> Col | None:
+    """A category of the grouped parent rows to rank them within (``each doctor within
+    their specialty``): one no condition pins, with a few values that each hold several
+    of the rows (one row per value ranks every row first)."""
+    if not gr.row or gr.join is None:
+        return None
+    g = gr.groups[0]
+    pinned = {
+        c.col.column.name for c in gr.where
+        if c.col.table.qualified_name == g.table.qualified_name
+    }  # fmt: skip
+    rows = g.table.row_count or 0
+    cats = [
+        c for c in scope.cols(g.table, "cat")
+        if c.column.name not in pinned and 2 <= (_distinct(scope, c) or 0) <= rows / 2
+    ]  # fmt: skip
+    cat = _pick(rng, cats)
+    return gr.join.at(cat) if cat is not None else None
+
+
 def rank_groups(scope: Scope, rng: Random) -> Built | None:
     """Every group with its figure and its rank by it: ``rank each doctor by number of
-    treatments`` (``RANK() OVER (ORDER BY COUNT(*) DESC)`` next to ``GROUP BY``)."""
+    treatments`` (``RANK() OVER (ORDER BY COUNT(*) DESC)`` next to ``GROUP BY``); over a
+    CTE of the figures, a parent's rows also ranked within each of its categories: ``rank
+    each doctor within their specialty`` (``RANK() OVER (PARTITION BY specialty ORDER BY
+    total DESC)``, the category grouped by with the row it belongs to)."""
     gr = _grouped(scope, rng)
     if gr is None:
         return None
@@ -474,21 +567,33 @@ def rank_groups(scope: Scope, rng: Random) -> Built | None:
     name = _fig_name(gr)
     slots = {"agg": aslot, "order": (None, desc), "dense": dense, "rank": not dense}
     feats = gr.features() + ["window"] + (["count"] if aslot[0] == "count" else [])
+    by_rank: list[exp.Expr] = [exp.column("rnk")]
     if rng.random() < 0.3:  # the figures in a CTE, ranked outside
+        part = _within(scope, rng, gr) if rng.random() < _WITHIN else None
+        if part is not None:
+            gr.groups.append(part)  # one category per row: the same groups
+            slots["part"] = part
         over.set("order", exp.Order(expressions=[scope.ordered(_col(scope, name), desc)]))
-        label = _col(scope, gr.names(name)[0])
+        names = gr.names(name)
+        shown = [_col(scope, names[0])]
+        if part is not None:
+            shown.append(_col(scope, names[-1]))
+            over.set("partition_by", [_col(scope, names[-1])])
+            by_rank.insert(0, _col(scope, names[-1]))  # each category's rows together
         q = _nest(
-            sqlglot.select(label, _col(scope, name), over.as_("rnk")),
+            sqlglot.select(*shown, _col(scope, name), over.as_("rnk")),
             _per_group(gr, fig, name),
             cte=True,
         )
     else:
         q = gr.select(scope.ref(gr.groups[0]), fig.as_(name), over.as_("rnk"))
-        if rng.random() < 0.25 and (second := _second_agg(scope, rng, gr.fact, aslot, gr.alias)):
+        if rng.random() < _SECOND_FIGURE and (
+            second := _second_agg(scope, rng, gr.fact, aslot, gr.alias)
+        ):
             q.select(second[0].as_("other_value"), copy=False)  # "... and their total amount"
             slots["agg2"] = second[1]
     if rng.random() < 0.6:
-        q = q.order_by(scope.ordered(exp.column("rnk"), False))
+        q = q.order_by(*(scope.ordered(c, False) for c in by_rank))
         feats.append("order_by")
         slots["by_rank"] = True
     return _built("rank_groups", q, gr, feats, **slots)

@@ -471,6 +471,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "{zpre}列出每个{g}的{shown}及其按{bare}{dir}的排名{rank}{sorted}。",
                "{zpre}对{g}按{bare}排名（{most}的为第1名）{rank}，显示{shown}和名次{sorted}。"),
     },
+    # Ranked within each category of the grouped rows (RANK() OVER (PARTITION BY ...)).
+    "rank_within": {
+        "en": ("Rank the {gs} within each {pc} by {bare}{ww}, {most} first{rank}: show each {g}'s {pc}, {shown} and its rank{sorted}.",
+               "Within each {pc}, rank the {gs} by {bare}{ww}, {most} first{rank}; give each {g}'s {pc}, {shown} and rank{sorted}.",
+               "For each {g}, give its {pc}, its {shown}{ww} and its rank by it within each {pc}, {most} first{rank}{sorted}."),
+        "zh": ("{zpre}在每个{pc}内按{bare}{fromto}给{g}排名{rank}，列出{g}、{pc}、{shown}和名次{sorted}。",
+               "{zpre}在每个{pc}内部对{g}按{bare}排名（{most}的为第1名）{rank}，显示{g}、{pc}、{shown}和名次{sorted}。"),
+    },
     "share_of_total": {
         "en": ("What percentage of {whole}{ww} does each {g} account for{sorted}?",
                "For each {g}, what share (in percent) of {whole}{ww} does it have{sorted}?",
@@ -810,6 +818,8 @@ class Phraser:
             key = "scalar_sub"
         if key == "nested_avg" and s["outer"] != "avg":
             key = "nested_extreme"
+        if key == "rank_groups" and "part" in s:
+            key = "rank_within"
         if key == "share_of_total":
             key += ("_frac" if s.get("fraction") else "") + ("_shown" if s.get("show") else "")
         if key == "row_ratio" and s["rel"] == "diff":
@@ -848,6 +858,12 @@ class Phraser:
             f["sorted"] = sorted_
         if built.shape == "rank_groups" and not s.get("by_rank"):
             f["sorted"] = ""
+        if "part" in s:  # ranked within each category: listed category by category
+            f["pc"] = self.column(s["part"])
+            if s.get("by_rank"):
+                f["sorted"] = (
+                    f", listed by {f['pc']} and rank" if en else f"，按{f['pc']}和名次排列"
+                )
         if built.shape.startswith("period_"):
             self._period(built, f)
         if built.shape.startswith("bucket_"):
