@@ -54,6 +54,10 @@ def month_bucket(column: exp.Expr) -> exp.Expr:
     return call("FORMAT", column, exp.Literal.string("yyyy-MM"))
 
 
+def days_between(later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
+    return call("DATEDIFF", exp.var("day"), earlier, later)
+
+
 PROFILE = EngineProfile(
     name="mssql",
     display_name="SQL Server",
@@ -89,6 +93,7 @@ PROFILE = EngineProfile(
     national_strings=True,
     month_bucket=month_bucket,
     year_of=year_function,
+    days_between=days_between,
     bucket_formats=frozenset({"yyyy-MM"}),
     idioms=(
         (

@@ -105,6 +105,10 @@ def month_bucket(column: exp.Expr) -> exp.Expr:
     return call("DATE_FORMAT", column, exp.Literal.string("%Y-%m"))
 
 
+def days_between(later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
+    return call("DATEDIFF", later, earlier)
+
+
 PROFILE = EngineProfile(
     name="mysql",
     display_name="MySQL",
@@ -149,6 +153,7 @@ PROFILE = EngineProfile(
     numeric_text_type="DECIMAL(38, 10)",
     month_bucket=month_bucket,
     year_of=year_function,
+    days_between=days_between,
     bucket_formats=frozenset({"%Y-%m"}),
     idioms=(
         ("limit", "ORDER BY ... LIMIT n"),

@@ -128,6 +128,14 @@ def year_of(column: exp.Expr) -> exp.Expr:
     return exp.Cast(this=year, to=exp.DataType.build("INT"))
 
 
+def days_between(later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
+    # date - date is an integer number of days (timestamps would give an interval).
+    as_date = exp.DataType.build("DATE")
+    return exp.Sub(
+        this=exp.Cast(this=later, to=as_date), expression=exp.Cast(this=earlier, to=as_date.copy())
+    )
+
+
 PROFILE = EngineProfile(
     nulls_last_syntax=True,
     name="postgresql",
@@ -173,6 +181,7 @@ PROFILE = EngineProfile(
     numeric_text_type="NUMERIC",
     month_bucket=month_bucket,
     year_of=year_of,
+    days_between=days_between,
     bucket_formats=frozenset({"YYYY-MM"}),
     idioms=(
         ("limit", "ORDER BY ... LIMIT n"),

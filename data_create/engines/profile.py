@@ -18,6 +18,8 @@ from typing import Any
 from sqlglot import exp
 
 Bucket = Callable[[exp.Expr], exp.Expr]
+# (later, earlier) -> the whole days from ``earlier`` to ``later``.
+Span = Callable[[exp.Expr, exp.Expr], exp.Expr]
 
 # ----------------------------------------------------------------- allow-lists
 #
@@ -290,6 +292,9 @@ class EngineProfile:
     month_bucket: Bucket | None = None
     year_of: Bucket | None = None
     bucket_formats: frozenset[str] = frozenset()
+    # The number of days between two dates of a row (``later - earlier``, NULL when
+    # either is), built per engine for the same reason as the buckets.
+    days_between: Span | None = None
 
     @cached_property
     def nulls_are_large(self) -> bool:

@@ -51,6 +51,14 @@ def year_of(column: exp.Expr) -> exp.Expr:
     return exp.Cast(this=year, to=exp.DataType.build("INTEGER"))
 
 
+def days_between(later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
+    # DATE() first: whole days, as the other engines count them for timestamps too.
+    return exp.Sub(
+        this=call("JULIANDAY", call("DATE", later)),
+        expression=call("JULIANDAY", call("DATE", earlier)),
+    )
+
+
 PROFILE = EngineProfile(
     nulls_last_syntax=True,
     name="sqlite",
@@ -84,6 +92,7 @@ PROFILE = EngineProfile(
     numeric_text_type="REAL",
     month_bucket=month_bucket,
     year_of=year_of,
+    days_between=days_between,
     bucket_formats=frozenset({"%Y-%m", "%Y"}),
     idioms=(
         ("limit", "ORDER BY ... LIMIT n"),

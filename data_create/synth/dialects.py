@@ -52,3 +52,10 @@ def month_bucket(column: exp.Expr, dialect: str) -> exp.Expr:
 def year_of(column: exp.Expr, dialect: str) -> exp.Expr:
     """The year of a date or timestamp column, as an integer."""
     return engines.get(dialect).year_of(column)
+
+
+def days_between(later: exp.Expr, earlier: exp.Expr, dialect: str) -> exp.Expr | None:
+    """The whole days from the date ``earlier`` to ``later`` (NULL when either is NULL);
+    None where the engine has no such fact."""
+    span = engines.get(dialect).days_between
+    return None if span is None else span(later, earlier)

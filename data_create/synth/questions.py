@@ -40,6 +40,7 @@ _BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
            "share": "share of {ts} whose {c}", "pct": "percentage of {ts} whose {c}",
            "ratio": "ratio of {ts} whose {c} to {ts} whose {c2}",
            "cond_count": "{ts} whose {c}", "cond_sum": "total {m} of {ts} whose {c}",
+           "cond_them": "{ts} among them whose {c}",
            "weighted": "share of the total {m} from {ts} whose {c}",
            "count_per": "number of {ts} per different {d}",
            "sum_per": "total {m} per different {d}",
@@ -52,6 +53,7 @@ _BARE = {  # an aggregate as a noun after "the highest ..." / "...最高"
            "count_distinct": "不同{c}的数量", "share": "{c}的{t}占比",
            "pct": "{c}的{t}所占百分比", "ratio": "{c}的{t}与{c2}的{t}的数量之比",
            "cond_count": "{c}的{t}数量", "cond_sum": "{c}的{t}的{m}总和",
+           "cond_them": "其中{c}的{t}数量",
            "weighted": "{c}的{t}的{m}占{m}总和的比例", "count_per": "平均每个不同{d}的{t}数量",
            "sum_per": "平均每个不同{d}的{m}总和", "per_measure": "{m}总和与{d}总和之比",
            "spread": "最高{m}与最低{m}之差", "distinct_cond": "{c}的{t}中不同{d}的数量",
@@ -67,6 +69,7 @@ _AGG = {
            "share": "the share of {ts} whose {c}", "pct": "the percentage of {ts} whose {c}",
            "ratio": "the ratio of the number of {ts} whose {c} to the number of {ts} whose {c2}",
            "cond_count": "the number of {ts} whose {c}",
+           "cond_them": "how many of those {ts} are ones whose {c}",
            "cond_sum": "the total {m} of {ts} whose {c}",
            "weighted": "the share of the total {m} that comes from {ts} whose {c}",
            "count_per": "the number of {ts} per different {d}",
@@ -80,6 +83,7 @@ _AGG = {
            "count_distinct": "{t}中不同{c}的数量", "share": "{c}的{t}所占比例",
            "count_distinct_of": "不同{c}的数量", "pct": "{c}的{t}所占百分比",
            "ratio": "{c}的{t}数量与{c2}的{t}数量之比", "cond_count": "{c}的{t}数量",
+           "cond_them": "其中{c}的{t}数量",
            "cond_sum": "{c}的{t}的{m}总和", "weighted": "{c}的{t}的{m}占{m}总和的比例",
            "count_per": "平均每个不同{d}对应的{t}数量", "sum_per": "平均每个不同{d}对应的{m}总和",
            "per_measure": "{m}总和与{d}总和之比", "spread": "最高{m}与最低{m}之差",
@@ -95,13 +99,15 @@ _WORDS = {
            "many": ("fewest", "most"), "late": ("earliest", "latest"),
            "recent": ("earliest", "most recent"),
            "dense": " (ties share a rank, and no rank is skipped)",
-           "op": {"times": "{a} times {b}", "minus": "{a} minus {b}", "per": "{a} divided by {b}"},
+           "op": {"times": "{a} times {b}", "minus": "{a} minus {b}", "per": "{a} divided by {b}",
+                  "days": "number of days from {b} to {a}"},
            "via": " (through their {t2s})"},
     "zh": {"dir": ("升序", "降序"), "most": ("最低", "最高"), "fromto": ("从低到高", "从高到低"),
            "more": ("低于", "高于"), "and": "且", "list": "、", "rank": "（并列名次都保留）",
            "many": ("最少", "最多"), "late": ("最早", "最晚"), "recent": ("最早", "最近"),
            "dense": "（并列名次相同，名次不跳号）",
-           "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}", "per": "{a}除以{b}"},
+           "op": {"times": "{a}乘以{b}", "minus": "{a}减去{b}", "per": "{a}除以{b}",
+                  "days": "从{b}到{a}的天数"},
            "via": "（经由{t2}）"},
 }  # fmt: skip
 
@@ -583,7 +589,7 @@ _NESTED_SORTED = {
            "nested_above": ("，按{fig}从低到高排列", "，按{fig}从高到低排列")},
 }  # fmt: skip
 # Figures that count rows or values: "the most / fewest", not "the highest / lowest".
-_COUNTS = frozenset({"count", "count_distinct", "cond_count", "distinct_cond"})
+_COUNTS = frozenset({"count", "count_distinct", "cond_count", "cond_them", "distinct_cond"})
 
 
 class Phraser:

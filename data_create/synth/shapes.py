@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -255,9 +256,15 @@ def _extra_agg(scope: Scope, rng: Random, t, alias, exclude: Col | None, kinds, 
         a, b = a.at(alias), b.at(alias)
         # A ratio of each row's amounts averages (the average price paid per unit); a sum
         # of ratios means nothing.
-        funcs = {"times": ("sum", "avg"), "minus": ("sum", "avg", "max"), "per": ("avg", "max")}
+        # A duration averages or has a longest / shortest one (a row whose end is NULL
+        # is left out by the aggregate itself); its total means little.
+        funcs = {"times": ("sum", "avg"), "minus": ("sum", "avg", "max"), "per": ("avg", "max"),
+                 "days": ("avg", "max", "min")}  # fmt: skip
         func = rng.choice(funcs[op])
-        return AGGS[func](this=_arith_node(scope, a, b, op)), (func, (a, b, op), t)
+        node = _arith_node(scope, a, b, op)
+        if func == "avg" and op == "days":
+            node = _avg_whole(scope, node)
+        return AGGS[func](this=node), (func, (a, b, op), t)
     if kind in _FIGURES:
         return _figure(scope, rng, t, alias, exclude, kind, joined)
     return None
@@ -276,10 +283,23 @@ def _countables(scope: Scope, t, exclude: Col | None, joined=(), names: bool = T
             if exclude is None or c.column != exclude.column]  # fmt: skip
 
 
-def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = None):
+# How often the second figure is how many of the rows meet a condition (``the number of
+# orders per week and how many of them were paid``).
+_SECOND_COND = 0.3
+
+
+def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = None,
+                exclude: Col | None = None, taken: tuple[Cond, ...] = ()):  # fmt: skip
     """A second figure for the same rows, of another kind than ``first``: the number of
     rows next to a total, or a total / average next to a count (``the number of orders
-    and their total amount per city``); None when ``t`` has no measure for it."""
+    and their total amount per city``), or how many of them meet a condition
+    (``COUNT(CASE WHEN c THEN 1 END)``: "... and how many of them were paid"), never on
+    the grouping column ``exclude`` nor on a column the WHERE (``taken``) already
+    conditions; None when ``t`` has no measure for it."""
+    if first[0] not in _FIGURES and rng.random() < _SECOND_COND:
+        made = _share(scope, rng, t, alias, exclude, "cond_count")
+        if made is not None and not any(_same_col(made[1][1].cond.col, c.col) for c in taken):
+            return made[0], ("cond_them", made[1][1], t)
     num = _pick(rng, scope.cols(t, "num"))
     # After a distinct count either: "the number of different customers and the total
     # amount per city", or "... and the number of orders".
@@ -291,6 +311,19 @@ def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = 
     func = _func(scope, rng, num)
     num = num.at(alias)
     return AGGS[func](this=scope.ref(num)), (func, num, t)
+
+
+def _same_col(a: Col, b: Col) -> bool:
+    return a.table is b.table and a.column is b.column
+
+
+def _apart(slots: dict, conds: list[Cond]) -> list[Cond]:
+    """``conds`` less those on the column of the second figure's condition: "how many of
+    them were paid" among paid orders only says nothing."""
+    second = slots.get("agg2")
+    if second is None or second[0] != "cond_them":
+        return conds
+    return [c for c in conds if not _same_col(c.col, second[1].cond.col)]
 
 
 def _product(scope: Scope, rng: Random, t) -> tuple[Col, Col, str] | None:
@@ -548,11 +581,16 @@ def _distinct_among(scope: Scope, rng: Random, t, alias, exclude, kind: str, joi
     return node, (kind, Figure(cond=cond, den=d), t)
 
 
+def _durational(slot: tuple) -> bool:
+    """A figure of durations: NULL for a group whose every row has no end date yet."""
+    return isinstance(slot[1], tuple) and slot[1][2] == "days"
+
+
 def _rank(node: exp.Expr, desc: bool, slot: tuple, scope: Scope) -> tuple[exp.Ordered, bool]:
     """ORDER BY the figure; a figure that can be NULL (a ratio over 0) goes highest first
     with NULLs last, so that an undefined ratio never comes out on top (written NULLS
     LAST only where the engine needs it)."""
-    if slot[0] in _NULLABLE:
+    if slot[0] in _NULLABLE or _durational(slot):
         return exp.Ordered(this=node, desc=True, nulls_first=False), True
     return scope.ordered(node, desc), desc
 
@@ -580,7 +618,8 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     conds = []
     # A condition on grouped rows: 39% of people's grouped questions carry one.
     if rng.random() < 0.55 and (other := _other_filter(scope, rng, t, g)):
-        conds = [other]
+        conds = _apart(slots, [other])
+    if conds:
         q = q.where(scope.where(conds))
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     feats += ["filter"] if conds else []
@@ -1554,7 +1593,9 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     slots = {"t": fact, "t2": via, "agg": aslot, "where": conds}
     if p is not None and not p.star:
         slots["via"] = p.mid
-    if rng.random() < _SECOND_AGG and (second := _second_agg(scope, rng, fact, aslot, "t1")):
+    if rng.random() < _SECOND_AGG and (
+        second := _second_agg(scope, rng, fact, aslot, "t1", taken=tuple(conds))
+    ):
         q.select(second[0], copy=False)
         slots["agg2"] = second[1]
     return Built(q, "join_agg", "medium", tuple(feats), tuple(j.tables), slots)
@@ -1623,7 +1664,7 @@ def _second_ranked(scope: Scope, rng: Random, q: exp.Select, fact, aslot, slots:
     returns what ranks the groups when it is the second figure."""
     if rng.random() >= _SECOND_GROUP:
         return None
-    second = _second_agg(scope, rng, fact, aslot, alias)
+    second = _second_agg(scope, rng, fact, aslot, alias, exclude=slots.get("g"))
     if second is None:
         return None
     q.select(second[0].as_("other_value"), copy=False)
@@ -1661,7 +1702,8 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     feats += ["multi_join"] if len(j.edges) == 2 else []
     if rng.random() < 0.5:
-        conds = conds + _join_filter(scope, rng, j, tuple(j.tables), groups[0], conds)
+        more = _join_filter(scope, rng, j, tuple(j.tables), groups[0], conds)
+        conds = conds + _apart(slots, more)
     if conds:
         q = q.where(scope.where(conds))
         slots["where"] = conds
@@ -1925,6 +1967,10 @@ def arithmetic(scope: Scope, rng: Random) -> Built | None:
 
 
 def _arith_node(scope: Scope, a: Col, b: Col, op: str) -> exp.Expr:
+    if op == "days":  # the days from the date b to the date a, as the engine counts them
+        span = dialects.days_between(scope.ref(a), scope.ref(b), scope.dialect)
+        assert span is not None  # _durations finds none where the engine cannot
+        return span
     if op == "per":  # a ratio of two amounts of one row: NULL where the second is 0
         return _over(scope.ref(a), scope.ref(b))
     return (exp.Mul if op == "times" else exp.Sub)(this=scope.ref(a), expression=scope.ref(b))
@@ -1950,14 +1996,93 @@ def _arith_total(scope: Scope, rng: Random, t) -> Built | None:
     return Built(q, "arith_sum", "medium", feats, (t,), slots)
 
 
+# How often a row with two dates of its life computes the days between them rather than
+# with its measures ("the salesperson employed for the shortest time").
+_DURATION = 0.5
+
+
 def _row_pair(scope: Scope, rng: Random, t) -> tuple[Col, Col, str] | None:
     """Two measures of a row to compute with: a product or difference (:func:`_product`),
-    or one amount per another (``amount / quantity``: the price paid per unit)."""
+    or one amount per another (``amount / quantity``: the price paid per unit), or the
+    number of days between two of its dates (:func:`_durations`: ``(later, earlier,
+    "days")``)."""
+    spans = _durations(scope, t)
+    if spans and rng.random() < _DURATION:
+        return (*rng.choice(spans), "days")
     adds = scope.cols(t, "sum")
     if len(adds) >= 2 and rng.random() < 0.3:
         a, b = rng.sample(adds, 2)
         return a, b, "per"
-    return _product(scope, rng, t)
+    pair = _product(scope, rng, t)
+    if pair is None and spans:
+        return (*rng.choice(spans), "days")
+    return pair
+
+
+# The stages of a row's life its dates are named after, earliest first: a row's date of
+# an earlier stage comes before its date of a later one (hired, then terminated; ordered,
+# then shipped, then delivered).  Stems start a word of the column's name or comment
+# (``to`` / ``from`` only whole); the Chinese ones are found anywhere in the comment.
+_STAGES: tuple[tuple[str, ...], ...] = (
+    ("start", "begin", "from", "creat", "hire", "join", "open", "issu", "order", "birth",
+     "launch", "enrol", "regist", "rent", "borrow", "开始", "创建", "入职", "下单", "出生"),
+    ("ship", "dispatch", "发货"),
+    ("end", "finish", "to", "clos", "terminat", "deliver", "complet", "resolv", "return",
+     "expir", "due", "updat", "discontinu", "cancel", "结束", "更新", "离职", "完成", "送达",
+     "到期"),
+)  # fmt: skip
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def _stage(col: Col) -> int | None:
+    """The one stage of a row's life a date column is named after, by its name or, failing
+    that, its comment (a comment also names the row: "the date the order shipped")."""
+    c = col.column
+    for text in (c.name, c.comment or ""):
+        words = [w.lower() for w in _WORD.findall(text)]
+        found = {
+            i for i, stems in enumerate(_STAGES) for stem in stems
+            if (not stem.isascii() and stem in text)
+            or any(w == stem or (len(stem) > 2 and w.startswith(stem)) for w in words)
+        }  # fmt: skip
+        if found:
+            return found.pop() if len(found) == 1 else None
+    return None
+
+
+def _durations(scope: Scope, t) -> list[tuple[Col, Col]]:
+    """``(later, earlier)`` date columns of ``t`` whose names say they start and end
+    something of the row (``hire_date`` / ``termination_date``), where the sample values
+    agree (the later column's middle value is not before the earlier one's), and only
+    where the engine has a day count."""
+    if dialects.days_between(exp.Null(), exp.Null(), scope.dialect) is None:
+        return []
+    staged = [(c, _stage(c)) for c in scope.cols(t, "date")]
+    out = []
+    for early, i in staged:
+        for late, k in staged:
+            if i is None or k is None or k <= i:
+                continue
+            # Medians: a few sampled values each, whose maxima differ by chance (a sample
+            # of a promotion's end dates may stop before that of its start dates).
+            mids = [_median_day(scope, t, c) for c in (late, early)]
+            if mids[0] >= mids[1]:
+                out.append((late, early))
+    return out
+
+
+def _median_day(scope: Scope, t, col: Col) -> str:
+    days = sorted(v.text[:10] for v in scope.values(t, col.column))
+    return days[len(days) // 2]
+
+
+def _avg_whole(scope: Scope, node: exp.Expr) -> exp.Expr:
+    """``node`` made fractional where AVG of integers is an integer (SQL Server): the
+    average number of days would otherwise lose its fraction."""
+    profile = engines.get(scope.dialect)
+    if profile.avg_of_integers_truncates:
+        return exp.Cast(this=node, to=exp.DataType.build(profile.numeric_text_type))
+    return node
 
 
 def _arith_rows(scope: Scope, rng: Random, t) -> Built | None:
@@ -1975,12 +2100,13 @@ def _arith_rows(scope: Scope, rng: Random, t) -> Built | None:
     a, b, label = a.at(alias), b.at(alias), label.at(alias)
     node = _arith_node(scope, a, b, op)
     shown = [label]
+    name = "days" if op == "days" else "amount"
     if e is not None:
         j = _Join(scope, (e,), t)
         shown.append(j.at(rng.choice(scope.cols(e.parent, "label"))))
-        q = j.select(*(scope.ref(c) for c in shown), node.as_("amount"))
+        q = j.select(*(scope.ref(c) for c in shown), node.as_(name))
     else:
-        q = _select(scope, t, scope.ref(label), node.as_("amount"))
+        q = _select(scope, t, scope.ref(label), node.as_(name))
     tables = (t, e.parent) if e is not None else (t,)
     slots = {"t": t, "a": a, "b": b, "op": op, "cols": shown, "where": []}
     kind = rng.choice(("top", "top", "one", "one", "all", "plain"))
