@@ -37,17 +37,24 @@ _MIN_YIELD = 0.1
 # 5% of human questions).  What goes over is set aside, and yielded only when its topic
 # has nothing else new.  People's questions are spread thin over kinds (314 questions of
 # the defog sets have 247 distinct shape keys per database, most of them asked once), so
-# the cap is low.  Measured over two seeds on the 11 defog databases (bench_shapes.py):
-# 3% covered 75% of their kinds in 1,000 samples, 1.2% 78%, 0.6% 82%; the price is tag
-# marginals bent toward the kinds with many variants (grouped 57% of samples against
-# their 49%, derived tables 21% against 12%).
-_MAX_SHAPE_SHARE = 0.006
+# the cap is low, and lower the more a kind combines (by its number of tags: a plain or
+# filtered listing may take 2.5%, a grouped, joined, filtered, ranked figure 0.4%): simple
+# kinds are few and people ask each of them often.  Measured over two seeds on the 11 defog
+# databases (bench_shapes.py), share of their kinds covered by 1,000 samples: one cap of 3%
+# 75%, 1.2% 78%, 0.6% 83%, these tiers 82% -- and the tiers keep the bundled database's
+# listings at 6% of a run where one 0.6% cap left them 2.5%.
+_MAX_SHAPE_SHARE = (0.025, 0.025, 0.015, 0.006, 0.005, 0.004)
 _SHAPE_FLOOR = 4
 
 
-def _cap(made: int) -> float:
-    """How many samples of one shape key may be yielded once ``made`` have been."""
-    return max(_SHAPE_FLOOR, _MAX_SHAPE_SHARE * made)
+def _cap(key: str, made: int) -> float:
+    """How many samples of one shape key may be yielded once ``made`` have been.
+
+    >>> _cap("t1+filter", 1000), _cap("t2+join+filter+count+group+top", 1000), _cap("t1", 10)
+    (25.0, 4, 4)
+    """
+    share = _MAX_SHAPE_SHARE[min(key.count("+"), len(_MAX_SHAPE_SHARE) - 1)]
+    return max(_SHAPE_FLOOR, share * made)
 
 
 def check_shape_mix(mix: dict[str, float] | None) -> dict[str, float]:
@@ -188,7 +195,7 @@ class Synthesizer:
             # The kind of question, read from the tree before it costs a rendering and a
             # parse: one over its share is set aside.
             key = shape_of(built.expression).key
-            if self._shapes[key] >= _cap(self._made):
+            if self._shapes[key] >= _cap(key, self._made):
                 set_aside.append((built, family, key))
                 yields[family] += _YIELD_DECAY  # new, only over its share: not run out
                 misses += 1
