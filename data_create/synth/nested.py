@@ -651,6 +651,17 @@ def share_of_total(scope: Scope, rng: Random) -> Built | None:
     return _built("share_of_total", q, gr, feats, **slots)
 
 
+def _period(scope: Scope, rng: Random, d: Col, monthly: bool):
+    """``(bucket, output name, conditions)`` of a date bucketed by month of one of its real
+    years (the year is the condition) or by year; None when ``d`` has no year to pick."""
+    if not monthly:
+        return dialects.year_of(scope.ref(d), scope.dialect), "year_no", []
+    year = scope.year_cond(d, rng)
+    if year is None:
+        return None
+    return dialects.month_bucket(scope.ref(d), scope.dialect), "month_label", [year]
+
+
 def running_total(scope: Scope, rng: Random) -> Built | None:
     """A figure per month of a year (or per year) and its running total:
     ``SUM(total) OVER (ORDER BY month_label)`` over a CTE of the buckets, or
@@ -660,15 +671,10 @@ def running_total(scope: Scope, rng: Random) -> Built | None:
     if d is None:
         return None
     monthly = rng.random() < 0.6
-    where: list[Cond] = []
-    if monthly:
-        year = scope.year_cond(d, rng)
-        if year is None:
-            return None
-        where.append(year)
-        bucket, name = dialects.month_bucket(scope.ref(d), scope.dialect), "month_label"
-    else:
-        bucket, name = dialects.year_of(scope.ref(d), scope.dialect), "year_no"
+    made = _period(scope, rng, d, monthly)
+    if made is None:
+        return None
+    bucket, name, where = made
     if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, d)):
         where.append(other)
     gr = _Grouped(scope, t, [], False, None, (), where, {"t": t})
@@ -730,15 +736,10 @@ def period_change(scope: Scope, rng: Random) -> Built | None:
         return None
     alias = "t1" if j else None
     d = d.at(alias)
-    where: list[Cond] = []
-    if monthly:
-        year = scope.year_cond(d, rng)
-        if year is None:
-            return None
-        where.append(year)
-        bucket, name = dialects.month_bucket(scope.ref(d), scope.dialect), "month_label"
-    else:
-        bucket, name = dialects.year_of(scope.ref(d), scope.dialect), "year_no"
+    made = _period(scope, rng, d, monthly)
+    if made is None:
+        return None
+    bucket, name, where = made
     if j is not None:  # the parent the rows belong to: why it is joined
         parent = _row_filter(scope, rng, j.tables[1])
         if parent is None:
