@@ -190,6 +190,14 @@ def _loaded_database(
         drop(name)
 
 
+# Sakila on the two server engines: the parameters of a test that runs generated SQL there
+# (each test takes the fixture by name: request.getfixturevalue).
+SAKILA_SERVERS = [
+    pytest.param("sakila_pg", id="sakila-pg", marks=pytest.mark.postgres),
+    pytest.param("sakila_mysql", id="sakila-mariadb", marks=pytest.mark.mysql),
+]
+
+
 @pytest.fixture(scope="session")
 def sakila_mysql(request, mysql_server) -> Iterator[str]:
     """Sakila loaded into MariaDB (16 tables, 7 views, triggers); yields the DSN."""

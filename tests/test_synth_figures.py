@@ -16,6 +16,7 @@ from random import Random
 
 import pytest
 import sqlglot
+from conftest import SAKILA_SERVERS
 
 from data_create import connect, metadata
 from data_create.executor import Executor
@@ -208,10 +209,7 @@ def test_new_questions_state_every_condition(example, language):
     assert not report.hits, report.by_rule
 
 
-DATABASES = [
-    pytest.param("sakila_pg", id="sakila-pg", marks=pytest.mark.postgres),
-    pytest.param("sakila_mysql", id="sakila-mariadb", marks=pytest.mark.mysql),
-]
+DATABASES = SAKILA_SERVERS
 
 
 @pytest.mark.parametrize("fixture", DATABASES)

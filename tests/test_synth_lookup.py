@@ -16,6 +16,7 @@ from random import Random
 
 import pytest
 import sqlglot
+from conftest import SAKILA_SERVERS
 from sqlglot import exp
 
 from data_create import connect, metadata
@@ -282,10 +283,7 @@ def test_synthesizer_looks_up_a_share_of_its_stream(example):
     assert shapes.both in FAMILIES["set_operation"]
 
 
-DATABASES = [
-    pytest.param("sakila_pg", id="sakila-pg", marks=pytest.mark.postgres),
-    pytest.param("sakila_mysql", id="sakila-mariadb", marks=pytest.mark.mysql),
-]
+DATABASES = SAKILA_SERVERS
 
 
 @pytest.mark.parametrize("fixture", DATABASES)

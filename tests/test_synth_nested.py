@@ -11,6 +11,7 @@ from random import Random
 
 import pytest
 import sqlglot
+from conftest import SAKILA_SERVERS
 
 from data_create import connect, metadata
 from data_create.executor import Executor
@@ -162,10 +163,7 @@ def test_the_nested_family_is_registered():
     }
 
 
-DATABASES = [
-    pytest.param("sakila_pg", id="sakila-pg", marks=pytest.mark.postgres),
-    pytest.param("sakila_mysql", id="sakila-mariadb", marks=pytest.mark.mysql),
-]
+DATABASES = SAKILA_SERVERS
 
 
 @pytest.mark.parametrize("fixture", DATABASES)

@@ -13,6 +13,7 @@ from random import Random
 
 import pytest
 import sqlglot
+from conftest import SAKILA_SERVERS
 
 from data_create import connect, metadata
 from data_create.executor import Executor
@@ -207,10 +208,7 @@ def test_their_questions_state_every_condition(example, always, language):
     assert ranked
 
 
-DATABASES = [
-    pytest.param("sakila_pg", id="sakila-pg", marks=pytest.mark.postgres),
-    pytest.param("sakila_mysql", id="sakila-mariadb", marks=pytest.mark.mysql),
-]
+DATABASES = SAKILA_SERVERS
 
 
 @pytest.mark.parametrize("fixture", DATABASES)

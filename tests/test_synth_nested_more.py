@@ -12,6 +12,7 @@ from random import Random
 
 import pytest
 import sqlglot
+from conftest import SAKILA_SERVERS
 
 from data_create import connect, metadata
 from data_create.executor import Executor
@@ -154,10 +155,7 @@ def test_they_are_in_the_nested_family():
     assert {nested.period_change, nested.bucket_share} <= set(FAMILIES["nested"])
 
 
-DATABASES = [
-    pytest.param("sakila_pg", id="sakila-pg", marks=pytest.mark.postgres),
-    pytest.param("sakila_mysql", id="sakila-mariadb", marks=pytest.mark.mysql),
-]
+DATABASES = SAKILA_SERVERS
 
 
 @pytest.mark.parametrize("fixture", DATABASES)

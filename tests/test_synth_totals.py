@@ -17,6 +17,7 @@ from random import Random
 
 import pytest
 import sqlglot
+from conftest import SAKILA_SERVERS
 from sqlglot import exp
 
 from data_create import connect, metadata
@@ -286,10 +287,7 @@ def test_row_ratio_is_an_arithmetic_question():
     assert shapes.row_ratio in FAMILIES["arithmetic"]
 
 
-DATABASES = [
-    pytest.param("sakila_pg", id="sakila-pg", marks=pytest.mark.postgres),
-    pytest.param("sakila_mysql", id="sakila-mariadb", marks=pytest.mark.mysql),
-]
+DATABASES = SAKILA_SERVERS
 
 
 @pytest.mark.parametrize("fixture", DATABASES)
