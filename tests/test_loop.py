@@ -555,8 +555,10 @@ def test_dataset_version_keeps_corrections_in_train_and_the_split_rule(world, tm
     failures = intake.pending_failures(home)
     (request,) = dataset.targeted_requests(failures, meta, 3, tmp_path / "idx")
     assert request.tables == ("stores",) and "count" in request.features
-    run_pairs = [(r["question"], r["sql"]) for r in read_jsonl(world["run"] / "samples.jsonl")]
-    made = synthesize(db, meta, [request], id_prefix="t1", known=run_pairs)
+    # What the dataset already holds is known, as iterate.py passes it: the corrections too.
+    known = [(c["question"], c["sql"]) for c in read_jsonl(home.corrections)]
+    known += [(r["question"], r["sql"]) for r in read_jsonl(world["run"] / "samples.jsonl")]
+    made = synthesize(db, meta, [request], id_prefix="t1", known=known)
     db.dispose()
     assert len(made.samples) == 3 and all(s.tables == ("stores",) for s in made.samples)
     assert sum("count" in s.features for s in made.samples) >= 2  # the failure's shape first
@@ -580,7 +582,7 @@ def test_dataset_version_keeps_corrections_in_train_and_the_split_rule(world, tm
     assert lineage["counts"]["correction"] == 1
     dropped = [d for d in lineage["dropped"] if d["origin"] == "targeted"]
     assert lineage["counts"].get("targeted", 0) + len(dropped) == 3
-    assert all("held-out" in d["reason"] for d in dropped)  # never a duplicate of the run
+    assert all("held-out" in d["reason"] for d in dropped)  # never a duplicate of what it had
     assert lineage["fingerprint"] == meta.fingerprint
     origins = {r["origin"] for r in read_jsonl(version.path / "samples.jsonl")}
     assert {"correction", "run", "heldout"} <= origins
