@@ -387,6 +387,8 @@ def _add_allow_function(group: Any) -> None:
         "The engine's allow-list covers aggregates, string, math, date/time, casts, JSON and "
         "window functions; functions that sleep, lock, read files or run SQL cannot be allowed",
     )
+
+
 # ---------------------------------------------------------------- drift
 
 

@@ -1,6 +1,7 @@
-"""Two figures people ask of grouped and single rows (data_create/synth/shapes.py):
+"""Figures people ask of grouped and single rows (data_create/synth/shapes.py):
 how many of a group's rows meet a condition next to its first figure (``COUNT(CASE WHEN c
-THEN 1 END)``: "the number of orders per city and how many of those were cancelled"), and
+THEN 1 END)``: "the number of orders per city and how many of those were cancelled"), how
+many different customers they have next to a total, and
 the number of days between two dates of a row (``hire_date`` to ``termination_date``) per
 row, ranked, or averaged / maximised per group.  They render and pass the static checks in
 every dialect, count days as the dates say on SQLite, run on PostgreSQL and MariaDB, and
@@ -16,6 +17,7 @@ from random import Random
 
 import pytest
 import sqlglot
+from sqlglot import exp
 from conftest import SAKILA_SERVERS
 
 from data_create import connect, metadata
@@ -51,9 +53,14 @@ def _them(b: Built) -> bool:
     return s[0] == "cond_them" if (s := b.slots.get("agg2")) else False
 
 
+def _distinct_next(b: Built) -> bool:
+    return s[0] == "count_distinct" if (s := b.slots.get("agg2")) else False
+
+
 # What each new figure is: the shapes that make it, and how to tell it apart.
 KINDS: dict[str, tuple[tuple[Callable, ...], Callable[[Built], bool]]] = {
     "cond_them": ((shapes.group_agg, shapes.join_group, shapes.join_agg), _them),
+    "distinct_next": ((shapes.group_agg, shapes.join_group, shapes.join_agg), _distinct_next),
     "days_rows": ((shapes.arithmetic,), lambda b: b.slots.get("op") == "days"),
     "days_groups": ((shapes.group_agg, shapes.join_group, shapes.argmax), _durational),
 }
@@ -116,6 +123,26 @@ def test_a_conditional_count_is_the_rows_meeting_it(example, built):
                 rows = ex.execute(sql).rows
                 assert all(r[-1] <= r[-2] for r in rows), sql
     assert spellings == {True, False}  # both ways people write it
+
+
+def test_a_distinct_count_next_to_a_total_counts_something_that_varies(example, built):
+    """``COUNT(DISTINCT customer_id)`` next to ``SUM(amount)``: never of the grouping
+    column nor of the link the query joins through (one value per group: always 1), and
+    some group has more than one."""
+    more_than_one = 0
+    with Executor(example.db, timeout_s=10, row_cap=50_000) as ex:
+        for b, sql, _ in built["distinct_next"]:
+            col = b.slots["agg2"][1]
+            assert b.slots["agg"][0] in shapes.AGGS, sql  # next to a total or an average
+            g = b.slots.get("g")
+            assert g is None or g.column is not col.column, sql
+            q = sqlglot.parse_one(sql, read="sqlite")
+            for join in q.args.get("joins") or []:
+                on = join.args["on"]
+                assert col.column.name not in {c.name for c in on.find_all(exp.Column)}, sql
+            rows = ex.execute(sql).rows
+            more_than_one += any(r[-1] > 1 for r in rows)
+    assert more_than_one >= 0.8 * len(built["distinct_next"])
 
 
 def test_days_between_two_dates_are_counted_as_the_dates_say(example, built):

@@ -286,20 +286,36 @@ def _countables(scope: Scope, t, exclude: Col | None, joined=(), names: bool = T
 # How often the second figure is how many of the rows meet a condition (``the number of
 # orders per week and how many of them were paid``).
 _SECOND_COND = 0.3
+# How often it is a distinct count next to a total or an average (``the number of
+# different patients and the average score per insurance type``): people's grouped
+# questions with two figures pair a distinct count with a total in a third of them;
+# none of ours did.
+_SECOND_DISTINCT = 0.3
 
 
 def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = None,
-                exclude: Col | None = None, taken: tuple[Cond, ...] = ()):  # fmt: skip
+                exclude: Col | None = None, taken: tuple[Cond, ...] = (),
+                joined=()):  # fmt: skip
     """A second figure for the same rows, of another kind than ``first``: the number of
     rows next to a total, or a total / average next to a count (``the number of orders
     and their total amount per city``), or how many of them meet a condition
-    (``COUNT(CASE WHEN c THEN 1 END)``: "... and how many of them were paid"), never on
-    the grouping column ``exclude`` nor on a column the WHERE (``taken``) already
-    conditions; None when ``t`` has no measure for it."""
+    (``COUNT(CASE WHEN c THEN 1 END)``: "... and how many of them were paid"), or how
+    many different customers (a link or a category) they have, never on the grouping
+    column ``exclude``, on a link the query joins through (``joined``: one value per
+    group) nor on a column the WHERE (``taken``) already conditions; None when ``t`` has
+    no measure for it."""
     if first[0] not in _FIGURES and rng.random() < _SECOND_COND:
         made = _share(scope, rng, t, alias, exclude, "cond_count")
         if made is not None and not any(_same_col(made[1][1].cond.col, c.col) for c in taken):
             return made[0], ("cond_them", made[1][1], t)
+    if first[0] in AGGS and first[0] != "count" and rng.random() < _SECOND_DISTINCT:
+        cands = [c for c in _countables(scope, t, exclude, joined, names=False)
+                 if not any(c.column is k.col.column for k in taken)]  # fmt: skip
+        col = _pick(rng, cands)
+        if col is not None:
+            col = col.at(alias)
+            node = exp.Count(this=exp.Distinct(expressions=[scope.ref(col)]))
+            return node, ("count_distinct", col, t)
     num = _pick(rng, scope.cols(t, "num"))
     # After a distinct count either: "the number of different customers and the total
     # amount per city", or "... and the number of orders".
@@ -1594,7 +1610,7 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     if p is not None and not p.star:
         slots["via"] = p.mid
     if rng.random() < _SECOND_AGG and (
-        second := _second_agg(scope, rng, fact, aslot, "t1", taken=tuple(conds))
+        second := _second_agg(scope, rng, fact, aslot, "t1", taken=tuple(conds), joined=joined)
     ):
         q.select(second[0], copy=False)
         slots["agg2"] = second[1]
@@ -1659,12 +1675,12 @@ def _shown_groups(scope: Scope, slots: dict, groups: list[Col]) -> list[exp.Expr
 
 
 def _second_ranked(scope: Scope, rng: Random, q: exp.Select, fact, aslot, slots: dict,
-                   alias: str | None) -> exp.Expr | None:  # fmt: skip
+                   alias: str | None, joined=()) -> exp.Expr | None:  # fmt: skip
     """Adds a second figure of the group's rows (``other_value``) to ``q``, in place;
     returns what ranks the groups when it is the second figure."""
     if rng.random() >= _SECOND_GROUP:
         return None
-    second = _second_agg(scope, rng, fact, aslot, alias, exclude=slots.get("g"))
+    second = _second_agg(scope, rng, fact, aslot, alias, exclude=slots.get("g"), joined=joined)
     if second is None:
         return None
     q.select(second[0].as_("other_value"), copy=False)
@@ -1698,7 +1714,7 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
     q = j.select(*_shown_groups(scope, slots, groups), agg.as_("total"))
     q = q.group_by(*(scope.ref(g) for g in groups))
     slots["agg"] = aslot
-    ranked = _second_ranked(scope, rng, q, fact, aslot, slots, "t1")
+    ranked = _second_ranked(scope, rng, q, fact, aslot, slots, "t1", joined)
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     feats += ["multi_join"] if len(j.edges) == 2 else []
     if rng.random() < 0.5:
