@@ -265,16 +265,23 @@ def litemall_mysql(request, mysql_server) -> Iterator[str]:
 # ---------------------------------------------------------------- defog (human questions)
 
 
-def _defog_module():
-    """bench/defog.py: the one loader of the defog databases, shared with the benches."""
+def load_bench(stem: str, name: str | None = None, *, siblings: bool = True):
+    """``bench/<stem>.py`` as a module named ``name`` (default ``stem``); with ``siblings``
+    bench/ goes on sys.path first, for the scripts that import each other (``import defog``)."""
     import importlib.util
 
-    path = ROOT / "bench" / "defog.py"
-    spec = importlib.util.spec_from_file_location("nl2sql_bench_defog", path)
+    if siblings and str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location(name or stem, ROOT / "bench" / f"{stem}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while being built
     spec.loader.exec_module(module)
     return module
+
+
+def _defog_module():
+    """bench/defog.py: the one loader of the defog databases, shared with the benches."""
+    return load_bench("defog", "nl2sql_bench_defog", siblings=False)
 
 
 @pytest.fixture(scope="session")

@@ -5,28 +5,16 @@ project's evaluator with every acceptable gold query."""
 from __future__ import annotations
 
 import importlib.util
-import sys
 
 import pytest
-from conftest import IN_CI, ROOT
+from conftest import IN_CI, load_bench
 
 pytestmark = pytest.mark.postgres
 
 
-def _bench():
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location(
-        "bench_model_quality", ROOT / "bench" / "bench_model_quality.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def bench(defog):
-    return _bench()
+    return load_bench("bench_model_quality")
 
 
 def _need(*modules: str) -> None:

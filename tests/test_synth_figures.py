@@ -17,8 +17,8 @@ from random import Random
 
 import pytest
 import sqlglot
-from sqlglot import exp
 from conftest import SAKILA_SERVERS
+from sqlglot import exp
 
 from data_create import connect, metadata
 from data_create.executor import Executor
