@@ -73,6 +73,11 @@ MAX_SQL_CHARS = 100_000
 # Deeper parenthesis nesting than any real query has; it also keeps sqlglot's
 # recursive parser far from the interpreter's recursion limit.
 MAX_NESTING = 100
+# Calls named by a type keyword (``DATE(``, ``TIME(``, ``DECIMAL(``...) nested in one another:
+# sqlglot tries each as a type and as a function, so its parse time doubles with every
+# level (16 levels 0.5 s, 44 -- a small model's runaway output -- hours and 20 GB).  No
+# real query nests more than a few.
+MAX_TYPE_CALL_NESTING = 8
 _BATCH = 256  # statements per validate_many call in validate_file
 log = logging.getLogger(__name__)
 _VERBATIM = "nl2sql_verbatim__"
@@ -298,12 +303,18 @@ class Validator:
         except TokenError as exc:
             return _reject("syntax", f"cannot tokenize: {_one_line(str(exc))}")
         depth = deepest = 0
+        typed: list[bool] = []  # per open parenthesis: is it a call named by a type keyword
+        type_calls = deepest_type_calls = 0
+        type_tokens = self.dialect.parser_class.TYPE_TOKENS
         verbatim = self._verbatim
         renamed = False
         for i, token in enumerate(tokens):
             if token.token_type == TokenType.L_PAREN:
                 depth += 1
                 deepest = max(deepest, depth)
+                typed.append(bool(i) and tokens[i - 1].token_type in type_tokens)
+                type_calls += typed[-1]
+                deepest_type_calls = max(deepest_type_calls, type_calls)
                 if verbatim and i and tokens[i - 1].token_type == TokenType.VAR:
                     name = tokens[i - 1].text.lower()
                     if name in verbatim:  # parsed as a plain call; its name restored below
@@ -311,8 +322,15 @@ class Validator:
                         renamed = True
             elif token.token_type == TokenType.R_PAREN:
                 depth -= 1
+                type_calls -= typed.pop() if typed else 0
         if deepest > MAX_NESTING:
             return _reject("syntax", f"nested too deeply ({deepest} levels of parentheses)")
+        if deepest_type_calls > MAX_TYPE_CALL_NESTING:
+            return _reject(
+                "syntax",
+                f"nested too deeply ({deepest_type_calls} calls such as DATE(...) inside one "
+                f"another, at most {MAX_TYPE_CALL_NESTING})",
+            )
         try:
             expressions = self.dialect.parser(error_level=ErrorLevel.RAISE).parse(tokens, sql)
         except ParseError as exc:

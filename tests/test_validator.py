@@ -94,6 +94,19 @@ def test_limits_on_size_and_nesting():
     assert not nots.ok and "nested too deeply" in nots.reason
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres", "mysql", "tsql"])
+def test_calls_named_by_types_nested_deeply_are_refused_before_parsing(dialect):
+    # A small model's runaway output: sqlglot's parse time doubles with each DATE( level
+    # (44 levels took CI's whole memory).  Refused at once; a few levels still parse.
+    v = Validator(None, dialect)
+    runaway = "SELECT JULIANDAY(" + "DATE(" * 44 + "d" + ")" * 45 + " FROM t"
+    verdict = v.check_static(runaway)
+    assert verdict.layer == "syntax" and "DATE(...)" in verdict.reason
+    mixed = "SELECT " + "TIME(ABS(" * 9 + "d" + "))" * 9 + " FROM t"
+    assert "nested too deeply" in v.check_static(mixed).reason
+    assert v.check_static("SELECT DATE(DATE(DATE(d))), CAST(x AS DECIMAL(10, 2)) FROM t").ok
+
+
 def test_a_crash_inside_sqlglots_parser_is_a_syntax_reject():
     # sqlglot 30 raises IndexError while parsing this in the postgres dialect.
     verdict = Validator(None, "postgres").check_static("@[@[")
