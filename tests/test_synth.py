@@ -297,19 +297,17 @@ def test_labels_from_bilingual_comments_and_names():
 
 
 def test_more_looks_make_more_kinds_of_question_in_the_same_number(example, monkeypatch):
-    # A query of a kind already made is compared with more of its family, the rarer kind kept:
+    # A query of a kind already made is compared with more draws and the rarer kind kept:
     # the same number of samples spans more shape keys, and none goes missing for it.
     from data_create.synth import synthesizer as synth_mod
 
-    def kinds(looks: int) -> tuple[int, Counter[str]]:
+    def kinds(looks: int) -> tuple[int, int]:
         monkeypatch.setattr(synth_mod, "_LOOKS", looks)
         cands = sample(Synthesizer(example.meta, dialect="sqlite", seed=0), example.meta, 300)
-        return len({shape_key(c.sql, "sqlite") for c in cands}), Counter(c.shape for c in cands)
+        return len({shape_key(c.sql, "sqlite") for c in cands}), len(cands)
 
-    (none, mix0), (one, mix1) = kinds(0), kinds(1)
-    assert mix0.total() == mix1.total() and one > none, (none, one)
-    # The looks stay within a family: shape_mix's shares hold.
-    assert all(abs(mix0[f] - mix1[f]) <= 0.08 * mix0.total() for f in mix0 | mix1), (mix0, mix1)
+    (none, n0), (two, n2) = kinds(0), kinds(2)
+    assert n0 == n2 and two > none, (none, two)
 
 
 def test_shape_mix_weighs_families_and_rejects_bad_ones(example):

@@ -45,16 +45,15 @@ _MIN_YIELD = 0.1
 # listings at 6% of a run where one 0.6% cap left them 2.5%.
 _MAX_SHAPE_SHARE = (0.025, 0.025, 0.015, 0.006, 0.005, 0.004)
 _SHAPE_FLOOR = 4
-# A query of a kind already made is compared with up to this many more queries of the same
-# family, and the kind made fewer times so far is kept (the other is set aside like those
-# over the cap): the rare combinations people ask once each (a grouped ratio of distinct
-# counts through a join) come up more often in 1,000 samples, and the families keep the
-# shares of ``shape_mix``.  Pooled coverage of the defog human shapes, mean of seeds 1-4
-# (bench_shapes.py): no look 80.1%, one 82.1%, two 82.8%; generate-stage throughput one look
-# -8%, two -21% (bench_generate.py, retail and northwind).  Looks across families covered more
-# (two: 85.3%) but overrode the mix: families with many kinds won, groups took 35% of the
-# bundled database's samples (target 18%) and plain listings 3% (target 11%).
-_LOOKS = 1
+# A query of a kind already made is compared with up to this many more draws, and the kind
+# made fewest times so far is kept (the others are set aside like those over the cap): the
+# rare combinations people ask once each (a grouped ratio of distinct counts through a join)
+# come up often enough to be made in 1,000 samples.  Pooled coverage of the defog human
+# shapes, mean of seeds 1-4 (bench_shapes.py): no second look 80.1%, one 82.4%, two 85.3%,
+# four 85.8% (seeds 1-2); each look costs a build, about a fifth of the generate stage's
+# throughput for two.  Comparing how full each kind is against its cap instead of its count
+# kept more plain listings (9% of samples against 7%) but covered less (83%).
+_LOOKS = 2
 
 
 def _cap(key: str, made: int) -> float:
@@ -178,16 +177,17 @@ class Synthesizer:
             if drawn is None:
                 misses += 1
                 continue
-            # A kind already made is a weaker pick than one not made yet: another query of
-            # the family is looked at, the kind made fewer times is kept, the other set aside.
+            # A kind already made is a weaker pick than one not made yet: more draws are
+            # looked at, the kind made fewest times is kept and the others set aside.
             for _ in range(_LOOKS):
-                if not self._shapes[drawn[2]]:
+                if not self._shapes[drawn[2]] or not families:
                     break
-                other = self._build(scope, rng, drawn[1])
+                other = self._draw(scope, rng, families, weights, yields)
                 if other is not None:
                     if self._shapes[other[2]] < self._shapes[drawn[2]]:
                         drawn, other = other, drawn
                     set_aside.append(other)
+                    yields[other[1]] += _YIELD_DECAY  # new, just not preferred: not run out
             built, family, key = drawn
             if self._shapes[key] >= _cap(key, self._made):
                 set_aside.append(drawn)
@@ -221,10 +221,6 @@ class Synthesizer:
         if yields[family] < _MIN_YIELD:  # this family has run out here
             del families[i], weights[i]
             return None
-        return self._build(scope, rng, family)
-
-    def _build(self, scope: Scope, rng: Random, family: str) -> tuple[Built, str, str] | None:
-        """One query of ``family`` with its shape key, or None (see :meth:`_draw`)."""
         shapes = FAMILIES[family]
         built = None
         for shape in rng.sample(shapes, len(shapes)):
