@@ -63,6 +63,10 @@ class ApiAnswer:
     dialect: str
     text: str  # the assistant message as served
     sql: str  # prompt.extract_sql(text)
+    # What the server says it generated: the tiny model's greedy answer may be only
+    # whitespace, the chain still served it (a real model's text is judged by evaluation).
+    completion_tokens: int = 0
+    finish_reason: str = ""
 
 
 @dataclass
@@ -258,8 +262,13 @@ def ask(base_url: str, question: str, dialect: str, model_name: str = MODEL_NAME
             temperature=0,
             max_tokens=32,
         )
-    text = completion.choices[0].message.content or ""
-    return ApiAnswer(base_url, models, question, dialect, text, prompt.extract_sql(text))
+    choice = completion.choices[0]
+    text = choice.message.content or ""
+    tokens = completion.usage.completion_tokens if completion.usage else 0
+    return ApiAnswer(
+        base_url, models, question, dialect, text, prompt.extract_sql(text), tokens,
+        choice.finish_reason or "",
+    )  # fmt: skip
 
 
 def first_dev_sample(data_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -358,6 +367,7 @@ def _report(args: argparse.Namespace) -> int:
         print(f"api: {result.api.base_url} models={list(result.api.models)}")
         print(f"  question: {result.api.question}")
         print(f"  answer:   {result.api.text!r}")
+        print(f"  tokens:   {result.api.completion_tokens} ({result.api.finish_reason})")
         print(f"  sql:      {result.api.sql!r}")
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

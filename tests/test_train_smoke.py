@@ -134,7 +134,10 @@ def test_api_answered_in_the_training_format(smoke):
     assert answer is not None
     assert answer.base_url.startswith("http://127.0.0.1:")
     assert "nl2sql-tiny" in answer.models
-    assert answer.text.strip()
+    # The server generated and returned an answer; its words are the tiny random model's
+    # (20 steps of LoRA), which may be only whitespace -- no test leans on their quality.
+    assert answer.completion_tokens > 0 and answer.finish_reason in ("stop", "length")
+    assert isinstance(answer.text, str)
     assert answer.sql == prompt.extract_sql(answer.text)
 
 
