@@ -21,6 +21,7 @@ from data_create import connect, metadata
 from data_create.example import database as example_db
 from data_create.executor import Executor
 from data_create.features import literals
+from data_create.quality.shape import shape_key
 from data_create.records import DIFFICULTIES, SQL_FEATURES, Candidate, SchemaMetadata, Topic
 from data_create.roles import role_of
 from data_create.synth import Synthesizer
@@ -293,6 +294,22 @@ def test_labels_from_bilingual_comments_and_names():
         "returns of an order line"
     )
     assert singular("customers") == "customer" and plural("orders") == "orders"
+
+
+def test_more_looks_make_more_kinds_of_question_in_the_same_number(example, monkeypatch):
+    # A query of a kind already made is compared with more of its family, the rarer kind kept:
+    # the same number of samples spans more shape keys, and none goes missing for it.
+    from data_create.synth import synthesizer as synth_mod
+
+    def kinds(looks: int) -> tuple[int, Counter[str]]:
+        monkeypatch.setattr(synth_mod, "_LOOKS", looks)
+        cands = sample(Synthesizer(example.meta, dialect="sqlite", seed=0), example.meta, 300)
+        return len({shape_key(c.sql, "sqlite") for c in cands}), Counter(c.shape for c in cands)
+
+    (none, mix0), (one, mix1) = kinds(0), kinds(1)
+    assert mix0.total() == mix1.total() and one > none, (none, one)
+    # The looks stay within a family: shape_mix's shares hold.
+    assert all(abs(mix0[f] - mix1[f]) <= 0.08 * mix0.total() for f in mix0 | mix1), (mix0, mix1)
 
 
 def test_shape_mix_weighs_families_and_rejects_bad_ones(example):
