@@ -45,16 +45,24 @@ _MIN_YIELD = 0.1
 # listings at 6% of a run where one 0.6% cap left them 2.5%.
 _MAX_SHAPE_SHARE = (0.025, 0.025, 0.015, 0.006, 0.005, 0.004)
 _SHAPE_FLOOR = 4
-# A query of a kind already made is compared with up to this many more queries of the same
-# family, and the kind made fewer times so far is kept (the other is set aside like those
-# over the cap): the rare combinations people ask once each (a grouped ratio of distinct
-# counts through a join) come up more often in 1,000 samples, and the families keep the
-# shares of ``shape_mix``.  Pooled coverage of the defog human shapes, mean of seeds 1-4
-# (bench_shapes.py): no look 80.1%, one 82.1%, two 82.8%; generate-stage throughput one look
-# -8%, two -21% (bench_generate.py, retail and northwind).  Looks across families covered more
-# (two: 85.3%) but overrode the mix: families with many kinds won, groups took 35% of the
-# bundled database's samples (target 18%) and plain listings 3% (target 11%).
+# A query of a kind (shape key) already made is a weaker pick than one not made yet, so it is
+# compared with more queries before it is kept: first ``_LOOKS`` more of its own family, then,
+# if it is still a repeat, ``_CROSS_LOOKS`` drawn from all the families by weight.  The kind
+# made fewer times so far is kept; the others are set aside like those over the shape cap
+# (yielded only when the topic runs out).  The rare combinations people ask once each (a
+# grouped ratio of distinct counts through a join) come up more often in 1,000 samples.
+# Families with few kinds (plain listings, counts) would lose nearly every cross look and
+# fall far below their ``shape_mix`` share, so a family under ``_FLOOR`` of its share of
+# the yield keeps its draw.  Pooled coverage of the defog human shapes, mean of seeds 1-4
+# (bench_shapes.py): no look 80.1%; one look in the family 82.1%; plus two across families
+# with the floor 84.2% (four: 84.5%); two across families with no floor 85.3%, but groups
+# then took 35% of the bundled database's samples (18% asked for) and plain listings 3%
+# (11% asked for), where with the floor they take 30% and 7%, as with one look in the
+# family (28%, 8%).  Generate-stage throughput against no cross look: retail -13%,
+# northwind -20% (bench_generate.py).
 _LOOKS = 1
+_CROSS_LOOKS = 2
+_FLOOR = 0.75
 
 
 def _cap(key: str, made: int) -> float:
@@ -153,6 +161,10 @@ class Synthesizer:
         # Candidates yielded per structural shape key (data_create.quality.shape), and in all.
         self._shapes: Counter[str] = Counter()
         self._made = 0
+        # Candidates yielded per family, against each family's share of ``shape_mix``.
+        self._families: Counter[str] = Counter()
+        total = sum(self.shape_mix.values())
+        self._share = {f: w / total for f, w in self.shape_mix.items()}
 
     def _rng(self, topic: Topic) -> Random:
         digest = hashlib.sha256(f"{self.seed}\x00{topic.name}".encode()).digest()
@@ -178,16 +190,21 @@ class Synthesizer:
             if drawn is None:
                 misses += 1
                 continue
-            # A kind already made is a weaker pick than one not made yet: another query of
-            # the family is looked at, the kind made fewer times is kept, the other set aside.
+            # A kind already made is a weaker pick than one not made yet: more queries are
+            # looked at (see _LOOKS), the kind made fewer times is kept, the others set aside.
             for _ in range(_LOOKS):
                 if not self._shapes[drawn[2]]:
                     break
-                other = self._build(scope, rng, drawn[1])
-                if other is not None:
-                    if self._shapes[other[2]] < self._shapes[drawn[2]]:
-                        drawn, other = other, drawn
-                    set_aside.append(other)
+                drawn = self._rarer(drawn, self._build(scope, rng, drawn[1]), set_aside)
+            for _ in range(_CROSS_LOOKS):
+                if not self._shapes[drawn[2]] or not families:
+                    break
+                if self._families[drawn[1]] < _FLOOR * self._share[drawn[1]] * self._made:
+                    break  # its family is short of its share: the draw stands
+                other = self._draw(scope, rng, families, weights, yields)
+                drawn = self._rarer(drawn, other, set_aside)
+                if other is not None:  # the one set aside was not preferred: not run out
+                    yields[set_aside[-1][1]] += _YIELD_DECAY
             built, family, key = drawn
             if self._shapes[key] >= _cap(key, self._made):
                 set_aside.append(drawn)
@@ -207,6 +224,17 @@ class Synthesizer:
         for built, family, key in set_aside:
             if (made_one := self._finish(topic, built, family, key, rng)) is not None:
                 yield made_one
+
+    def _rarer(
+        self, drawn: tuple[Built, str, str], other: tuple[Built, str, str] | None, set_aside: list
+    ) -> tuple[Built, str, str]:
+        """Of two queries, the one whose kind was made fewer times; the other is set aside."""
+        if other is None:
+            return drawn
+        if self._shapes[other[2]] < self._shapes[drawn[2]]:
+            drawn, other = other, drawn
+        set_aside.append(other)
+        return drawn
 
     def _draw(
         self,
@@ -285,6 +313,7 @@ class Synthesizer:
         self, topic: Topic, built: Built, sql: str, family: str, key: str, question: str
     ) -> Candidate:
         self._shapes[key] += 1
+        self._families[family] += 1
         self._made += 1
         return Candidate(
             question=question,
