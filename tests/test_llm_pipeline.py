@@ -165,16 +165,20 @@ def test_exact_count_despite_faults_and_a_free_rerun_from_cache(retail, model, t
         assert llm["retries"] >= model.faults["rate_limit"] + model.faults["server"]
         rejects = read_jsonl(tmp_path / "a" / "rejects.jsonl")
         layers = Counter(r["layer"] for r in rejects)
-        # Which content faults a run draws depends on its prompts' hashes; each one drawn
-        # leaves its trace, and a run of this size draws most of them.
+        # Which content faults a run draws depends on its prompts' hashes, and a run of this
+        # size draws most of them.  A reply still in flight when the run has its count is
+        # never read, so a fault drawn once may leave no trace; one drawn twice or more must.
         content = {"truncated", "invented_column", "delete", "duplicates", "prose"}
         assert len(content & set(model.faults)) >= 3, model.faults
-        if model.faults["truncated"]:
-            assert any("truncated" in r["reason"] for r in rejects if r["layer"] == "llm")
-        if model.faults["invented_column"]:
-            assert any("colour_code" in r["reason"] for r in rejects if r["layer"] == "schema")
-        if model.faults["delete"]:
-            assert any(r["layer"] == "safety" and "DELETE" in r["reason"] for r in rejects)
+        traced = {
+            "truncated": any("truncated" in r["reason"] for r in rejects if r["layer"] == "llm"),
+            "invented_column": any(
+                "colour_code" in r["reason"] for r in rejects if r["layer"] == "schema"
+            ),
+            "delete": any(r["layer"] == "safety" and "DELETE" in r["reason"] for r in rejects),
+        }
+        assert all(seen for kind, seen in traced.items() if model.faults[kind] >= 2), traced
+        assert sum(traced.values()) >= 2, (traced, model.faults)
         assert layers["dedupe"] >= 1
         plan = json.loads((tmp_path / "a" / "plan.json").read_text(encoding="utf-8"))
         assert plan["planner"] == "llm:fake-model"
