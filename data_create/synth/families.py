@@ -32,7 +32,10 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
     "negation": (shapes.negation, shapes.negation, shapes.exists),
     "set_operation": (shapes.set_operation, shapes.both),
     "arithmetic": (shapes.arithmetic, shapes.arithmetic, shapes.share, shapes.row_ratio),
-    "advanced": (shapes.case_label, shapes.window_top, shapes.date_month, shapes.date_year),
+    # A rank next to GROUP BY (``RANK() OVER (ORDER BY SUM(x) DESC)``) is the window people
+    # ask most; drawn only inside "nested" it came up about once per 1,000 samples.
+    "advanced": (shapes.case_label, shapes.window_top, shapes.date_month, shapes.date_year,
+                 nested.rank_groups),
     # Mostly derived tables / CTEs, about one in five a window over an aggregate.
     "nested": (nested.nested_avg, nested.nested_avg, nested.nested_count, nested.nested_above,
                nested.nested_above, nested.cte_top, nested.cte_top, nested.cte_top,
@@ -40,9 +43,15 @@ FAMILIES: dict[str, tuple[Shape, ...]] = {
                nested.period_change, nested.bucket_share, latest.latest_row),
 }  # fmt: skip
 
+# People join more than these weights once made them do: 53% of the defog questions join
+# tables against 42% of 1,000 generated samples (11 databases, seeds 1-4), and 2% of their
+# single-table questions without a GROUP BY count distinct values against 13%.  So the joined
+# listings and figures weigh more, lone distinct counts and top-N lists less (2026-12-01:
+# with the sorted listings, the ranks above and the parents counted through a link in
+# shapes.py, the defog shapes covered went from 84.2% to 85.0%, mean of seeds 1-4).
 DEFAULT_SHAPE_MIX: dict[str, float] = {
-    "listing": 0.11, "join_listing": 0.12, "aggregate": 0.07, "join_aggregate": 0.10,
-    "count_distinct": 0.04, "group": 0.18, "argmax": 0.06, "top_n": 0.06, "having": 0.015,
+    "listing": 0.11, "join_listing": 0.14, "aggregate": 0.07, "join_aggregate": 0.11,
+    "count_distinct": 0.03, "group": 0.18, "argmax": 0.06, "top_n": 0.05, "having": 0.015,
     "compare_aggregate": 0.03, "negation": 0.03, "set_operation": 0.02, "arithmetic": 0.08,
     "advanced": 0.04, "nested": 0.04,
 }  # fmt: skip

@@ -125,8 +125,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
                "找一个{w}的{t}，给出它的{cols}（一条即可）。"),
     },
     "plain_list": {
-        "en": ("List the {cols} of all {ts}.", "What are the {cols} of every {t}?", "Show the {cols} of each {t}."),
-        "zh": ("列出所有{t}的{cols}。", "每个{t}的{cols}是什么？", "查询全部{t}的{cols}。"),
+        "en": ("List the {cols} of all {ts}{sorted}.", "What are the {cols} of every {t}{sorted}?",
+               "Show the {cols} of each {t}{sorted}."),
+        "zh": ("列出所有{t}的{cols}{sorted}。", "每个{t}的{cols}是什么{sorted}？", "查询全部{t}的{cols}{sorted}。"),
     },
     "join_pairs": {
         "en": ("List the {cols} of every {t} together with the {c2} of its {t2}{sorted}.",
