@@ -21,7 +21,6 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from .engines import BUCKET_FORMATS as FORMAT_LITERALS
-from .quality.shape import shape_of
 from .records import SQL_FEATURES, SchemaMetadata
 
 __all__ = ["SqlTags", "literals", "missing_literal", "tag"]
@@ -68,7 +67,6 @@ class SqlTags:
     difficulty: str  # one of records.DIFFICULTIES
     features: tuple[str, ...]  # sorted, from records.SQL_FEATURES
     parsed: bool = True  # False: the SQL did not parse; tags are empty defaults
-    shape: str = ""  # structural shape key (data_create.quality.shape), "" when unparsed
 
 
 def tag(sql: str, dialect: str, metadata: SchemaMetadata | None = None) -> SqlTags:
@@ -84,7 +82,7 @@ def tag(sql: str, dialect: str, metadata: SchemaMetadata | None = None) -> SqlTa
     hard = bool(features & HARD) or tree.find(exp.With) is not None or _from_subquery(tree)
     difficulty = "hard" if hard else level(features)
     known = tuple(sorted(f for f in features if f in SQL_FEATURES))
-    return SqlTags(_tables(tree, metadata), difficulty, known, shape=shape_of(tree).key)
+    return SqlTags(_tables(tree, metadata), difficulty, known)
 
 
 def literals(sql: str, dialect: str) -> list[str]:

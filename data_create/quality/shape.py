@@ -107,6 +107,17 @@ class Shape:
         return "+".join([head, *tags])
 
 
+# The only node classes a tag or a table name comes from.  Every other node (names,
+# literals, comparisons, clauses: most of a tree) is skipped after one dict lookup by its
+# class; running each through the chain of isinstance checks below was half of this
+# module's time, and the synthesizer asks for the shape of every query it builds.
+_TAGGED = (
+    exp.Table, exp.CTE, exp.Select, exp.SetOperation, exp.AggFunc, exp.Window, exp.Case,
+    exp.If, exp.In, exp.Exists, exp.Subquery, exp.Add, exp.Sub, exp.Mul, exp.Div,
+)  # fmt: skip
+_INERT: dict[type, bool] = {}
+
+
 def _dialect(dialect: str | None) -> str | None:
     if not dialect:
         return None
@@ -182,16 +193,23 @@ def shape_of(tree: exp.Expression | None) -> Shape:
     if not isinstance(tree, exp.Query):  # e.g. "SELEC x" parses as a bare command
         return Shape(0, frozenset(), parsed=False)
 
-    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    tables = {
-        t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes
-    }
+    ctes: set[str] = set()
+    named: set[str] = set()
     tags: set[str] = set()
     aggregates: set[str] = set()
-    if ctes:
-        tags.add("derived")
     for node in tree.walk():
-        if isinstance(node, exp.Select):
+        kind = type(node)
+        inert = _INERT.get(kind)
+        if inert is None:
+            inert = _INERT[kind] = not issubclass(kind, _TAGGED)
+        if inert:
+            continue
+        if isinstance(node, exp.Table):
+            if node.name:
+                named.add(node.name.lower())
+        elif isinstance(node, exp.CTE):
+            ctes.add(node.alias_or_name.lower())
+        elif isinstance(node, exp.Select):
             tags |= _select_tags(node)
         elif isinstance(node, exp.Union):
             tags.add("union")
@@ -231,7 +249,9 @@ def shape_of(tree: exp.Expression | None) -> Shape:
                 tags.add("scalar_subquery")
         elif _is_arithmetic(node):
             tags.add("arithmetic")
-    return Shape(len(tables), frozenset(tags), frozenset(aggregates))
+    if ctes:
+        tags.add("derived")
+    return Shape(len(named - ctes), frozenset(tags), frozenset(aggregates))
 
 
 def shape_key(sql: str, dialect: str | None = None) -> str:

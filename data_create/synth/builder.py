@@ -155,6 +155,9 @@ class Scope:
         self._values = values
         self._cache: dict[tuple[str, str], tuple[Lit, ...]] = {}
         self._roles: dict[tuple[str, str], ColumnRole] = {}
+        # cols() is asked the same few questions thousands of times a run (every build,
+        # every look): the answer depends only on the table and the use.
+        self._cols: dict[tuple[str, str], tuple[Col, ...]] = {}
         by_name = {t.qualified_name: t for t in metadata.tables}
         self.tables: list[Table] = []
         for name in table_names:
@@ -226,6 +229,12 @@ class Scope:
         """The columns of ``table`` fit for a use: ``num`` (aggregate, rank, threshold),
         ``sum`` (additive measures), ``cat`` (group by, filter by equality), ``text`` (names
         and free text: show, LIKE), ``label``, ``date``, ``any`` (filter)."""
+        key = (table.qualified_name, role)
+        if key not in self._cols:
+            self._cols[key] = self._fit(table, role)
+        return list(self._cols[key])  # a list of its own: callers may extend it
+
+    def _fit(self, table: Table, role: str) -> tuple[Col, ...]:
         out = []
         for c in table.columns:
             if c.sensitive or c.type in _SKIP:
@@ -252,7 +261,7 @@ class Scope:
             )  # fmt: skip
             if ok:
                 out.append(Col(table, c))
-        return out
+        return tuple(out)
 
     def label_col(self, table: Table) -> Col:
         """The column a person would show for a row: its name or title; a table without one

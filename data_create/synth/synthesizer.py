@@ -64,6 +64,28 @@ _SHAPE_FLOOR = 4
 _LOOKS = 1
 _CROSS_LOOKS = 2
 _FLOOR = 0.75
+# A topic keeps the first ``topic.count + _SET_ASIDE_SLACK`` queries it sets aside, not all
+# of them: each is a whole tree, a topic sets aside about three per query it yields, and
+# every topic's stream stays open until the run ends (the pipeline may come back to it),
+# so 20,000 samples held 1.6 GB, half of it trees never read.  Only a topic that runs out
+# reads its list, from the front, and then stops once the run has its count: on the 11
+# defog databases (1,000 samples, seed 1) the most read was 193 entries (of a topic asked
+# for 32), and the bundled database read none up to 8,000 samples.
+_SET_ASIDE_SLACK = 400
+
+
+class _SetAside:
+    """The first ``limit`` queries a topic passed over, in the order they were set aside."""
+
+    __slots__ = ("entries", "limit")
+
+    def __init__(self, limit: int):
+        self.entries: list[tuple[Built, str, str]] = []
+        self.limit = limit
+
+    def add(self, drawn: tuple[Built, str, str] | None) -> None:
+        if drawn is not None and len(self.entries) < self.limit:
+            self.entries.append(drawn)
 
 
 def _cap(key: str, made: int) -> float:
@@ -183,7 +205,7 @@ class Synthesizer:
         families = [f for f in SHAPE_FAMILIES if self.shape_mix[f] > 0]
         weights = [self.shape_mix[f] for f in families]
         yields = dict.fromkeys(families, 1.0)
-        set_aside: list[tuple[Built, str, str]] = []
+        set_aside = _SetAside(topic.count + _SET_ASIDE_SLACK)
         self.repeats[topic.name] = 0
         bound, made, misses = 50 * topic.count + 200, 0, 0
         while made < bound and misses < _MAX_MISSES and families:
@@ -196,19 +218,22 @@ class Synthesizer:
             for _ in range(_LOOKS):
                 if not self._shapes[drawn[2]]:
                     break
-                drawn = self._rarer(drawn, self._build(scope, rng, drawn[1]), set_aside)
+                drawn, passed = self._rarer(drawn, self._build(scope, rng, drawn[1]))
+                set_aside.add(passed)
             for _ in range(_CROSS_LOOKS):
                 if not self._shapes[drawn[2]] or not families:
                     break
                 if self._families[drawn[1]] < _FLOOR * self._share[drawn[1]] * self._made:
                     break  # its family is short of its share: the draw stands
-                other = self._draw(scope, rng, families, weights, yields)
-                drawn = self._rarer(drawn, other, set_aside)
-                if other is not None:  # the one set aside was not preferred: not run out
-                    yields[set_aside[-1][1]] += _YIELD_DECAY
+                drawn, passed = self._rarer(
+                    drawn, self._draw(scope, rng, families, weights, yields)
+                )
+                if passed is not None:  # the one set aside was not preferred: not run out
+                    set_aside.add(passed)
+                    yields[passed[1]] += _YIELD_DECAY
             built, family, key = drawn
             if self._shapes[key] >= _cap(key, self._made):
-                set_aside.append(drawn)
+                set_aside.add(drawn)
                 yields[family] += _YIELD_DECAY  # new, only over its share: not run out
                 misses += 1
                 continue
@@ -222,20 +247,19 @@ class Synthesizer:
             yield made_one
         # The topic has nothing new left but what went over its shape's share: still
         # distinct queries, better than falling short of the request.
-        for built, family, key in set_aside:
+        for built, family, key in set_aside.entries:
             if (made_one := self._finish(topic, built, family, key, rng)) is not None:
                 yield made_one
 
     def _rarer(
-        self, drawn: tuple[Built, str, str], other: tuple[Built, str, str] | None, set_aside: list
-    ) -> tuple[Built, str, str]:
-        """Of two queries, the one whose kind was made fewer times; the other is set aside."""
+        self, drawn: tuple[Built, str, str], other: tuple[Built, str, str] | None
+    ) -> tuple[tuple[Built, str, str], tuple[Built, str, str] | None]:
+        """Of two queries, the one whose kind was made fewer times, and the one passed over."""
         if other is None:
-            return drawn
+            return drawn, None
         if self._shapes[other[2]] < self._shapes[drawn[2]]:
-            drawn, other = other, drawn
-        set_aside.append(other)
-        return drawn
+            return other, drawn
+        return drawn, other
 
     def _draw(
         self,
