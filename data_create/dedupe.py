@@ -57,7 +57,7 @@ class SqlKeys:
 def keys(sql: str, dialect: str) -> SqlKeys:
     """All three keys from one parse; unparsable SQL gets its normalized text for each."""
     try:
-        tree = sqlglot.parse_one(sql, read=dialect)
+        tree = sqlglot.parse_one(sql, read=engines.dialect(dialect))
     except (SqlglotError, ValueError):
         tree = None
     if tree is None:
@@ -130,7 +130,7 @@ def _render(tree: exp.Expression, dialect: str) -> str:
     # identify=True quotes every name, so `orders` and "orders" render alike.
     # copy=False: the tree is this module's own parse, and the dialect's rewrites are
     # idempotent; copying it for each of the three renders was a tenth of a run's time.
-    return tree.sql(dialect=dialect, identify=True, comments=False, copy=False)
+    return tree.sql(dialect=engines.dialect(dialect), identify=True, comments=False, copy=False)
 
 
 def _canonical_aliases(tree: exp.Expression) -> None:

@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from . import engines
 from .engines import BUCKET_FORMATS as FORMAT_LITERALS
 from .records import SQL_FEATURES, SchemaMetadata
 
@@ -72,7 +73,7 @@ class SqlTags:
 def tag(sql: str, dialect: str, metadata: SchemaMetadata | None = None) -> SqlTags:
     """Tables, difficulty and features of ``sql``; never raises (unparsable -> easy, no tags)."""
     try:
-        tree = sqlglot.parse_one(sql, read=dialect)
+        tree = sqlglot.parse_one(sql, read=engines.dialect(dialect))
     except (ParseError, TokenError, ValueError, RecursionError):
         return SqlTags((), "easy", (), parsed=False)
     if tree is None:
@@ -95,7 +96,7 @@ def literals(sql: str, dialect: str) -> list[str]:
     ['5', 'Paris', 'an']
     """
     try:
-        tree = sqlglot.parse_one(sql, read=dialect)
+        tree = sqlglot.parse_one(sql, read=engines.dialect(dialect))
     except (ParseError, TokenError, ValueError, RecursionError):
         return []
     out: list[str] = []

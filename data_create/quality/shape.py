@@ -181,7 +181,7 @@ def _select_tags(select: exp.Select) -> set[str]:
 def shape(sql: str, dialect: str | None = None) -> Shape:
     """The :class:`Shape` of the first statement in ``sql`` (parsed in ``dialect``)."""
     try:
-        tree = sqlglot.parse_one(sql, read=_dialect(dialect))
+        tree = sqlglot.parse_one(sql, read=engines.dialect(_dialect(dialect)))
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
         return Shape(0, frozenset(), parsed=False)
     return shape_of(tree)

@@ -360,4 +360,6 @@ def _render(expression: exp.Expr, dialect: str) -> str:
         for lit in list(expression.find_all(exp.Literal)):
             if lit.is_string and not lit.this.isascii():
                 lit.replace(exp.National(this=lit.this))
-    return expression.sql(dialect=dialect, copy=False)  # a built tree is rendered once
+    return expression.sql(
+        dialect=engines.dialect(dialect), copy=False
+    )  # a built tree is rendered once
