@@ -78,6 +78,15 @@ def tag(sql: str, dialect: str, metadata: SchemaMetadata | None = None) -> SqlTa
         return SqlTags((), "easy", (), parsed=False)
     if tree is None:
         return SqlTags((), "easy", (), parsed=False)
+    return tag_tree(tree, metadata)
+
+
+def tag_tree(tree: exp.Expr, metadata: SchemaMetadata | None = None) -> SqlTags:
+    """:func:`tag` of a statement already parsed, or built as a tree; ``tree`` is only read.
+
+    >>> tag_tree(sqlglot.parse_one("SELECT COUNT(*) FROM t WHERE x = 1")).features
+    ('count', 'filter')
+    """
     features = _features(tree)
     # A CTE or a derived table is a subquery by another name: hard, like the synthesizer's.
     hard = bool(features & HARD) or tree.find(exp.With) is not None or _from_subquery(tree)

@@ -342,7 +342,9 @@ class Scope:
             return exp.Between(this=ref, low=v[0], high=v[1])
         if c.op == "range":  # half-open: [v0, v1)
             return exp.and_(
-                exp.GTE(this=ref, expression=v[0]), exp.LT(this=self.ref(c.col), expression=v[1])
+                exp.GTE(this=ref, expression=v[0]),
+                exp.LT(this=self.ref(c.col), expression=v[1]),
+                copy=False,
             )
         if c.op == "like_prefix":
             return exp.Like(this=ref, expression=exp.Literal.string(c.values[0].text + "%"))
@@ -358,7 +360,8 @@ class Scope:
 
     def where(self, conds: Sequence[Cond]) -> exp.Expr | None:
         parts = [self.cond(c) for c in conds]
-        return exp.and_(*parts) if parts else None
+        # copy=False here and below: every part is new, made for this one condition.
+        return exp.and_(*parts, copy=False) if parts else None
 
     def join_on(self, edge: Edge, child_alias: str, parent_alias: str) -> exp.Expr:
         return exp.and_(
@@ -370,7 +373,8 @@ class Scope:
                     ),
                 )
                 for c, r in zip(edge.cols, edge.ref_cols, strict=True)
-            )
+            ),
+            copy=False,
         )
 
     # ---------------------------------------------------------------- conditions from real values

@@ -92,16 +92,16 @@ class _Grouped:
         """``SELECT cols FROM fact [JOIN ...] [WHERE ...] GROUP BY groups``."""
         scope = self.scope
         q = self.join.select(*cols) if self.join else _select(scope, self.fact, *cols)
-        if self.where:
-            q = q.where(scope.where(self.where))
-        return q.group_by(*(scope.ref(g) for g in self.groups))
+        if self.where:  # copy=False: q and its parts are new here
+            q = q.where(scope.where(self.where), copy=False)
+        return q.group_by(*(scope.ref(g) for g in self.groups), copy=False)
 
     def whole(self, figure: exp.Expr) -> exp.Select:
         """``SELECT figure FROM fact [JOIN ...] [WHERE ...]``: the rows the groups split,
         as one whole (a group's share of it is against exactly these rows)."""
         scope = self.scope
         q = self.join.select(figure) if self.join else _select(scope, self.fact, figure)
-        return q.where(scope.where(self.where)) if self.where else q
+        return q.where(scope.where(self.where), copy=False) if self.where else q
 
     def features(self) -> list[str]:
         feats = ["group_by", "aggregate"]
@@ -207,9 +207,10 @@ def _per_group(gr: _Grouped, figure: exp.Expr, name: str) -> exp.Select:
 def _nest(outer: exp.Select, inner: exp.Select, cte: bool) -> exp.Select:
     """``outer`` reads ``per_group``: a CTE (``WITH per_group AS (...)``) or a derived table
     (``FROM (...) AS per_group``); both are written, as people write both."""
+    # copy=False: both are new, made for this one query by the callers.
     if cte:
-        return outer.from_(_CTE).with_(_CTE, as_=inner)
-    return outer.from_(inner.subquery(_CTE))
+        return outer.from_(_CTE, copy=False).with_(_CTE, as_=inner, copy=False)
+    return outer.from_(inner.subquery(_CTE, copy=False), copy=False)
 
 
 def _fig_name(gr: _Grouped) -> str:
@@ -321,12 +322,12 @@ def cte_top(scope: Scope, rng: Random) -> Built | None:
     desc = rng.random() < 0.75
     kind = rng.choice(("top", "top", "one", "sorted"))
     shown = [label] if kind == "one" else [label, total]
-    outer = outer.select(*shown).order_by(scope.ordered(total.copy(), desc))
+    outer = outer.select(*shown, copy=False).order_by(scope.ordered(total.copy(), desc), copy=False)
     slots = {"agg": aslot, "order": (None, desc), "join_back": made is not None}
     feats = gr.features() + ["order_by"] + (["count"] if aslot[0] == "count" else [])
     if kind != "sorted":
         slots["n"] = _n(rng) if kind == "top" else Lit(exp.Literal.number(1), "1", False)
-        outer = outer.limit(slots["n"].node)
+        outer = outer.limit(slots["n"].node.copy(), copy=False)
         feats.append("limit")
     cte = rng.random() < 0.7
     if made is not None:  # the parent joined after FROM per_group: built here, not by _nest
@@ -595,7 +596,7 @@ def rank_groups(scope: Scope, rng: Random) -> Built | None:
             q.select(second[0].as_("other_value"), copy=False)  # "... and their total amount"
             slots["agg2"] = second[1]
     if rng.random() < 0.6:
-        q = q.order_by(*(scope.ordered(c, False) for c in by_rank))
+        q = q.order_by(*(scope.ordered(c, False) for c in by_rank), copy=False)
         feats.append("order_by")
         slots["by_rank"] = True
     return _built("rank_groups", q, gr, feats, **slots)
@@ -647,7 +648,7 @@ def share_of_total(scope: Scope, rng: Random) -> Built | None:
     feats += ["scalar_subquery"] if sub else ["window"]
     slots = {"agg": aslot, "show": show, "fraction": fraction}
     if rng.random() < 0.5:
-        q = q.order_by(scope.ordered(exp.column(out), True))
+        q = q.order_by(scope.ordered(exp.column(out), True), copy=False)
         slots["order"] = (None, True)
         feats.append("order_by")
     return _built("share_of_total", q, gr, feats, **slots)

@@ -98,13 +98,13 @@ def filter_list(scope: Scope, rng: Random) -> Built | None:
     conds = [cond]
     if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, col)):
         conds.append(other)
-    q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where(conds))
+    q = _select(scope, t, *(scope.ref(c) for c in shown)).where(scope.where(conds), copy=False)
     slots = {"t": t, "cols": shown, "where": conds}
     feats = ["projection", "filter"]
     if rng.random() < _ONE_ROW:
         # "Give one review written in May 2021": any one row, LIMIT 1 without an order
         # (the question says "one" / "any"; sorted, it would be "the highest").
-        q = q.limit(exp.Literal.number(1))
+        q = q.limit(exp.Literal.number(1), copy=False)
         return Built(q, "filter_one", "easy", (*feats, "limit"), (t,), slots)
     _sort_listing(scope, rng, q, t, slots, feats, [c.column for c in shown])
     return Built(q, "filter_list", "easy", tuple(feats), (t,), slots)
@@ -143,7 +143,7 @@ def count_in(scope: Scope, rng: Random) -> Built | None:
     conds = [cond]
     if rng.random() < 0.3 and (other := _other_filter(scope, rng, t, col)):
         conds.append(other)
-    q = _select(scope, t, exp.Count(this=exp.Star())).where(scope.where(conds))
+    q = _select(scope, t, exp.Count(this=exp.Star())).where(scope.where(conds), copy=False)
     return Built(q, "count", "easy", ("count", "filter"), (t,), {"t": t, "where": conds})
 
 
@@ -156,7 +156,7 @@ def count_distinct(scope: Scope, rng: Random) -> Built | None:
     conds = []
     if rng.random() < 0.5 and (other := _other_filter(scope, rng, t, col)):
         conds = [other]
-        q = q.where(scope.where(conds))
+        q = q.where(scope.where(conds), copy=False)
     feats = ("count", "distinct", "filter") if conds else ("count", "distinct")
     return Built(q, "count_distinct", "easy", feats, (t,), {"t": t, "g": col, "where": conds})
 
@@ -166,11 +166,12 @@ def distinct_values(scope: Scope, rng: Random) -> Built | None:
     col = _pick(rng, scope.cols(t, "cat")) if t else None
     if col is None:
         return None
-    q = _select(scope, t, scope.ref(col)).distinct().order_by(scope.ordered(scope.ref(col), False))
+    q = _select(scope, t, scope.ref(col)).distinct(copy=False)
+    q = q.order_by(scope.ordered(scope.ref(col), False), copy=False)
     conds = []
     if rng.random() < 0.4 and (other := _other_filter(scope, rng, t, col)):
         conds = [other]
-        q = q.where(scope.where(conds))
+        q = q.where(scope.where(conds), copy=False)
     feats = ("distinct", "order_by", "filter") if conds else ("distinct", "order_by")
     return Built(q, "distinct", "easy", feats, (t,), {"t": t, "g": col, "where": conds})
 
@@ -185,8 +186,8 @@ def top_n(scope: Scope, rng: Random) -> Built | None:
     n = _n(rng)
     q = (
         _select(scope, t, scope.ref(label), scope.ref(num))
-        .order_by(scope.ordered(scope.ref(num), desc))
-        .limit(n.node)
+        .order_by(scope.ordered(scope.ref(num), desc), copy=False)
+        .limit(n.node.copy(), copy=False)
     )
     slots = {"t": t, "cols": [label, num], "order": (num, desc), "n": n}
     return Built(q, "top_n", "easy", ("projection", "order_by", "limit"), (t,), slots)
@@ -631,7 +632,8 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     else:
         agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
     alias = "total" if aslot[0] in ("sum", "count") else f"{aslot[0]}_value"
-    q = _select(scope, t, scope.ref(g), agg.as_(alias)).group_by(scope.ref(g))
+    q = _select(scope, t, scope.ref(g), agg.as_(alias, copy=False))
+    q = q.group_by(scope.ref(g), copy=False)
     slots = {"t": t, "g": g, "agg": aslot}
     ranked = _second_ranked(scope, rng, q, t, aslot, slots, None)
     conds = []
@@ -639,7 +641,7 @@ def group_agg(scope: Scope, rng: Random) -> Built | None:
     if rng.random() < 0.55 and (other := _other_filter(scope, rng, t, g)):
         conds = _apart(slots, [other])
     if conds:
-        q = q.where(scope.where(conds))
+        q = q.where(scope.where(conds), copy=False)
     feats = ["group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
     feats += ["filter"] if conds else []
     slots["where"] = conds
@@ -660,14 +662,15 @@ def _sort_groups(scope: Scope, rng: Random, q: exp.Select, by: exp.Expr, desc_p:
     """Grouped rows sorted by their figure ``by`` (descending with probability ``desc_p``),
     and with probability ``top_p`` only the top N of them: (query, whether it is a top-N)."""
     order, desc = _rank(by, rng.random() < desc_p, slot, scope)
-    q = q.order_by(order)
+    # copy=False: every caller passes a query of its own and drops the one it passed.
+    q = q.order_by(order, copy=False)
     slots["order"] = (None, desc)
     feats.append("order_by")
     if rng.random() >= top_p:
         return q, False
     slots["n"] = _n(rng)
     feats.append("limit")
-    return q.limit(slots["n"].node), True
+    return q.limit(slots["n"].node.copy(), copy=False), True
 
 
 def group_having(scope: Scope, rng: Random) -> Built | None:
@@ -982,8 +985,8 @@ def join3(scope: Scope, rng: Random) -> Built | None:
     q = _select(scope, fact, *(scope.ref(c) for c in groups), agg.as_("total"), alias="t1")
     for e, new in order:
         on = scope.join_on(e, aliases[e.child.qualified_name], aliases[e.parent.qualified_name])
-        q = q.join(scope.table_ref(new, aliases[new.qualified_name]), on=on)
-    q = q.group_by(*(scope.ref(c) for c in groups))
+        q = q.join(scope.table_ref(new, aliases[new.qualified_name]), on=on, copy=False)
+    q = q.group_by(*(scope.ref(c) for c in groups), copy=False)
     slots = {"t": fact, "t2": mid, "t3": far, "g": groups[0], "agg": aslot}
     slots.update(g2=groups[1] if len(groups) > 1 else None)
     if len(groups) == 1:  # a chain: the middle table is the way to the far end
@@ -1010,11 +1013,12 @@ def subquery_in(scope: Scope, rng: Random) -> Built | None:
     if cond is None:
         return None
     inner = _select(scope, e.child, exp.Column(this=scope.ident(e.cols[0]))).where(
-        scope.where([cond])
+        scope.where([cond]), copy=False
     )
     label = scope.label_col(e.parent)
     q = _select(scope, e.parent, scope.ref(label)).where(
-        exp.In(this=exp.Column(this=scope.ident(e.ref_cols[0])), query=inner.subquery())
+        exp.In(this=exp.Column(this=scope.ident(e.ref_cols[0])), query=inner.subquery(copy=False)),
+        copy=False,
     )
     slots = {"t": e.parent, "t2": e.child, "cols": [label], "where": [cond]}
     feats = ("subquery_in", "projection", "filter")
@@ -1496,7 +1500,7 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
     extra = _pick(rng, [c for c in scope.cols(shown_t, "any") if c.column != label.column])
     if extra is not None and rng.random() < 0.4 and not j.is_parent(shown_t):
         shown.append(j.at(extra))
-    q = j.select(*(scope.ref(c) for c in shown)).where(scope.where([cond]))
+    q = j.select(*(scope.ref(c) for c in shown)).where(scope.where([cond]), copy=False)
     feats = ["join", "projection", "filter"]
     sort = None
     if j.is_parent(shown_t):  # a parent row repeats once per matching child
@@ -1508,7 +1512,7 @@ def join_list(scope: Scope, rng: Random) -> Built | None:
         if all(c.column != col.column for c in shown):
             shown.append(col)
             q.select(scope.ref(col), copy=False)
-        q = q.order_by(scope.ordered(scope.ref(col), desc))
+        q = q.order_by(scope.ordered(scope.ref(col), desc), copy=False)
         feats.append("order_by")
         sort = (col, desc)
     if len(j.edges) == 2:
@@ -1618,7 +1622,7 @@ def join_agg(scope: Scope, rng: Random) -> Built | None:
     # question needs (a conditional count under a WHERE is a second WHERE).
     kinds = ("count_distinct", "product", *(k for k in _FIGURES if k not in _GROUPED_ONLY))
     agg, aslot = _agg(scope, rng, fact, "t1", extra=True, kinds=kinds, joined=joined)
-    q = j.select(agg).where(scope.where(conds))
+    q = j.select(agg).where(scope.where(conds), copy=False)
     feats = ["join", "filter", *_agg_features(agg)]
     feats += ["multi_join"] if p is not None else []
     slots = {"t": fact, "t2": via, "agg": aslot, "where": conds}
@@ -1732,8 +1736,8 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         )
     else:
         agg, aslot = _agg(scope, rng, fact, "t1", extra=True, exclude=groups[0], joined=joined)
-    q = j.select(*_shown_groups(scope, slots, groups), agg.as_("total"))
-    q = q.group_by(*(scope.ref(g) for g in groups))
+    q = j.select(*_shown_groups(scope, slots, groups), agg.as_("total", copy=False))
+    q = q.group_by(*(scope.ref(g) for g in groups), copy=False)
     slots["agg"] = aslot
     ranked = _second_ranked(scope, rng, q, fact, aslot, slots, "t1", joined)
     feats = ["join", "group_by", "aggregate"] + (["count"] if aslot[0] == "count" else [])
@@ -1744,7 +1748,7 @@ def join_group(scope: Scope, rng: Random) -> Built | None:
         more = _join_filter(scope, rng, j, tuple(j.tables), groups[0], conds)
         conds = conds + _apart(slots, more)
     if conds:
-        q = q.where(scope.where(conds))
+        q = q.where(scope.where(conds), copy=False)
         slots["where"] = conds
         feats.append("filter")
     shape = "group_agg"
@@ -1831,9 +1835,9 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         order, most = _rank(agg, most, aslot, scope)
         q = (
             j.select(*_shown_groups(scope, slots, groups))
-            .group_by(*(scope.ref(g) for g in groups))
-            .order_by(order)
-            .limit(one.node)
+            .group_by(*(scope.ref(g) for g in groups), copy=False)
+            .order_by(order, copy=False)
+            .limit(one.node, copy=False)
         )
         slots.update(agg=aslot, order=(None, most))
         feats = ["join", "group_by", "aggregate", "order_by", "limit"]
@@ -1841,7 +1845,7 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         if rng.random() < 0.45:
             conds = conds + _join_filter(scope, rng, j, (fact,), groups[0], conds)
         if conds:
-            q = q.where(scope.where(conds))
+            q = q.where(scope.where(conds), copy=False)
             slots["where"] = conds
             feats.append("filter")
         return Built(q, "argmax_group", "medium", tuple(feats), tuple(j.tables), slots)
@@ -1856,11 +1860,12 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
             return None
         agg, aslot = _agg(scope, rng, t, extra=True, exclude=g)
         order, most = _rank(agg, most, aslot, scope)
-        q = _select(scope, t, scope.ref(g)).group_by(scope.ref(g)).order_by(order).limit(one.node)
+        q = _select(scope, t, scope.ref(g)).group_by(scope.ref(g), copy=False)
+        q = q.order_by(order, copy=False).limit(one.node, copy=False)
         slots = {"t": t, "g": g, "agg": aslot, "order": (None, most)}
         feats = ["group_by", "aggregate", "order_by", "limit"]
         if rng.random() < 0.45 and (other := _other_filter(scope, rng, t, g)):
-            q = q.where(scope.where([other]))
+            q = q.where(scope.where([other]), copy=False)
             slots["where"] = [other]
             feats.append("filter")
         return Built(q, "argmax_group", "medium", tuple(feats), (t,), slots)
@@ -1888,11 +1893,11 @@ def argmax(scope: Scope, rng: Random) -> Built | None:
         # NULLS LAST (written only where the dialect needs it) keeps a missing value from
         # being "the highest", as a NOT NULL filter would, without a condition to say.
         order = exp.Ordered(this=scope.ref(num), desc=most, nulls_first=False)
-        q = q.where(scope.where(conds)) if conds else q
+        q = q.where(scope.where(conds), copy=False) if conds else q
     else:
         order = scope.ordered(scope.ref(num), most)
-        q = q.where(exp.and_(not_null, *(scope.cond(c) for c in conds)))
-    q = q.order_by(order).limit(one.node)
+        q = q.where(exp.and_(not_null, *(scope.cond(c) for c in conds), copy=False), copy=False)
+    q = q.order_by(order, copy=False).limit(one.node, copy=False)
     feats = ("projection", "order_by", "limit") + (("filter",) if conds else ())
     return Built(q, "argmax_row", "easy", feats, (t,), slots)
 
@@ -1924,13 +1929,13 @@ def _argmax_joined_row(scope: Scope, rng: Random, most: bool) -> Built | None:
     shown += [num] if rng.random() < 0.4 else []
     q = j.select(*(scope.ref(c) for c in shown))
     if most or engines.get(scope.dialect).nulls_last_syntax:  # as in argmax: no NULL on top
-        q = q.where(scope.cond(cond))
+        q = q.where(scope.cond(cond), copy=False)
         order = exp.Ordered(this=scope.ref(num), desc=most, nulls_first=False)
     else:
         not_null = exp.Not(this=exp.Is(this=scope.ref(num), expression=exp.Null()))
-        q = q.where(exp.and_(not_null, scope.cond(cond)))
+        q = q.where(exp.and_(not_null, scope.cond(cond), copy=False), copy=False)
         order = scope.ordered(scope.ref(num), most)
-    q = q.order_by(order).limit(exp.Literal.number(1))
+    q = q.order_by(order, copy=False).limit(exp.Literal.number(1), copy=False)
     slots = {"t": fact, "t2": on, "cols": shown, "num": num, "order": (num, most),
              "where": [cond]}  # fmt: skip
     if p is not None and not p.star:

@@ -117,9 +117,10 @@ def stage(query: exp.Expr, dialect: str, rng: Random) -> exp.Select | None:
     })  # fmt: skip
     for k in ("from_", "joins", "where"):
         outer.set(k, None)
+    # copy=False: outer is this function's copy, rows new.
     if rng.random() < _CTE_SHARE:
-        return outer.from_(name).with_(name, as_=rows)
-    return outer.from_(rows.subquery(name))
+        return outer.from_(name, copy=False).with_(name, as_=rows, copy=False)
+    return outer.from_(rows.subquery(name, copy=False), copy=False)
 
 
 def _stageable(query: exp.Expr) -> bool:
