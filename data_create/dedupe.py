@@ -251,8 +251,12 @@ class Deduper:
         self.threshold = question_threshold
         self._normalized: set[str] = set()
         self._structural: set[str] = set()
-        # skeleton -> gram -> indexes into self._grams
-        self._index: dict[str, dict[str, list[int]]] = {}
+        # skeleton -> gram -> indexes into self._grams.  Tuples, not lists: a list is a
+        # container the garbage collector walks on every full collection, a tuple of ints
+        # it stops tracking; a run of 2,000 samples holds some 190,000 postings (most of
+        # one entry), which were most of what those collections walked.  A posting grows
+        # by a copy, cheap at the sizes of one skeleton's questions.
+        self._index: dict[str, dict[str, tuple[int, ...]]] = {}
         self._grams: list[frozenset[str]] = []
 
     def __len__(self) -> int:
@@ -319,7 +323,7 @@ class Deduper:
         self._grams.append(grams)
         index = self._index.setdefault(k.skeleton, {})
         for gram in grams:
-            index.setdefault(gram, []).append(i)
+            index[gram] = (*index.get(gram, ()), i)
 
 
 def _ceil(x: float) -> int:

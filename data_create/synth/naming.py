@@ -15,6 +15,7 @@ wants only the label.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # A Chinese label ends where a note, an example or a list of codes begins:
@@ -40,6 +41,7 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
+@lru_cache(maxsize=8192)
 def humanize(name: str) -> str:
     """``order_date`` -> ``order date``; ``customer_id`` -> ``customer``; ``UnitPrice`` -> ``unit price``."""
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
@@ -54,6 +56,9 @@ def _parts(comment: str) -> list[str]:
     return [p.strip() for p in re.split(r"\s+/\s+", comment) if p.strip()]
 
 
+# Asked for the same few hundred columns and tables tens of thousands of times per run
+# (every question phrased names some): 3% of a run, recomputed.
+@lru_cache(maxsize=8192)
 def label(
     comment: str | None, name: str, language: str, keep_note: bool = False, table: bool = False
 ) -> str:
@@ -91,6 +96,7 @@ def label(
     return humanize(name)
 
 
+@lru_cache(maxsize=8192)
 def plural(noun: str) -> str:
     """A rough English plural of the last word: ``order status`` -> ``order statuses``."""
     if " of " in noun:
@@ -105,6 +111,7 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
+@lru_cache(maxsize=8192)
 def singular(noun: str) -> str:
     """``customers`` -> ``customer``, ``categories`` -> ``category``: for names of plural tables."""
     if has_cjk(noun):
