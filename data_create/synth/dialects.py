@@ -8,6 +8,8 @@ the builder needs, for a sqlglot dialect name.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlglot import exp
 
 from .. import engines
@@ -33,8 +35,13 @@ FORMAT_LITERALS = engines.BUCKET_FORMATS
 
 
 def identifier(name: str, dialect: str) -> exp.Identifier:
-    quoted = not engines.get(dialect).plain_identifier(name) or name.lower() in RESERVED
-    return exp.Identifier(this=name, quoted=quoted)
+    return exp.Identifier(this=name, quoted=_quoted(name, dialect))
+
+
+# The same few hundred names are written tens of thousands of times per run.
+@lru_cache(maxsize=8192)
+def _quoted(name: str, dialect: str) -> bool:
+    return not engines.get(dialect).plain_identifier(name) or name.lower() in RESERVED
 
 
 def ordered(expression: exp.Expr, desc: bool, dialect: str) -> exp.Ordered:
