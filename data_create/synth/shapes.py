@@ -545,9 +545,13 @@ def _share(scope: Scope, rng: Random, t, alias, exclude: Col | None, kind: str):
         node = exp.Avg(this=_when(scope, cond, exp.Literal.number("1.0")))
         if kind == "pct":
             node = exp.Mul(this=node, expression=exp.Literal.number("100.0"))
-    else:  # COUNT(*) of a non-empty set of rows is never 0
+    else:
+        # A group's COUNT(*) is never 0; the rows of an ungrouped question (no grouping
+        # column to ``exclude``) are whatever its WHERE leaves, which can be none at all:
+        # a share of "orders of customer 'X'" divided by zero in 7 of 11,000 samples.
         scale = "100.0" if kind == "pct" else "1.0"
-        node = _over(_meeting(scope, cond, spelling), exp.Count(this=exp.Star()), scale, False)
+        whole = exp.Count(this=exp.Star())
+        node = _over(_meeting(scope, cond, spelling), whole, scale, guard=exclude is None)
     return node, (kind, Figure(cond=cond), t)
 
 
@@ -1270,7 +1274,12 @@ def window_top(scope: Scope, rng: Random) -> Built | None:
         partition_by=[scope.ref(g)],
         order=exp.Order(expressions=[scope.ordered(scope.ref(num), True)]),
     )
-    cols = [c for c in (g, label, num) if c is g or c.column != g.column]
+    # Each column once: a label that is also the ranked measure, shown twice, made the
+    # outer query's ``ranked.<name>`` ambiguous.
+    cols: list[Col] = []
+    for c in (g, label, num):
+        if all(c.column.name != d.column.name for d in cols):
+            cols.append(c)
     # Named, so that the outer query can refer to a CAST column too.
     named = [ref if isinstance(ref := scope.ref(c), exp.Column) else ref.as_(c.column.name)
              for c in cols]  # fmt: skip
