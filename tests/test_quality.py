@@ -137,6 +137,33 @@ def test_contradictions(where, contradiction):
     assert bool(hits) is contradiction
 
 
+@pytest.mark.parametrize(
+    ("sql", "fixed"),
+    [
+        (
+            "SELECT g, COUNT(CASE WHEN city = 'A' THEN 1 END) FROM t WHERE city = 'B' GROUP BY g",
+            True,
+        ),
+        (
+            "SELECT g, AVG(CASE WHEN t.kind = 'x' THEN 1.0 ELSE 0 END) FROM t WHERE t.kind = 'x' "
+            "GROUP BY g",
+            True,
+        ),
+        (
+            "SELECT g, COUNT(CASE WHEN city = 'A' THEN 1 END) FROM t WHERE kind = 'B' GROUP BY g",
+            False,
+        ),
+        ("SELECT COUNT(CASE WHEN n < 1 THEN 1 END) FROM t WHERE n < 2", False),  # a range: a part
+        ("SELECT CASE WHEN city = 'A' THEN 1 END FROM t WHERE city = 'B'", False),  # no aggregate
+    ],
+)
+def test_fixed_condition(sql, fixed):
+    # A condition inside an aggregate on a column the WHERE fixes is true for every row
+    # counted or for none: the figure is the row count, 100%, or 0.
+    rules = {r for r, _ in lint.lint_sql(sql, "postgres")}
+    assert ("fixed_condition" in rules) is fixed, rules
+
+
 def test_lint_reads_roles_from_metadata():
     """Roles stored in metadata (data_create.roles.ColumnRole) drive the role rules."""
     from data_create.records import Column, SchemaMetadata, Table

@@ -253,7 +253,9 @@ def test_each_dialect_renders_parses_and_passes_the_static_checks(example, diale
     sqls = "\n".join(c.sql for c in cands)
     if dialect == "tsql":
         assert "TOP " in sqls and "LIMIT" not in sqls and "FORMAT(" in sqls
-        assert "N'上海'" in sqls and " '上海'" not in sqls
+        # Every literal with a character outside ASCII is a national string (N'上海').
+        literals = re.findall(r"(N?)'([^']*[^\x00-\x7f][^']*)'", sqls)
+        assert literals and all(n == "N" for n, _ in literals), literals
     else:
         assert "LIMIT " in sqls and "TOP " not in sqls
     bucket = {

@@ -25,6 +25,10 @@ Rules on one query (columns resolved through the query's tables and aliases):
                            without a CAST (``'10' < '9'``)
 ``contradiction``          filters that cannot both hold (``x = 1 AND x = 2``,
                            ``x > 5 AND x < 3``, ``BETWEEN 9 AND 1``)
+``fixed_condition``        a condition inside an aggregate on a column the WHERE fixes to
+                           one value: ``COUNT(CASE WHEN city = 'A' THEN 1 END) ... WHERE
+                           city = 'B'`` is always 0, "the share of standard stores among
+                           standard stores" always 100%
 ``template_tail``          a question carrying a template tail no person writes
                            ("limited to 5 rows", "showing only the first 10", "Sort by it
                            in", "(NULL)", "values across", "只显示前10条", "（取前5个）",
@@ -58,7 +62,7 @@ from sqlglot.optimizer.scope import traverse_scope
 RULES = (
     "aggregate_role", "sum_not_additive", "rank_role", "threshold_role", "like_role",
     "group_unique", "between_datetime", "text_number_order", "contradiction",
-    "template_tail", "same_question",
+    "fixed_condition", "template_tail", "same_question",
 )  # fmt: skip
 ROLE_RULES = frozenset(RULES[:8])
 
@@ -271,6 +275,31 @@ def _column_key(col: exp.Column) -> str:
     return f"{col.table.lower()}.{col.name.lower()}" if col.table else col.name.lower()
 
 
+def _fixed_conditions(select: exp.Select) -> list[str]:
+    """Conditions inside the aggregates of ``select`` (``CASE WHEN c ...``) on a column its
+    WHERE sets equal to a literal: true for every row counted, or for none."""
+    fixed = set()
+    for c in _conjuncts(select.args["where"].this):
+        if not isinstance(c, exp.EQ):
+            continue
+        col, other = (
+            (c.this, c.expression) if isinstance(c.this, exp.Column) else (c.expression, c.this)
+        )
+        if isinstance(col, exp.Column) and _literal_value(other) is not _NO:
+            fixed.add(_column_key(col))
+    if not fixed:
+        return []
+    found = []
+    for agg in (a for e in select.expressions for a in e.find_all(exp.AggFunc)):
+        for branch in (b for case in agg.find_all(exp.Case) for b in case.args.get("ifs") or ()):
+            for col in branch.this.find_all(exp.Column):
+                if _column_key(col) in fixed and col.find_ancestor(exp.Select) is select:
+                    found.append(
+                        f"a condition on {col.name} inside an aggregate, which the WHERE fixes"
+                    )
+    return found
+
+
 def _contradictions(where: exp.Expression) -> list[str]:
     """Column-vs-literal conditions in one AND chain that cannot all hold."""
     eq: dict[str, set] = defaultdict(set)
@@ -368,6 +397,8 @@ def lint_sql(
     found: list[tuple[str, str]] = []
     for where in tree.find_all(exp.Where):
         found += [("contradiction", d) for d in _contradictions(where.this)]
+        if isinstance(where.parent, exp.Select):
+            found += [("fixed_condition", d) for d in _fixed_conditions(where.parent)]
     if roles is None:
         return found
     cols = columns_of or (lambda _t: set())

@@ -590,7 +590,14 @@ def rank_groups(scope: Scope, rng: Random) -> Built | None:
         q = gr.select(scope.ref(gr.groups[0]), fig.as_(name), over.as_("rnk"))
         if rng.random() < _SECOND_FIGURE and (
             second := _second_agg(
-                scope, rng, gr.fact, aslot, gr.alias, exclude=gr.groups[0], joined=gr.joined
+                scope,
+                rng,
+                gr.fact,
+                aslot,
+                gr.alias,
+                exclude=gr.groups[0],
+                taken=tuple(gr.where),
+                joined=gr.joined,
             )
         ):
             q.select(second[0].as_("other_value"), copy=False)  # "... and their total amount"
@@ -755,7 +762,7 @@ def period_change(scope: Scope, rng: Random) -> Built | None:
     cols = [bucket.as_(name), fig.as_("total")]
     slots: dict = {"t": t, "d": d, "agg": aslot, "where": where}
     if rng.random() < 0.3 and (
-        second := _second_agg(scope, rng, t, aslot, alias, joined=gr.joined)
+        second := _second_agg(scope, rng, t, aslot, alias, taken=tuple(where), joined=gr.joined)
     ):
         cols.append(second[0].as_("other_value"))  # "... and their average price"
         slots["agg2"] = second[1]
