@@ -16,6 +16,7 @@ from fake_llm import FakeLLM, Reply, hang, prose_wrapped, rate_limited, server_e
 
 from data_create import example, metadata, planner
 from data_create.connect import connect
+from data_create.features import literals
 from data_create.pipeline import RunConfig, read_jsonl, run
 from data_create.synth import Synthesizer
 from data_create.validator import Validator
@@ -88,9 +89,23 @@ class FakeModel:
                 f"Quick one: {question}",
             ]
             return Reply(content=json.dumps({"paraphrases": rewrites}, ensure_ascii=False))
-        known = next(((q, sql) for q, sql in self.everything if sql in text), None)
-        if known is not None and '"sql"' not in text.rsplit("DATA>>>", 1)[-1]:
-            # Back-translation: the question for the SQL we were shown.
+        # The longest known SQL in the prompt: a shorter one can be a prefix of the SQL
+        # shown (``... FROM stores`` of ``... FROM stores WHERE city = 'X'``), and its
+        # question would miss the literals.
+        known = max(
+            ((q, sql) for q, sql in self.everything if sql in text),
+            key=lambda pair: len(pair[1]),
+            default=None,
+        )
+        if '"sql"' not in text.rsplit("DATA>>>", 1)[-1] and "\n## SQL\n" in text:
+            # Back-translation: the question for the SQL we were shown.  One the pools do
+            # not hold (the CLI's synthesizer pulls its topics in another order, and which
+            # kinds it keeps depends on what it made before) gets a question stating its
+            # literals, as a model that reads the SQL would.
+            if known is None:
+                sql = text.split("\n## SQL\n", 1)[1].split("\nDATA>>>", 1)[0]
+                values = ", ".join(f"'{v}'" for v in literals(sql, "sqlite"))
+                known = (f"Which rows match {values or 'the query'}?", sql)
             return Reply(content=json.dumps({"question": known[0]}, ensure_ascii=False))
         # A repair (or any other single-pair request): one good pair for the topic.
         question, sql = pool[rng.randrange(len(pool))]

@@ -14,6 +14,8 @@ import json
 import pytest
 from conftest import IN_CI
 
+from nl2sql_fine_tuning.loop.scenario import MAX_REGRESSION_DROP
+
 pytestmark = pytest.mark.slow
 
 
@@ -56,7 +58,7 @@ def test_good_iteration_is_promoted(numbers):
     assert good["promoted"], good["decision"]["reasons"]
     d = good["decision"]
     assert d["failures_after"] > d["failures_before"]
-    assert d["regression_after"] >= d["regression_before"] - 0.1
+    assert d["regression_after"] >= d["regression_before"] - MAX_REGRESSION_DROP
     assert good["counts"]["targeted"] > 0
     assert good["counts"]["dataset"]["correction"] == 4
 
@@ -65,7 +67,7 @@ def test_poisoned_iteration_is_refused(numbers):
     bad = numbers["poisoned"]
     assert not bad["promoted"]
     d = bad["decision"]
-    assert d["regression_after"] < d["regression_before"] - 0.1
+    assert d["regression_after"] < d["regression_before"] - MAX_REGRESSION_DROP
     assert any("regression set" in r and "drop" in r for r in d["reasons"])
     statuses = {v["name"]: v["status"] for v in numbers["versions"]}
     assert statuses["v3"] == "candidate"

@@ -69,6 +69,7 @@ WRONG_ANSWERS = (
     "SELECT store_name FROM stores",
 )
 RENAME = ("stores", "store_type", "store_format")
+MAX_REGRESSION_DROP = 0.2
 NEW_TABLE = "store_reviews"
 
 
@@ -203,8 +204,12 @@ def run(
         str(targeted_per_failure),
         "--trigger-failures",
         "4",
+        # The held-out split is 6 of the run's 40 samples: one of them answered differently
+        # after a retrain is 0.167, the noise of a model this small (seed 7 lost one on the
+        # good step once the synthesizer's mix moved), while the poisoned step loses the four
+        # past corrections of the 10 items (0.4 or more).
         "--max-regression-drop",
-        "0.1",
+        str(MAX_REGRESSION_DROP),
     ]
     for item in train_set:
         argv += ["--set", item]
