@@ -155,6 +155,10 @@ def test_contradictions(where, contradiction):
         ),
         ("SELECT COUNT(CASE WHEN n < 1 THEN 1 END) FROM t WHERE n < 2", False),  # a range: a part
         ("SELECT CASE WHEN city = 'A' THEN 1 END FROM t WHERE city = 'B'", False),  # no aggregate
+        # A distinct count of the fixed column is 1 in every group.
+        ("SELECT g, COUNT(DISTINCT t.city) FROM t WHERE t.city = 'B' GROUP BY g", True),
+        ("SELECT g, COUNT(DISTINCT city) FROM t WHERE city IN ('A', 'B') GROUP BY g", False),
+        ("SELECT g, COUNT(DISTINCT city) FROM t WHERE kind = 'B' GROUP BY g", False),
     ],
 )
 def test_fixed_condition(sql, fixed):

@@ -28,7 +28,8 @@ Rules on one query (columns resolved through the query's tables and aliases):
 ``fixed_condition``        a condition inside an aggregate on a column the WHERE fixes to
                            one value: ``COUNT(CASE WHEN city = 'A' THEN 1 END) ... WHERE
                            city = 'B'`` is always 0, "the share of standard stores among
-                           standard stores" always 100%
+                           standard stores" always 100%; or a distinct count of it
+                           (``COUNT(DISTINCT city) ... WHERE city = 'B'`` is 1)
 ``template_tail``          a question carrying a template tail no person writes
                            ("limited to 5 rows", "showing only the first 10", "Sort by it
                            in", "(NULL)", "values across", "只显示前10条", "（取前5个）",
@@ -277,7 +278,8 @@ def _column_key(col: exp.Column) -> str:
 
 def _fixed_conditions(select: exp.Select) -> list[str]:
     """Conditions inside the aggregates of ``select`` (``CASE WHEN c ...``) on a column its
-    WHERE sets equal to a literal: true for every row counted, or for none."""
+    WHERE sets equal to a literal, true for every row counted or for none; and distinct
+    counts of such a column (``COUNT(DISTINCT city) ... WHERE city = 'Paris'``: 1)."""
     fixed = set()
     for c in _conjuncts(select.args["where"].this):
         if not isinstance(c, exp.EQ):
@@ -291,6 +293,11 @@ def _fixed_conditions(select: exp.Select) -> list[str]:
         return []
     found = []
     for agg in (a for e in select.expressions for a in e.find_all(exp.AggFunc)):
+        # COUNT(DISTINCT c) of a column the WHERE fixes: 1 (or 0) whatever the rows.
+        if isinstance(agg, exp.Count) and isinstance(distinct := agg.this, exp.Distinct):
+            for col in distinct.expressions:
+                if isinstance(col, exp.Column) and _column_key(col) in fixed:
+                    found.append(f"a distinct count of {col.name}, which the WHERE fixes")
         for branch in (b for case in agg.find_all(exp.Case) for b in case.args.get("ifs") or ()):
             for col in branch.this.find_all(exp.Column):
                 if _column_key(col) in fixed and col.find_ancestor(exp.Select) is select:

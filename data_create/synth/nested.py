@@ -33,6 +33,7 @@ from .builder import Built, Col, Cond, Lit, Scope
 from .shapes import (
     AGGS,
     _agg,
+    _apart,
     _edge,
     _extra_agg,
     _group_of,
@@ -175,10 +176,14 @@ def _additive(scope: Scope, rng: Random, gr: _Grouped):
 
 
 def _figure(scope: Scope, rng: Random, gr: _Grouped, kinds=("count_distinct", "product")):
-    return _agg(
+    """A figure of each group; the groups' WHERE loses a condition that would fix what the
+    figure counts (:func:`~.shapes._apart`: the distinct cities of customers in one city)."""
+    made = _agg(
         scope, rng, gr.fact, gr.alias, extra=True, exclude=gr.groups[0], kinds=kinds,
         joined=gr.joined,
     )  # fmt: skip
+    gr.where = _apart({"agg": made[1]}, gr.where)
+    return made
 
 
 def _avg(scope: Scope, node: exp.Expr) -> exp.Expr:
@@ -236,6 +241,7 @@ def nested_avg(scope: Scope, rng: Random) -> Built | None:
     # Counts and totals per group; a highest of lowests says nothing.
     made = _extra_agg(scope, rng, gr.fact, gr.alias, gr.groups[0], ("count_distinct",), gr.joined)
     fig, aslot = made if made and rng.random() < 0.25 else _additive(scope, rng, gr)
+    gr.where = _apart({"agg": aslot}, gr.where)
     name = _fig_name(gr)
     outer_fn = rng.choice(("avg", "avg", "avg", "max", "min"))
     total = _col(scope, name)

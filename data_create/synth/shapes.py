@@ -341,15 +341,28 @@ def _apart(slots: dict, conds: list[Cond]) -> list[Cond]:
     """``conds`` less those on the column of a figure's condition: "how many of them were
     paid" among paid orders only says nothing, "the share of standard stores" among
     standard stores is always 100%, and among stores in 'A' the number in 'B' always 0
-    (106 of 13,000 samples did that when only the second figure was looked at)."""
+    (106 of 13,000 samples did that when only the second figure was looked at); and less
+    those that fix the column a figure counts the distinct values of (``COUNT(DISTINCT
+    city)`` among customers in one city is 1)."""
+    figs = [slot for key in ("agg", "agg2") if (slot := slots.get(key)) is not None]
     taken = [
-        c
-        for key in ("agg", "agg2")
-        if (slot := slots.get(key)) is not None and isinstance(slot[1], Figure)
+        c.col
+        for slot in figs if isinstance(slot[1], Figure)
         for c in (slot[1].cond, slot[1].cond2)
         if c is not None
-    ]
-    return [c for c in conds if not any(_same_col(c.col, t.col) for t in taken)]
+    ]  # fmt: skip
+    # What a figure counts the distinct values of: one value under ``c = 'x'`` (always 1).
+    counted = [slot[1] for slot in figs if slot[0] == "count_distinct"] + [
+        col for slot in figs if isinstance(slot[1], Figure)
+        and slot[0] in ("distinct_cond", "distinct_share", "distinct_per", "count_per", "sum_per")
+        for col in (slot[1].den, slot[1].num if slot[0] == "distinct_per" else None)
+        if col is not None
+    ]  # fmt: skip
+    return [
+        c for c in conds
+        if not any(_same_col(c.col, t) for t in taken)
+        and not (c.op == "eq" and any(_same_col(c.col, d) for d in counted))
+    ]  # fmt: skip
 
 
 def _product(scope: Scope, rng: Random, t) -> tuple[Col, Col, str] | None:
@@ -2220,15 +2233,15 @@ def share(scope: Scope, rng: Random) -> Built | None:
     if made is None:
         return None
     node, aslot = made
-    fig = aslot[1]
-    used = {c.col.column for c in (fig.cond, fig.cond2) if c is not None}
     q = _select(scope, t, node)
-    conds = []
+    slots: dict = {"t": t, "agg": aslot}
     other = _other_filter(scope, rng, t) if rng.random() < 0.4 else None
-    if other is not None and other.col.column not in used:  # not the column split on
-        conds = [other]
+    # Not on the column split on, nor fixing one counted ("suppliers in '西安' per
+    # different city" is the number of suppliers there).
+    conds = _apart(slots, [other]) if other is not None else []
+    if conds:
         q = q.where(scope.where(conds))
-    slots = {"t": t, "agg": aslot, "where": conds}
+    slots["where"] = conds
     # "arithmetic" when the tagger sees it (AVG(CASE ...) * 100.0 is not, to it).
     feats = [*_agg_features(node)] + (["filter"] if conds else [])
     feats += ["case"] if node.find(exp.Case) else []
