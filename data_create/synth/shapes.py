@@ -322,10 +322,8 @@ def _second_agg(scope: Scope, rng: Random, t, first: tuple, alias: str | None = 
             return node, ("count_distinct", col, t)
     num = _pick(rng, scope.cols(t, "num"))
     # After a distinct count either: "the number of different customers and the total
-    # amount per city", or less often "... and the number of orders": a row count next to
-    # a distinct count is in 1 of the 247 kinds of people's questions (defog) and was in
-    # 5% of our samples (see _COUNT_KEY).
-    count_next = first[0] != "count" and (first[0] != "count_distinct" or rng.random() < 0.15)
+    # amount per city", or "... and the number of orders".
+    count_next = first[0] != "count" and (first[0] != "count_distinct" or rng.random() < 0.4)
     if count_next or (first[0] != "count" and num is None):
         return exp.Count(this=exp.Star()), ("count", None, t)
     if num is None:
@@ -576,16 +574,6 @@ def _share(scope: Scope, rng: Random, t, alias, exclude: Col | None, kind: str):
     return node, (kind, Figure(cond=cond), t)
 
 
-# How often rows per distinct value count the rows as ``COUNT(DISTINCT <primary key>)``
-# (``COUNT(DISTINCT pid) * 1.0 / COUNT(DISTINCT aid)``, as people write it): of the 247
-# kinds of people's questions (defog) 36 have a distinct count and 1 a row count next to
-# one; at 0.4 (and a row count after a distinct count at 0.4 in _second_agg) 5.0% of our
-# samples mixed the two, against 0.6% of people's questions.  With 0.7 and 0.15, and a
-# single table staged at 0.1 (staging._ONE_TABLE), the defog shapes covered went from
-# 212.5 to 214.0 of 247 (mean of seeds 1-8, bench_shapes.py; 2026-12-01).
-_COUNT_KEY = 0.7
-
-
 def _per_distinct(scope: Scope, rng: Random, t, alias, exclude, kind: str, joined=()):
     """Rows (or an additive measure's total, or the distinct values of another link or
     category) per distinct value of a link or category:
@@ -608,7 +596,7 @@ def _per_distinct(scope: Scope, rng: Random, t, alias, exclude, kind: str, joine
     elif m is not None:
         m = m.at(alias)
         top = exp.Sum(this=scope.ref(m))
-    elif key is not None and rng.random() < _COUNT_KEY:
+    elif key is not None and rng.random() < 0.4:
         top = exp.Count(this=exp.Distinct(expressions=[scope.ref(key.at(alias))]))
     else:
         top = exp.Count(this=exp.Star())
